@@ -1,0 +1,55 @@
+"""The worker process: runs ticket workflows and their activities."""
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from shared.db.engine import make_engine, make_sessionmaker
+from shared.settings import Settings
+from shared.temporal import connect, register_search_attributes
+from services.workflows.activities import TicketActivities
+from services.workflows.ticket_workflow import TicketWorkflow
+
+log = logging.getLogger(__name__)
+
+
+def build_worker(
+    client: Client, settings: Settings, executor: ThreadPoolExecutor, http: httpx.Client
+) -> Worker:
+    sessions = make_sessionmaker(make_engine(settings.database_url))
+    activities = TicketActivities(
+        sessions,
+        http,
+        notify_url=settings.notify_url,
+        secret_key=settings.secret_key,
+        public_url=settings.public_url,
+        channel=settings.notify_default_channel,
+    )
+    return Worker(
+        client,
+        task_queue=settings.temporal_task_queue,
+        workflows=[TicketWorkflow],
+        activities=[activities.persist_ticket, activities.send_notification],
+        activity_executor=executor,
+        max_concurrent_activities=32,
+    )
+
+
+async def run_worker(settings: Settings) -> None:
+    client = await connect(settings)
+    await register_search_attributes(client, settings.temporal_namespace)
+    with ThreadPoolExecutor(max_workers=32) as executor, httpx.Client(timeout=10) as http:
+        worker = build_worker(client, settings, executor, http)
+        log.info("worker polling task queue %s", settings.temporal_task_queue)
+        try:
+            await worker.run()
+        except asyncio.CancelledError:
+            pass
+        finally:
+            # Shut down explicitly: a worker left to interpreter exit has crashed (TEMPORAL.md).
+            if not worker.is_shutdown:
+                await worker.shutdown()

@@ -1,0 +1,24 @@
+"""Credentials: agent API tokens (stored hashed) and requester access tokens (derived)."""
+
+import hashlib
+import hmac
+import secrets
+
+
+def new_agent_token() -> str:
+    return "tf_" + secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def requester_token(secret_key: str, number: str) -> str:
+    """The access token of ticket `number`: an HMAC, so nothing secret is stored or sent
+    through workflow history, and the notify activity can put it in the acknowledgement."""
+    digest = hmac.new(secret_key.encode(), f"ticket:{number}".encode(), hashlib.sha256)
+    return digest.hexdigest()[:40]
+
+
+def requester_token_valid(secret_key: str, number: str, token: str) -> bool:
+    return hmac.compare_digest(requester_token(secret_key, number), token)

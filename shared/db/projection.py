@@ -1,0 +1,57 @@
+"""The ticket read model: an upsert that never goes backwards."""
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from shared.db.tables import TicketRow
+from shared.models import TicketState
+
+
+def ticket_row(state: TicketState) -> dict[str, Any]:
+    last = state.timeline[-1].at if state.timeline else state.created_at
+    return {
+        "number": state.number,
+        "version": state.version,
+        "subject": state.subject,
+        "status": state.status.value,
+        "priority": state.priority.value,
+        "source": state.source.value,
+        "requester_name": state.requester.name,
+        "requester_email": state.requester.email,
+        "help_topic": state.help_topic,
+        "department": state.department,
+        "team": state.team,
+        "assignee": state.assignee,
+        "sla_plan": state.sla_plan.handle,
+        "first_response_due": state.first_response_due,
+        "resolution_due": state.resolution_due,
+        "overdue": state.overdue,
+        "escalation_level": state.escalation_level,
+        "created_at": state.created_at,
+        "updated_at": last,
+        "state": state.model_dump(mode="json"),
+    }
+
+
+def upsert_ticket(session: Session, state: TicketState) -> bool:
+    """Write `state` unless the stored version is the same or newer. True if written."""
+    row = ticket_row(state)
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(TicketRow).values(**row)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[TicketRow.number],
+        set_={key: stmt.excluded[key] for key in row if key != "number"},
+        where=TicketRow.version < stmt.excluded.version,
+    )
+    result = session.execute(stmt)
+    return bool(getattr(result, "rowcount", 0))
+
+
+def stored_state(session: Session, number: str) -> TicketState | None:
+    row = session.scalar(select(TicketRow).where(TicketRow.number == number))
+    return None if row is None else TicketState.model_validate(row.state)

@@ -1,0 +1,35 @@
+"""Temporal names shared by the intake service, the worker and other clients."""
+
+TASK_QUEUE = "ticketflow"
+
+WORKFLOW = "TicketWorkflow"
+
+# Signals: one per command, so any Temporal client can drive a ticket by name.
+SIGNAL_ASSIGN = "assign"
+SIGNAL_CHANGE_PRIORITY = "change_priority"
+SIGNAL_TRANSFER = "transfer"
+SIGNAL_RESPOND = "respond"
+SIGNAL_NOTE = "note"
+SIGNAL_REQUESTER_REPLY = "requester_reply"
+SIGNAL_RESOLVE = "resolve"
+SIGNAL_CLOSE = "close"
+SIGNAL_REOPEN = "reopen"
+
+# The validated path used by the HTTP API: one update whose validator runs the state machine.
+UPDATE_EXECUTE = "execute"
+# Returns the ticket's state; used by create (update-with-start) to learn which ticket it hit.
+UPDATE_OPEN = "open_ticket"
+
+QUERY_STATE = "state"
+
+# Search attributes (registered on the server at start-up).
+SA_STATUS = "TicketStatus"
+SA_PRIORITY = "TicketPriority"
+SA_ASSIGNEE = "TicketAssignee"
+SA_TEAM = "TicketTeam"
+SA_DEPARTMENT = "TicketDepartment"
+SA_HELP_TOPIC = "TicketHelpTopic"
+SA_OVERDUE = "TicketOverdue"
+
+KEYWORD_ATTRIBUTES = (SA_STATUS, SA_PRIORITY, SA_ASSIGNEE, SA_TEAM, SA_DEPARTMENT, SA_HELP_TOPIC)
+BOOL_ATTRIBUTES = (SA_OVERDUE,)

@@ -1,0 +1,56 @@
+"""Settings from the environment; one class, validated at start-up, never built at import."""
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "dev-only-secret-change-me"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    secret_key: str = DEV_SECRET
+
+    database_url: str = "sqlite:///var/ticketflow.db"
+
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "ticketflow"
+    temporal_api_key: str | None = None
+    temporal_tls: bool = False
+    temporal_tls_cert: str | None = None
+    temporal_tls_key: str | None = None
+    # How long an API call waits on Temporal before answering 503.
+    temporal_rpc_timeout_seconds: float = 10.0
+
+    notify_url: str = "http://127.0.0.1:8001"
+    intake_host: str = "127.0.0.1"
+    intake_port: int = 8000
+    notify_host: str = "127.0.0.1"
+    notify_port: int = 8001
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    mail_from: str = "helpdesk@ticketflow.local"
+    notify_default_channel: Literal["email", "log"] = "email"
+
+    max_body_bytes: int = 64 * 1024
+    public_url: str = "http://127.0.0.1:8000"
+
+    @model_validator(mode="after")
+    def _secret_required_in_production(self) -> "Settings":
+        if self.environment == "production" and self.secret_key == DEV_SECRET:
+            raise ValueError("SECRET_KEY must be set in production")
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

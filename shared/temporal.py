@@ -1,0 +1,38 @@
+"""Connecting to Temporal with the project's data converter, and registering search attributes."""
+
+from datetime import timedelta
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import TLSConfig
+
+from shared.names import BOOL_ATTRIBUTES, KEYWORD_ATTRIBUTES
+from shared.settings import Settings
+
+
+async def connect(settings: Settings) -> Client:
+    tls: TLSConfig | bool = settings.temporal_tls or bool(settings.temporal_api_key)
+    if settings.temporal_tls_cert and settings.temporal_tls_key:
+        with open(settings.temporal_tls_cert, "rb") as cert, open(settings.temporal_tls_key, "rb") as key:
+            tls = TLSConfig(client_cert=cert.read(), client_private_key=key.read())
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        api_key=settings.temporal_api_key,
+        tls=tls,
+        data_converter=pydantic_data_converter,
+    )
+
+
+async def register_search_attributes(client: Client, namespace: str) -> None:
+    """Register the ticket search attributes; a no-op for those that exist already."""
+    wanted: dict[str, IndexedValueType.ValueType] = {
+        name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for name in KEYWORD_ATTRIBUTES
+    }
+    wanted.update({name: IndexedValueType.INDEXED_VALUE_TYPE_BOOL for name in BOOL_ATTRIBUTES})
+    await client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(search_attributes=wanted, namespace=namespace),
+        timeout=timedelta(seconds=10),
+    )
