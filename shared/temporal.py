@@ -12,7 +12,7 @@ from shared.names import BOOL_ATTRIBUTES, KEYWORD_ATTRIBUTES
 from shared.settings import Settings
 
 
-async def connect(settings: Settings) -> Client:
+async def connect(settings: Settings, *, lazy: bool = False) -> Client:
     tls: TLSConfig | bool = settings.temporal_tls or bool(settings.temporal_api_key)
     if settings.temporal_tls_cert and settings.temporal_tls_key:
         with open(settings.temporal_tls_cert, "rb") as cert, open(settings.temporal_tls_key, "rb") as key:
@@ -23,6 +23,7 @@ async def connect(settings: Settings) -> Client:
         api_key=settings.temporal_api_key,
         tls=tls,
         data_converter=pydantic_data_converter,
+        lazy=lazy,
     )
 
 

@@ -1,0 +1,75 @@
+"""The intake service: the HTTP API in front of ticket workflows."""
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from temporalio.client import Client
+
+from shared.db.engine import make_engine, make_sessionmaker
+from shared.settings import Settings
+from shared.temporal import connect
+from services.intake.admin import router as admin_router
+from services.intake.deps import SessionDep, TemporalDep
+from services.intake.errors import install_error_handlers
+from services.intake.tickets import router as tickets_router
+
+
+def create_app(settings: Settings, temporal: Client | None = None) -> FastAPI:
+    """Build the app; `temporal` may be given (tests), else it connects lazily at start-up."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url)
+        app.state.settings = settings
+        app.state.sessions = make_sessionmaker(engine)
+        app.state.temporal = temporal or await connect(settings, lazy=True)
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="ticketflow intake",
+        version="0.1.0",
+        description="Tickets as durable Temporal workflows.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+
+    @app.middleware("http")
+    async def limit_body_size(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > settings.max_body_bytes:
+            return JSONResponse({"detail": "request body too large"}, status_code=413)
+        if request.method in ("POST", "PUT", "PATCH") and length is None:
+            body = await request.body()
+            if len(body) > settings.max_body_bytes:
+                return JSONResponse({"detail": "request body too large"}, status_code=413)
+        return await call_next(request)
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz(session: SessionDep, client: TemporalDep) -> JSONResponse:
+        checks: dict[str, str] = {}
+        try:
+            session.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as err:  # health reports any failure as down
+            checks["database"] = f"down: {type(err).__name__}"
+        try:
+            await client.service_client.check_health(timeout=timedelta(seconds=3))
+            checks["temporal"] = "ok"
+        except Exception as err:
+            checks["temporal"] = f"down: {type(err).__name__}"
+        healthy = all(value == "ok" for value in checks.values())
+        return JSONResponse(
+            {"status": "ok" if healthy else "unavailable", "checks": checks},
+            status_code=200 if healthy else 503,
+        )
+
+    app.include_router(tickets_router)
+    app.include_router(admin_router)
+    return app

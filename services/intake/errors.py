@@ -1,0 +1,68 @@
+"""Errors the intake service raises, and the one place they become HTTP answers."""
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
+from temporalio.service import RPCError
+
+
+class NotFound(Exception):
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what
+
+
+class Conflict(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Unavailable(Exception):
+    def __init__(self, dependency: str) -> None:
+        super().__init__(dependency)
+        self.dependency = dependency
+
+
+class Unauthorized(Exception):
+    pass
+
+
+class Forbidden(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(NotFound)
+    async def _not_found(_: Request, err: NotFound) -> JSONResponse:
+        return JSONResponse({"detail": f"{err.what} not found"}, status_code=404)
+
+    @app.exception_handler(Conflict)
+    async def _conflict(_: Request, err: Conflict) -> JSONResponse:
+        return JSONResponse({"detail": err.reason}, status_code=409)
+
+    @app.exception_handler(Unauthorized)
+    async def _unauthorized(_: Request, __: Unauthorized) -> JSONResponse:
+        return JSONResponse(
+            {"detail": "missing or invalid credentials"},
+            status_code=401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(_: Request, err: Forbidden) -> JSONResponse:
+        return JSONResponse({"detail": err.reason}, status_code=403)
+
+    @app.exception_handler(Unavailable)
+    async def _unavailable(_: Request, err: Unavailable) -> JSONResponse:
+        return JSONResponse({"detail": f"{err.dependency} is unavailable"}, status_code=503)
+
+    @app.exception_handler(DBAPIError)
+    async def _database_down(_: Request, __: DBAPIError) -> JSONResponse:
+        return JSONResponse({"detail": "database is unavailable"}, status_code=503)
+
+    @app.exception_handler(RPCError)
+    async def _temporal_down(_: Request, __: RPCError) -> JSONResponse:
+        return JSONResponse({"detail": "temporal is unavailable"}, status_code=503)
