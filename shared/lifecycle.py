@@ -21,10 +21,10 @@ from shared.models import (
     Actor,
     Notice,
     Recipient,
+    ThreadEntry,
     TicketCommand,
     TicketInput,
     TicketState,
-    ThreadEntry,
     TimelineEvent,
 )
 from shared.sla import first_response_target, resolution_target
@@ -236,11 +236,12 @@ def _note(state: TicketState, cmd: TicketCommand, now: datetime) -> list[Notice]
 
 def _requester_reply(state: TicketState, cmd: TicketCommand, now: datetime) -> list[Notice]:
     assert cmd.message is not None
-    _add_thread(state, ThreadKind.MESSAGE, cmd.actor, cmd.message, now)
-    seq = _event(state, EventKind.REQUESTER_REPLIED, cmd.actor, now)
+    author = Actor(kind=ActorKind.REQUESTER, name=state.requester.name)
+    _add_thread(state, ThreadKind.MESSAGE, author, cmd.message, now)
+    seq = _event(state, EventKind.REQUESTER_REPLIED, author, now)
     if state.status is RESOLVED:
         _reopen_clock(state, now)
-        seq = _event(state, EventKind.REOPENED, cmd.actor, now, reason="requester replied")
+        seq = _event(state, EventKind.REOPENED, author, now, reason="requester replied")
     if not state.assignee:
         return []
     return [
@@ -343,7 +344,9 @@ def next_deadline(state: TicketState) -> Deadline | None:
             and SlaClock.FIRST_RESPONSE not in state.breached
         ):
             candidates.append(
-                Deadline(state.first_response_due, SlaClock.FIRST_RESPONSE, "SLA first response due")
+                Deadline(
+                    state.first_response_due, SlaClock.FIRST_RESPONSE, "SLA first response due"
+                )
             )
         if state.resolution_due is not None and SlaClock.RESOLUTION not in state.breached:
             candidates.append(
@@ -441,8 +444,12 @@ def record_event(
     return seq
 
 
-def _add_thread(state: TicketState, kind: ThreadKind, author: Actor, body: str, at: datetime) -> None:
-    entry = ThreadEntry(id=len(state.thread) + 1, kind=kind, author=author, body=body, created_at=at)
+def _add_thread(
+    state: TicketState, kind: ThreadKind, author: Actor, body: str, at: datetime
+) -> None:
+    entry = ThreadEntry(
+        id=len(state.thread) + 1, kind=kind, author=author, body=body, created_at=at
+    )
     state.thread.append(entry)
 
 
@@ -462,4 +469,3 @@ def _notice(
         event_seq=seq,
         exclude_agent=exclude_agent,
     )
-

@@ -1,9 +1,17 @@
 """Typed search-attribute keys and the values a ticket state gives them."""
 
-from temporalio.common import SearchAttributeKey, SearchAttributePair, SearchAttributeUpdate
+from typing import Any
+
+from temporalio.common import (
+    SearchAttributeKey,
+    SearchAttributePair,
+    SearchAttributeUpdate,
+    TypedSearchAttributes,
+)
 
 from shared import names
-from shared.models import TicketState
+from shared.enums import TicketStatus
+from shared.models import TicketInput, TicketState
 
 STATUS = SearchAttributeKey.for_keyword(names.SA_STATUS)
 PRIORITY = SearchAttributeKey.for_keyword(names.SA_PRIORITY)
@@ -14,7 +22,10 @@ HELP_TOPIC = SearchAttributeKey.for_keyword(names.SA_HELP_TOPIC)
 OVERDUE = SearchAttributeKey.for_bool(names.SA_OVERDUE)
 
 
-def values(state: TicketState) -> tuple[str, str, str | None, str | None, str, str, bool]:
+Values = tuple[str, str, str | None, str | None, str, str, bool]
+
+
+def values(state: TicketState) -> Values:
     return (
         state.status.value,
         state.priority.value,
@@ -26,23 +37,39 @@ def values(state: TicketState) -> tuple[str, str, str | None, str | None, str, s
     )
 
 
-def pairs(state: TicketState) -> list[SearchAttributePair[str] | SearchAttributePair[bool]]:
+def start_values(data: TicketInput) -> Values:
+    """The attribute values a workflow starts with: a new ticket's, or a carried state's."""
+    if data.prior_state is not None:
+        return values(data.prior_state)
+    return (
+        TicketStatus.OPEN.value,
+        data.priority.value,
+        data.assignee,
+        data.team,
+        data.department,
+        data.help_topic,
+        False,
+    )
+
+
+def pairs(vals: Values) -> TypedSearchAttributes:
     """Initial attributes for a workflow start."""
-    result: list[SearchAttributePair[str] | SearchAttributePair[bool]] = [
-        STATUS.value_set(state.status.value),
-        PRIORITY.value_set(state.priority.value),
-        DEPARTMENT.value_set(state.department),
-        HELP_TOPIC.value_set(state.help_topic),
-        OVERDUE.value_set(state.overdue),
+    status, priority, assignee, team, department, help_topic, overdue = vals
+    result: list[SearchAttributePair[Any]] = [
+        SearchAttributePair(STATUS, status),
+        SearchAttributePair(PRIORITY, priority),
+        SearchAttributePair(DEPARTMENT, department),
+        SearchAttributePair(HELP_TOPIC, help_topic),
+        SearchAttributePair(OVERDUE, overdue),
     ]
-    if state.assignee:
-        result.append(ASSIGNEE.value_set(state.assignee))
-    if state.team:
-        result.append(TEAM.value_set(state.team))
-    return result
+    if assignee:
+        result.append(SearchAttributePair(ASSIGNEE, assignee))
+    if team:
+        result.append(SearchAttributePair(TEAM, team))
+    return TypedSearchAttributes(result)
 
 
-def updates(state: TicketState) -> list[SearchAttributeUpdate[str] | SearchAttributeUpdate[bool]]:
+def updates(state: TicketState) -> list[SearchAttributeUpdate[Any]]:
     """Every attribute set to the state's value (unset where the state has none)."""
     return [
         STATUS.value_set(state.status.value),

@@ -15,7 +15,10 @@ from shared.settings import Settings
 async def connect(settings: Settings, *, lazy: bool = False) -> Client:
     tls: TLSConfig | bool = settings.temporal_tls or bool(settings.temporal_api_key)
     if settings.temporal_tls_cert and settings.temporal_tls_key:
-        with open(settings.temporal_tls_cert, "rb") as cert, open(settings.temporal_tls_key, "rb") as key:
+        with (
+            open(settings.temporal_tls_cert, "rb") as cert,
+            open(settings.temporal_tls_key, "rb") as key,
+        ):
             tls = TLSConfig(client_cert=cert.read(), client_private_key=key.read())
     return await Client.connect(
         settings.temporal_address,

@@ -1,0 +1,131 @@
+"""Request and response bodies of the ticket API."""
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from shared.enums import Priority, Source, ThreadKind, TicketStatus
+from shared.models import Person, TicketState, TimelineEvent
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
+Handle = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+Email = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RequesterIn(Strict):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    email: Email
+
+
+class TicketCreate(Strict):
+    requester: RequesterIn
+    subject: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+    message: Text
+    help_topic: Handle
+    priority: Priority | None = None
+    source: Source = Source.WEB
+
+
+class AssignBody(Strict):
+    agent: Handle | None = None
+    team: Handle | None = None
+
+
+class PriorityBody(Strict):
+    priority: Priority
+
+
+class TransferBody(Strict):
+    department: Handle
+
+
+class MessageBody(Strict):
+    message: Text
+
+
+class ResolveBody(Strict):
+    resolution: Text | None = None
+
+
+class ThreadEntryRead(BaseModel):
+    kind: ThreadKind
+    author: str
+    body: str
+    created_at: datetime
+
+
+class TicketRead(BaseModel):
+    number: str
+    subject: str
+    status: TicketStatus
+    priority: Priority
+    source: Source
+    requester: Person
+    help_topic: str
+    department: str
+    team: str | None
+    assignee: str | None
+    sla_plan: str
+    first_response_due: datetime | None
+    resolution_due: datetime | None
+    overdue: bool
+    escalation_level: int
+    created_at: datetime
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    auto_close_at: datetime | None
+    version: int
+    thread: list[ThreadEntryRead]
+
+    @classmethod
+    def of(cls, state: TicketState, *, internal: bool) -> "TicketRead":
+        """The ticket as a reader sees it; requesters (internal=False) never see notes."""
+        thread = [
+            ThreadEntryRead(kind=e.kind, author=e.author.name, body=e.body, created_at=e.created_at)
+            for e in state.thread
+            if internal or e.kind is not ThreadKind.NOTE
+        ]
+        data = state.model_dump(exclude={"thread", "timeline", "sla_plan", "seen_commands"})
+        return cls(**data, sla_plan=state.sla_plan.handle, thread=thread)
+
+
+class TicketCreated(TicketRead):
+    access_token: str
+
+
+class TicketSummary(BaseModel):
+    number: str
+    subject: str
+    status: TicketStatus
+    priority: Priority
+    requester: Person
+    help_topic: str
+    department: str
+    team: str | None
+    assignee: str | None
+    overdue: bool
+    escalation_level: int
+    first_response_due: datetime | None
+    resolution_due: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class TicketPage(BaseModel):
+    items: list[TicketSummary]
+    total: int
+    page: int
+    per_page: int = Field(le=200)
+
+
+class TimelineRead(BaseModel):
+    number: str
+    events: list[TimelineEvent]

@@ -1,0 +1,81 @@
+"""The ticket list: filters over the database projection, paginated."""
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session
+
+from services.intake.schemas import TicketPage, TicketSummary
+from shared.db.tables import TicketRow
+from shared.enums import Priority, TicketStatus
+from shared.models import Person
+
+
+class TicketFilter(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: TicketStatus | None = None
+    priority: Priority | None = None
+    assignee: str | None = None
+    team: str | None = None
+    department: str | None = None
+    help_topic: str | None = None
+    overdue: bool | None = None
+    q: str | None = Field(default=None, max_length=200, description="subject or requester")
+    page: int = Field(default=1, ge=1)
+    per_page: int = Field(default=50, ge=1, le=200)
+
+
+def _filtered(stmt: Select[TicketRow], f: TicketFilter) -> Select[TicketRow]:
+    for column, value in (
+        (TicketRow.status, f.status),
+        (TicketRow.priority, f.priority),
+        (TicketRow.assignee, f.assignee),
+        (TicketRow.team, f.team),
+        (TicketRow.department, f.department),
+        (TicketRow.help_topic, f.help_topic),
+        (TicketRow.overdue, f.overdue),
+    ):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if f.q:
+        pattern = f"%{f.q.lower()}%"
+        stmt = stmt.where(
+            or_(
+                func.lower(TicketRow.subject).like(pattern),
+                func.lower(TicketRow.requester_email).like(pattern),
+                func.lower(TicketRow.requester_name).like(pattern),
+                TicketRow.number == f.q,
+            )
+        )
+    return stmt
+
+
+def list_tickets(*, session: Session, filters: TicketFilter) -> TicketPage:
+    query = _filtered(select(TicketRow), filters)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.order_by(TicketRow.created_at.desc(), TicketRow.number)
+        .offset((filters.page - 1) * filters.per_page)
+        .limit(filters.per_page)
+    )
+    items = [
+        TicketSummary(
+            number=r.number,
+            subject=r.subject,
+            status=TicketStatus(r.status),
+            priority=Priority(r.priority),
+            requester=Person(name=r.requester_name, email=r.requester_email),
+            help_topic=r.help_topic,
+            department=r.department,
+            team=r.team,
+            assignee=r.assignee,
+            overdue=r.overdue,
+            escalation_level=r.escalation_level,
+            first_response_due=r.first_response_due,
+            resolution_due=r.resolution_due,
+            created_at=r.created_at,
+            updated_at=r.updated_at,
+        )
+        for r in rows
+    ]
+    return TicketPage(items=items, total=total, page=filters.page, per_page=filters.per_page)

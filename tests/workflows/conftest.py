@@ -1,0 +1,137 @@
+"""A time-skipping Temporal server and a worker with the real workflow and persistence."""
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import httpx
+import pytest
+from temporalio import activity
+from temporalio.client import Client, WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.service import RPCError
+from temporalio.worker import Worker
+
+from shared.db.engine import make_engine, make_sessionmaker
+from shared.enums import Priority, Source
+from shared.temporal import register_search_attributes
+from shared.ids import ticket_workflow_id
+from shared.models import (
+    NotificationRequest,
+    NotificationResult,
+    Person,
+    SlaOverride,
+    SlaPlanSnapshot,
+    TicketInput,
+    TicketState,
+)
+from services.workflows.activities import TicketActivities
+from services.workflows.ticket_workflow import TicketWorkflow
+from tests.databases import sqlite_database
+from tests.servers import binary
+
+
+class RecordingNotifier:
+    """Stands in for the notify service at this layer: records what the workflow sends."""
+
+    def __init__(self) -> None:
+        self.sent: list[NotificationRequest] = []
+
+    @activity.defn(name="send_notification")
+    def send_notification(self, request: NotificationRequest) -> NotificationResult:
+        self.sent.append(request)
+        return NotificationResult(sent_to=f"{request.notice.recipient.role}@test")
+
+    def kinds(self, ticket: str) -> list[tuple[str, str]]:
+        return [(r.notice.kind.value, r.notice.recipient.role.value) for r in self.sent if r.ticket == ticket]
+
+
+@pytest.fixture(scope="session")
+async def time_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=binary("temporal-test-server"),
+        data_converter=pydantic_data_converter,
+    )
+    await register_search_attributes(env.client, "default")
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+def notifier() -> RecordingNotifier:
+    return RecordingNotifier()
+
+
+@pytest.fixture(scope="session")
+async def worker(
+    time_env: WorkflowEnvironment,
+    tmp_path_factory: pytest.TempPathFactory,
+    notifier: RecordingNotifier,
+) -> AsyncIterator[tuple[Client, str]]:
+    """One worker for the session; each test's tickets are told apart by number."""
+    queue = f"tq-{uuid.uuid4().hex[:8]}"
+    with sqlite_database(tmp_path_factory.mktemp("wf")) as url:
+        sessions = make_sessionmaker(make_engine(url))
+        with httpx.Client() as http, ThreadPoolExecutor(max_workers=8) as executor:
+            real = TicketActivities(sessions, http, "http://127.0.0.1:1", "k", "http://x")
+            async with Worker(
+                time_env.client,
+                task_queue=queue,
+                workflows=[TicketWorkflow],
+                activities=[real.persist_ticket, notifier.send_notification],
+                activity_executor=executor,
+            ):
+                yield time_env.client, queue
+
+
+@pytest.fixture(autouse=True)
+async def _terminate_leftovers() -> AsyncIterator[None]:
+    """Open tickets left by a test keep timers that would stall the next test's time skipping
+    (and the time-skipping server has no visibility to list them)."""
+    yield
+    while STARTED:
+        handle = STARTED.pop()
+        with contextlib.suppress(RPCError):
+            await handle.terminate("test over")
+
+
+STARTED: list[WorkflowHandle[TicketWorkflow, TicketState]] = []
+
+PLAN = SlaPlanSnapshot(
+    handle="default",
+    name="Default",
+    first_response=timedelta(hours=4),
+    resolution=timedelta(hours=24),
+    auto_close=timedelta(days=3),
+    by_priority={Priority.EMERGENCY: SlaOverride(first_response=timedelta(minutes=30))},
+)
+
+
+def new_input(number: str | None = None, **overrides: object) -> TicketInput:
+    data = TicketInput(
+        number=number or str(uuid.uuid4().int % 900_000 + 100_000),
+        subject="Online banking system down",
+        message="I cannot log in to online banking.",
+        requester=Person(name="Alice Customer", email="alice@example.com"),
+        help_topic="online-banking",
+        department="online-banking",
+        team="online-banking",
+        priority=Priority.NORMAL,
+        source=Source.WEB,
+        sla_plan=PLAN,
+        idempotency_key=uuid.uuid4().hex,
+    )
+    return data.model_copy(update=overrides)
+
+
+async def start(
+    client: Client, queue: str, data: TicketInput
+) -> WorkflowHandle[TicketWorkflow, TicketState]:
+    handle = await client.start_workflow(
+        TicketWorkflow.run, data, id=ticket_workflow_id(data.number), task_queue=queue
+    )
+    STARTED.append(handle)
+    return handle

@@ -1,0 +1,162 @@
+"""The ticket workflow on the time-skipping server: SLA timers, auto-close, reopen, messages."""
+
+import uuid
+from datetime import timedelta
+
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.testing import WorkflowEnvironment
+
+from shared.enums import Action, ActorKind, EventKind, Priority, SlaClock, TicketStatus
+from shared.models import Actor, TicketCommand, TicketState
+from services.workflows.ticket_workflow import TicketWorkflow
+from tests.workflows.conftest import RecordingNotifier, new_input, start
+
+JANE = Actor(kind=ActorKind.AGENT, name="Jane", handle="jane")
+REQUESTER = Actor(kind=ActorKind.REQUESTER, name="Alice")
+
+
+def cmd(action: Action, actor: Actor = JANE, **fields: object) -> TicketCommand:
+    return TicketCommand(command_id=uuid.uuid4().hex, action=action, actor=actor, **fields)  # type: ignore[arg-type]
+
+
+async def test_unanswered_ticket_escalates_after_first_response_target(
+    worker: tuple[Client, str], time_env: WorkflowEnvironment, notifier: RecordingNotifier
+) -> None:
+    client, queue = worker
+    data = new_input()
+    handle = await start(client, queue, data)
+    await time_env.sleep(timedelta(hours=3))
+    state = await handle.query(TicketWorkflow.state)
+    assert state.escalation_level == 0 and not state.overdue
+    await time_env.sleep(timedelta(hours=2))
+    state = await handle.query(TicketWorkflow.state)
+    assert state.overdue and state.escalation_level == 1
+    assert state.breached == [SlaClock.FIRST_RESPONSE]
+    assert ("escalation", "team_lead") in notifier.kinds(data.number)
+    # The second breach (resolution, 24 h) also alerts the department manager.
+    await time_env.sleep(timedelta(hours=20))
+    state = await handle.query(TicketWorkflow.state)
+    assert state.escalation_level == 2
+    assert ("escalation", "department_manager") in notifier.kinds(data.number)
+
+
+async def test_priority_change_rearms_first_response_timer(
+    worker: tuple[Client, str], time_env: WorkflowEnvironment
+) -> None:
+    client, queue = worker
+    handle = await start(client, queue, new_input())
+    state = await handle.execute_update(
+        TicketWorkflow.execute, cmd(Action.CHANGE_PRIORITY, priority=Priority.EMERGENCY)
+    )
+    assert state.first_response_due == state.created_at + timedelta(minutes=30)
+    await time_env.sleep(timedelta(minutes=31))
+    state = await handle.query(TicketWorkflow.state)
+    assert state.overdue and state.escalation_level == 1
+
+
+async def test_first_response_meets_sla_and_prevents_escalation(
+    worker: tuple[Client, str], time_env: WorkflowEnvironment
+) -> None:
+    client, queue = worker
+    handle = await start(client, queue, new_input())
+    await handle.execute_update(TicketWorkflow.execute, cmd(Action.RESPOND, message="Looking"))
+    await time_env.sleep(timedelta(hours=5))
+    state = await handle.query(TicketWorkflow.state)
+    assert state.escalation_level == 0 and not state.overdue
+
+
+async def test_resolved_ticket_auto_closes(
+    worker: tuple[Client, str], time_env: WorkflowEnvironment, notifier: RecordingNotifier
+) -> None:
+    client, queue = worker
+    data = new_input()
+    handle = await start(client, queue, data)
+    await handle.execute_update(TicketWorkflow.execute, cmd(Action.RESOLVE, resolution="Fixed"))
+    await time_env.sleep(timedelta(days=3, minutes=1))
+    final = await handle.result()
+    assert final.status is TicketStatus.CLOSED
+    assert final.timeline[-1].kind in (EventKind.AUTO_CLOSED, EventKind.NOTIFICATION_SENT)
+    assert any(e.kind is EventKind.AUTO_CLOSED for e in final.timeline)
+    assert ("closed", "requester") in notifier.kinds(data.number)
+
+
+async def test_requester_reply_cancels_auto_close_and_reopens(
+    worker: tuple[Client, str], time_env: WorkflowEnvironment
+) -> None:
+    client, queue = worker
+    handle = await start(client, queue, new_input())
+    await handle.execute_update(TicketWorkflow.execute, cmd(Action.RESOLVE))
+    await time_env.sleep(timedelta(days=1))
+    state = await handle.execute_update(
+        TicketWorkflow.execute, cmd(Action.REQUESTER_REPLY, REQUESTER, message="Still broken")
+    )
+    assert state.status is TicketStatus.OPEN and state.auto_close_at is None
+    await time_env.sleep(timedelta(days=4))
+    state = await handle.query(TicketWorkflow.state)
+    assert state.status is TicketStatus.OPEN
+    assert [e.kind for e in state.timeline].count(EventKind.REOPENED) == 1
+
+
+async def test_illegal_update_is_rejected_without_changing_state(
+    worker: tuple[Client, str],
+) -> None:
+    client, queue = worker
+    handle = await start(client, queue, new_input())
+    before = await handle.query(TicketWorkflow.state)
+    try:
+        await handle.execute_update(TicketWorkflow.execute, cmd(Action.REOPEN))
+    except WorkflowUpdateFailedError as err:
+        assert "cannot reopen a open ticket" in str(err.cause)
+    else:
+        raise AssertionError("reopen of an open ticket was accepted")
+    after = await handle.query(TicketWorkflow.state)
+    assert after.version == before.version or after.timeline[-1].kind is EventKind.NOTIFICATION_SENT
+    assert all(e.kind is not EventKind.REJECTED for e in after.timeline)
+
+
+async def test_illegal_signal_is_recorded_as_rejected(worker: tuple[Client, str]) -> None:
+    client, queue = worker
+    handle = await start(client, queue, new_input())
+    await handle.signal(TicketWorkflow.reopen, cmd(Action.REOPEN))
+    state = await handle.execute_update(TicketWorkflow.execute, cmd(Action.NOTE, message="n"))
+    rejected = [e for e in state.timeline if e.kind is EventKind.REJECTED]
+    assert len(rejected) == 1 and rejected[0].detail["action"] == "reopen"
+
+
+async def test_repeated_signal_is_applied_once(worker: tuple[Client, str]) -> None:
+    client, queue = worker
+    handle = await start(client, queue, new_input())
+    note = cmd(Action.NOTE, message="checked the load balancer")
+    for _ in range(3):
+        await handle.signal(TicketWorkflow.note, note)
+    state = await handle.execute_update(TicketWorkflow.execute, cmd(Action.NOTE, message="x"))
+    assert [e.body for e in state.thread].count("checked the load balancer") == 1
+
+
+async def test_closed_ticket_reopens_in_a_new_run_with_its_state(
+    worker: tuple[Client, str],
+) -> None:
+    client, queue = worker
+    data = new_input()
+    handle = await start(client, queue, data)
+    await handle.execute_update(TicketWorkflow.execute, cmd(Action.RESPOND, message="Hi"))
+    await handle.execute_update(TicketWorkflow.execute, cmd(Action.CLOSE))
+    closed: TicketState = await handle.result()
+    carried = data.model_copy(update={"prior_state": closed})
+    handle2 = await start(client, queue, carried)
+    state = await handle2.execute_update(TicketWorkflow.execute, cmd(Action.REOPEN))
+    assert state.status is TicketStatus.OPEN
+    assert [e.body for e in state.thread] == ["I cannot log in to online banking.", "Hi"]
+    assert state.resolution_due == state.resolution_clock_start + timedelta(hours=24)
+
+
+async def test_continue_as_new_keeps_state_and_messages(worker: tuple[Client, str]) -> None:
+    client, queue = worker
+    handle = await start(client, queue, new_input(continue_as_new_after_events=40))
+    first_run = (await handle.describe()).run_id
+    for i in range(30):
+        await handle.signal(TicketWorkflow.note, cmd(Action.NOTE, message=f"note {i}"))
+    state = await handle.execute_update(TicketWorkflow.execute, cmd(Action.NOTE, message="last"))
+    notes = [e.body for e in state.thread if e.kind.value == "note"]
+    assert notes == [f"note {i}" for i in range(30)] + ["last"]
+    assert (await handle.describe()).run_id != first_run
