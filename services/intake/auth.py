@@ -45,7 +45,9 @@ def get_principal(request: Request, session: SessionDep) -> Principal:
     agent = directory.agent_by_token_hash(session, hash_token(token))
     if agent is None:
         return RequesterPrincipal(token=token)
-    return AgentPrincipal(handle=agent.handle, name=agent.name, email=agent.email, role=Role(agent.role))
+    return AgentPrincipal(
+        handle=agent.handle, name=agent.name, email=agent.email, role=Role(agent.role)
+    )
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

@@ -1,6 +1,7 @@
 """`TicketWorkflow`: one durable workflow per ticket, the source of truth for its state."""
 
 import asyncio
+import contextlib
 from datetime import timedelta
 
 from temporalio import workflow
@@ -8,6 +9,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from services.workflows.activities import TicketActivities
     from shared import lifecycle, names
     from shared import search_attributes as sa
     from shared.enums import Action, EventKind, TicketStatus
@@ -21,13 +23,14 @@ with workflow.unsafe.imports_passed_through():
         TicketInput,
         TicketState,
     )
-    from services.workflows.activities import TicketActivities
 
 # Keep this many command ids across continue-as-new: signals are at-least-once, and a
 # duplicate arrives within seconds, not after thousands of later commands.
 SEEN_COMMANDS_KEPT = 1000
 
-PERSIST_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+PERSIST_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)
+)
 NOTIFY_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     maximum_interval=timedelta(minutes=5),
@@ -114,7 +117,9 @@ class TicketWorkflow:
             try:
                 self._apply(cmd)
             except IllegalTransition as err:  # state changed between validator and handler
-                raise ApplicationError(err.reason, type="IllegalTransition", non_retryable=True)
+                raise ApplicationError(
+                    err.reason, type="IllegalTransition", non_retryable=True
+                ) from err
         return self._state
 
     @execute.validator
@@ -124,7 +129,9 @@ class TicketWorkflow:
         try:
             lifecycle.check(self._state, cmd)
         except IllegalTransition as err:
-            raise ApplicationError(err.reason, type="IllegalTransition", non_retryable=True)
+            raise ApplicationError(
+                err.reason, type="IllegalTransition", non_retryable=True
+            ) from err
 
     @workflow.update(name=names.UPDATE_OPEN)
     def open_ticket(self) -> TicketState:
@@ -169,14 +176,12 @@ class TicketWorkflow:
         timeout = deadline.at - workflow.now()
         if timeout <= timedelta(0):
             return
-        try:
+        with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(
                 lambda: self._state.version != version,
                 timeout=timeout,
                 timeout_summary=deadline.summary,
             )
-        except asyncio.TimeoutError:
-            pass
 
     async def _flush(self) -> None:
         """Persist the projection, start sending queued notices, keep the UI's view current."""
@@ -226,7 +231,7 @@ class TicketWorkflow:
                 EventKind.NOTIFICATION_FAILED,
                 Actor.system(),
                 workflow.now(),
-                kind=notice.kind.value,
+                notification=notice.kind.value,
                 role=notice.recipient.role.value,
                 error=str(err.cause or err),
             )
@@ -237,7 +242,7 @@ class TicketWorkflow:
                 EventKind.NOTIFICATION_SENT,
                 Actor.system(),
                 workflow.now(),
-                kind=notice.kind.value,
+                notification=notice.kind.value,
                 to=result.sent_to,
             )
 

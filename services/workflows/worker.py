@@ -8,11 +8,11 @@ import httpx
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from services.workflows.activities import TicketActivities
+from services.workflows.ticket_workflow import TicketWorkflow
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.settings import Settings
 from shared.temporal import connect, register_search_attributes
-from services.workflows.activities import TicketActivities
-from services.workflows.ticket_workflow import TicketWorkflow
 
 log = logging.getLogger(__name__)
 
