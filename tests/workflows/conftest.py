@@ -11,13 +11,14 @@ import pytest
 from temporalio import activity
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from services.workflows.activities import TicketActivities
+from services.workflows.ticket_workflow import TicketWorkflow
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.enums import Priority, Source
-from shared.temporal import register_search_attributes
 from shared.ids import ticket_workflow_id
 from shared.models import (
     NotificationRequest,
@@ -28,8 +29,7 @@ from shared.models import (
     TicketInput,
     TicketState,
 )
-from services.workflows.activities import TicketActivities
-from services.workflows.ticket_workflow import TicketWorkflow
+from shared.temporal import register_search_attributes
 from tests.databases import sqlite_database
 from tests.servers import binary
 
@@ -46,7 +46,11 @@ class RecordingNotifier:
         return NotificationResult(sent_to=f"{request.notice.recipient.role}@test")
 
     def kinds(self, ticket: str) -> list[tuple[str, str]]:
-        return [(r.notice.kind.value, r.notice.recipient.role.value) for r in self.sent if r.ticket == ticket]
+        return [
+            (r.notice.kind.value, r.notice.recipient.role.value)
+            for r in self.sent
+            if r.ticket == ticket
+        ]
 
 
 @pytest.fixture(scope="session")

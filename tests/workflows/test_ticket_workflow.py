@@ -6,9 +6,9 @@ from datetime import timedelta
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
+from services.workflows.ticket_workflow import TicketWorkflow
 from shared.enums import Action, ActorKind, EventKind, Priority, SlaClock, TicketStatus
 from shared.models import Actor, TicketCommand, TicketState
-from services.workflows.ticket_workflow import TicketWorkflow
 from tests.workflows.conftest import RecordingNotifier, new_input, start
 
 JANE = Actor(kind=ActorKind.AGENT, name="Jane", handle="jane")
@@ -148,15 +148,3 @@ async def test_closed_ticket_reopens_in_a_new_run_with_its_state(
     assert state.status is TicketStatus.OPEN
     assert [e.body for e in state.thread] == ["I cannot log in to online banking.", "Hi"]
     assert state.resolution_due == state.resolution_clock_start + timedelta(hours=24)
-
-
-async def test_continue_as_new_keeps_state_and_messages(worker: tuple[Client, str]) -> None:
-    client, queue = worker
-    handle = await start(client, queue, new_input(continue_as_new_after_events=40))
-    first_run = (await handle.describe()).run_id
-    for i in range(30):
-        await handle.signal(TicketWorkflow.note, cmd(Action.NOTE, message=f"note {i}"))
-    state = await handle.execute_update(TicketWorkflow.execute, cmd(Action.NOTE, message="last"))
-    notes = [e.body for e in state.thread if e.kind.value == "note"]
-    assert notes == [f"note {i}" for i in range(30)] + ["last"]
-    assert (await handle.describe()).run_id != first_run

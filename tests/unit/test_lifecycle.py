@@ -1,0 +1,175 @@
+"""The state machine: every action from every status, by every kind of actor."""
+
+import itertools
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from shared import lifecycle
+from shared.enums import (
+    Action,
+    ActorKind,
+    EventKind,
+    NotificationKind,
+    Priority,
+    RecipientRole,
+    SlaClock,
+    Source,
+    TicketStatus,
+)
+from shared.lifecycle import IllegalTransition
+from shared.models import Actor, Person, SlaOverride, SlaPlanSnapshot, TicketCommand, TicketInput
+
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+PLAN = SlaPlanSnapshot(
+    handle="default",
+    name="Default",
+    first_response=timedelta(hours=4),
+    resolution=timedelta(hours=24),
+    auto_close=timedelta(days=3),
+    by_priority={Priority.EMERGENCY: SlaOverride(first_response=timedelta(minutes=30))},
+)
+AGENT = Actor(kind=ActorKind.AGENT, name="Jane", handle="jane")
+REQUESTER = Actor(kind=ActorKind.REQUESTER, name="Alice")
+FIELDS: dict[Action, dict[str, object]] = {
+    Action.ASSIGN: {"agent": "john"},
+    Action.CHANGE_PRIORITY: {"priority": Priority.EMERGENCY},
+    Action.TRANSFER: {"department": "support"},
+    Action.RESPOND: {"message": "hello"},
+    Action.NOTE: {"message": "internal"},
+    Action.REQUESTER_REPLY: {"message": "still broken"},
+}
+
+
+def ticket(status: TicketStatus = TicketStatus.OPEN) -> lifecycle.TicketState:
+    data = TicketInput(
+        number="123456",
+        subject="Online banking system down",
+        message="help",
+        requester=Person(name="Alice", email="alice@example.com"),
+        help_topic="online-banking",
+        department="online-banking",
+        team="online-banking",
+        priority=Priority.NORMAL,
+        source=Source.WEB,
+        sla_plan=PLAN,
+        idempotency_key="k",
+    )
+    state, _ = lifecycle.open_ticket(data, T0)
+    state.status = status
+    return state
+
+
+def command(action: Action, actor: Actor | None = None) -> TicketCommand:
+    if actor is None:
+        actor = REQUESTER if action is Action.REQUESTER_REPLY else AGENT
+    return TicketCommand(
+        command_id=f"c-{action}", action=action, actor=actor, **FIELDS.get(action, {})
+    )  # type: ignore[arg-type]
+
+
+CASES = list(itertools.product(Action, TicketStatus))
+
+
+@pytest.mark.parametrize(("action", "status"), CASES, ids=[f"{a}-from-{s}" for a, s in CASES])
+def test_every_action_from_every_status(action: Action, status: TicketStatus) -> None:
+    state = ticket(status)
+    if status in lifecycle.ALLOWED_FROM[action]:
+        version = state.version
+        lifecycle.apply(state, command(action), T0 + timedelta(minutes=5))
+        assert state.version == version + 1
+    else:
+        before = state.model_copy(deep=True)
+        with pytest.raises(IllegalTransition, match=f"cannot .* a {status.value} ticket"):
+            lifecycle.apply(state, command(action), T0)
+        assert state == before
+
+
+@pytest.mark.parametrize("action", [a for a in Action if a is not Action.REQUESTER_REPLY])
+def test_requester_may_only_reply(action: Action) -> None:
+    with pytest.raises(IllegalTransition, match="a requester may not"):
+        lifecycle.check(ticket(), command(action, REQUESTER))
+
+
+def test_agent_cannot_send_requester_reply() -> None:
+    with pytest.raises(IllegalTransition, match="only the requester"):
+        lifecycle.check(ticket(), command(Action.REQUESTER_REPLY, AGENT))
+
+
+@pytest.mark.parametrize(
+    ("action", "fields", "reason"),
+    [
+        (Action.ASSIGN, {}, "needs an agent or a team"),
+        (Action.ASSIGN, {"team": "online-banking"}, "already assigned"),
+        (Action.CHANGE_PRIORITY, {"priority": Priority.NORMAL}, "already normal"),
+        (Action.TRANSFER, {"department": "online-banking"}, "already in"),
+        (Action.RESPOND, {"message": "   "}, "cannot be empty"),
+    ],
+)
+def test_pointless_or_empty_commands_are_rejected(
+    action: Action, fields: dict[str, object], reason: str
+) -> None:
+    cmd = TicketCommand(command_id="x", action=action, actor=AGENT, **fields)  # type: ignore[arg-type]
+    with pytest.raises(IllegalTransition, match=reason):
+        lifecycle.check(ticket(), cmd)
+
+
+def test_new_ticket_acknowledges_requester_and_sets_due_times() -> None:
+    state = ticket()
+    assert state.first_response_due == T0 + timedelta(hours=4)
+    assert state.resolution_due == T0 + timedelta(hours=24)
+    assert [e.kind for e in state.timeline] == [EventKind.CREATED, EventKind.ASSIGNED]
+
+
+def test_first_breach_escalates_once_to_team_lead_then_manager() -> None:
+    state = ticket()
+    notices = lifecycle.fire_due(state, T0 + timedelta(hours=4))
+    assert state.overdue and state.escalation_level == 1
+    assert [(n.kind, n.recipient.role) for n in notices] == [
+        (NotificationKind.ESCALATION, RecipientRole.TEAM_LEAD)
+    ]
+    assert lifecycle.fire_due(state, T0 + timedelta(hours=5)) == []
+    notices = lifecycle.fire_due(state, T0 + timedelta(hours=24))
+    assert state.escalation_level == 2 and state.breached == [
+        SlaClock.FIRST_RESPONSE,
+        SlaClock.RESOLUTION,
+    ]
+    assert RecipientRole.DEPARTMENT_MANAGER in [n.recipient.role for n in notices]
+
+
+def test_priority_change_rearms_a_breached_clock_whose_new_due_is_ahead() -> None:
+    state = ticket()
+    state.priority = Priority.EMERGENCY
+    lifecycle.apply(
+        state, command(Action.CHANGE_PRIORITY).model_copy(update={"priority": Priority.LOW}), T0
+    )
+    assert state.first_response_due == T0 + timedelta(hours=4)
+    lifecycle.fire_due(state, T0 + timedelta(hours=4))
+    assert SlaClock.FIRST_RESPONSE in state.breached
+
+
+def test_requester_reply_reopens_resolved_ticket_and_restarts_resolution_clock() -> None:
+    state = ticket()
+    lifecycle.apply(state, command(Action.RESOLVE), T0 + timedelta(hours=1))
+    assert state.auto_close_at == T0 + timedelta(hours=1, days=3)
+    later = T0 + timedelta(hours=30)
+    lifecycle.apply(state, command(Action.REQUESTER_REPLY), later)
+    assert state.status is TicketStatus.OPEN and state.auto_close_at is None
+    assert state.resolution_due == later + timedelta(hours=24)
+
+
+def test_resolved_ticket_auto_closes_at_deadline() -> None:
+    state = ticket()
+    lifecycle.apply(state, command(Action.RESPOND), T0)
+    lifecycle.apply(state, command(Action.RESOLVE), T0)
+    notices = lifecycle.fire_due(state, T0 + timedelta(days=3))
+    assert state.status is TicketStatus.CLOSED
+    assert state.timeline[-1].kind is EventKind.AUTO_CLOSED
+    assert [n.kind for n in notices] == [NotificationKind.CLOSED]
+
+
+def test_nobody_is_told_about_their_own_assignment() -> None:
+    state = ticket()
+    cmd = command(Action.ASSIGN).model_copy(update={"agent": "jane"})
+    notices = lifecycle.apply(state, cmd, T0)
+    assert notices[0].exclude_agent == "jane"

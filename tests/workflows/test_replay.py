@@ -1,0 +1,53 @@
+"""Determinism: recorded histories of earlier code replay cleanly against today's workflow."""
+
+import json
+import os
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client, WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer
+
+from services.workflows.ticket_workflow import TicketWorkflow
+from shared.enums import Action, Priority
+from tests.workflows.conftest import new_input, start
+from tests.workflows.test_ticket_workflow import REQUESTER, cmd
+
+HISTORIES = Path(__file__).with_name("histories")
+
+
+def replayer() -> Replayer:
+    return Replayer(workflows=[TicketWorkflow], data_converter=pydantic_data_converter)
+
+
+@pytest.mark.parametrize("path", sorted(HISTORIES.glob("*.json")), ids=lambda p: p.stem)
+async def test_recorded_history_replays(path: Path) -> None:
+    history = WorkflowHistory.from_json(path.stem, json.loads(path.read_text()))
+    await replayer().replay_workflow(history)
+
+
+async def test_fresh_lifecycle_history_replays(
+    worker: tuple[Client, str], time_env: WorkflowEnvironment
+) -> None:
+    client, queue = worker
+    handle = await start(client, queue, new_input(number=str(uuid.uuid4().int % 900_000 + 100_000)))
+    await handle.execute_update(TicketWorkflow.execute, cmd(Action.ASSIGN, agent="john"))
+    await handle.execute_update(
+        TicketWorkflow.execute, cmd(Action.CHANGE_PRIORITY, priority=Priority.EMERGENCY)
+    )
+    await time_env.sleep(timedelta(hours=1))
+    await handle.execute_update(TicketWorkflow.execute, cmd(Action.RESPOND, message="On it"))
+    await handle.execute_update(TicketWorkflow.execute, cmd(Action.RESOLVE))
+    await handle.execute_update(
+        TicketWorkflow.execute, cmd(Action.REQUESTER_REPLY, REQUESTER, message="again")
+    )
+    await handle.execute_update(TicketWorkflow.execute, cmd(Action.CLOSE))
+    await handle.result()
+    history = await handle.fetch_history()
+    await replayer().replay_workflow(history)
+    if record := os.environ.get("TICKETFLOW_RECORD_HISTORY"):
+        (HISTORIES / f"{record}.json").write_text(json.dumps(history.to_json_dict(), indent=1))
