@@ -1,0 +1,163 @@
+"""`make bench`: ticketflow against the bare Temporal engine, on the same server, in one run.
+
+Figures are ratios to the bare engine measured in the same run: these machines are noisy.
+"""
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import httpx
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Worker
+
+from bench.bare import BareWorkflow
+from services.devstack import Stack, free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+JANE = {"Authorization": "Bearer dev-jane-token"}
+
+
+async def timed_concurrently(
+    n: int, concurrency: int, op: Callable[[int], Awaitable[None]]
+) -> float:
+    """Run `op(i)` for i < n with at most `concurrency` at once; return operations per second."""
+    sem = asyncio.Semaphore(concurrency)
+
+    async def one(i: int) -> None:
+        async with sem:
+            await op(i)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(one(i) for i in range(n)))
+    return n / (time.perf_counter() - start)
+
+
+async def latencies(n: int, op: Callable[[int], Awaitable[None]]) -> list[float]:
+    out = []
+    for i in range(n):
+        start = time.perf_counter()
+        await op(i)
+        out.append((time.perf_counter() - start) * 1000)
+    return out
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+async def measure(stack: Stack, tickets: int, concurrency: int, commands: int) -> dict[str, float]:
+    client = await Client.connect(
+        f"127.0.0.1:{stack.temporal_port}", data_converter=pydantic_data_converter
+    )
+    run = uuid.uuid4().hex[:6]
+    body = {
+        "requester": {"name": "Bench", "email": "bench@example.com"},
+        "message": "benchmark ticket",
+        "help_topic": "online-banking",
+    }
+    limits = httpx.Limits(max_connections=concurrency * 2)
+    async with httpx.AsyncClient(base_url=stack.intake_url, timeout=60, limits=limits) as api:
+
+        async def create(i: int) -> None:
+            r = await api.post("/api/v1/tickets", json={**body, "subject": f"bench {run} {i}"})
+            r.raise_for_status()
+
+        async def bare_start(i: int) -> None:
+            await client.start_workflow(
+                BareWorkflow.run, id=f"bare-{run}-{i}", task_queue=f"bare-{run}"
+            )
+
+        # Warm both paths up, then measure them back to back.
+        await timed_concurrently(concurrency, concurrency, create)
+        api_rate = await timed_concurrently(tickets, concurrency, create)
+        bare_rate = await timed_concurrently(tickets, concurrency, bare_start)
+
+        number = (await api.post("/api/v1/tickets", json={**body, "subject": "latency"})).json()[
+            "number"
+        ]
+
+        async def note(i: int) -> None:
+            r = await api.post(
+                f"/api/v1/tickets/{number}/notes", json={"message": f"n{i}"}, headers=JANE
+            )
+            r.raise_for_status()
+
+        async with Worker(client, task_queue=f"bare-{run}", workflows=[BareWorkflow]):
+            handle = client.get_workflow_handle_for(BareWorkflow.run, f"bare-{run}-0")
+
+            async def ping(i: int) -> None:
+                await handle.execute_update(BareWorkflow.ping, i)
+
+            await latencies(10, ping)
+            await latencies(10, note)
+            api_lat = await latencies(commands, note)
+            bare_lat = await latencies(commands, ping)
+            for i in range(tickets):
+                await client.get_workflow_handle(f"bare-{run}-{i}").signal(BareWorkflow.finish)
+    return {
+        "api_creates_per_s": api_rate,
+        "bare_starts_per_s": bare_rate,
+        "create_ratio": api_rate / bare_rate,
+        "api_command_p50_ms": statistics.median(api_lat),
+        "api_command_p99_ms": pct(api_lat, 99),
+        "bare_update_p50_ms": statistics.median(bare_lat),
+        "bare_update_p99_ms": pct(bare_lat, 99),
+        "command_p50_ratio": statistics.median(api_lat) / statistics.median(bare_lat),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--tickets", type=int, default=300)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--commands", type=int, default=300)
+    parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench" / "results.json")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="tf-bench-") as tmp:
+        var = Path(tmp)
+        url = args.database_url or f"sqlite:///{var / 'ticketflow.db'}"
+        stack = Stack(
+            var=var,
+            database_url=url,
+            temporal_port=free_port(),
+            ui_port=free_port(),
+            intake_port=free_port(),
+            notify_port=free_port(),
+            smtp_port=free_port(),
+            temporal_db=str(var / "temporal.db"),
+            extra_env={"TEMPORAL_TASK_QUEUE": f"bench-{uuid.uuid4().hex[:6]}"},
+        )
+        try:
+            stack.start_temporal()
+            stack.migrate_and_load(ROOT / "config" / "demo.yaml")
+            stack.start_services()
+            results = asyncio.run(measure(stack, args.tickets, args.concurrency, args.commands))
+        finally:
+            stack.stop()
+    results = {k: round(v, 3) for k, v in results.items()}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(
+        json.dumps({"args": vars(args) | {"out": str(args.out)}, **results}, indent=2)
+    )
+    print(f"database: {url.split(':')[0]}, tickets={args.tickets}, concurrency={args.concurrency}")
+    print(f"  create via API   {results['api_creates_per_s']:8.1f} tickets/s")
+    print(f"  bare start       {results['bare_starts_per_s']:8.1f} workflows/s")
+    print(f"  ratio            {results['create_ratio']:8.3f}")
+    for label, key in (("API command", "api_command"), ("bare update", "bare_update")):
+        p50, p99 = results[f"{key}_p50_ms"], results[f"{key}_p99_ms"]
+        print(f"  {label:<16} p50 {p50:.1f} ms  p99 {p99:.1f} ms")
+    print(f"  p50 ratio        {results['command_p50_ratio']:8.2f}")
+
+
+if __name__ == "__main__":
+    main()
