@@ -57,19 +57,16 @@ class TicketWorkflow:
     async def run(self, data: TicketInput) -> TicketState:
         while True:
             await self._flush()
-            if self._state.status is TicketStatus.CLOSED or self._continue_as_new_due(data):
-                await workflow.wait_condition(
-                    lambda: workflow.all_handlers_finished() and not self._sending
-                )
-                await self._flush()
+            if self._idle():
                 if self._state.status is TicketStatus.CLOSED:
-                    await workflow.wait_condition(lambda: not self._sending)
                     return self._state
                 if self._continue_as_new_due(data):
-                    await workflow.wait_condition(lambda: not self._sending)
                     self._state.seen_commands = self._state.seen_commands[-SEEN_COMMANDS_KEPT:]
                     workflow.continue_as_new(data.model_copy(update={"prior_state": self._state}))
-            await self._wait_for_change_or_deadline()
+            # A closed ticket, or one due to continue as new, waits only until it is idle;
+            # commands that arrive meanwhile are handled as usual.
+            ending = self._state.status is TicketStatus.CLOSED or self._continue_as_new_due(data)
+            await self._wait_for_change_or_deadline(wake_when_idle=ending)
             self._outbox += lifecycle.fire_due(self._state, workflow.now())
 
     # --- messages ---------------------------------------------------------------------------
@@ -167,21 +164,30 @@ class TicketWorkflow:
             limit is not None and info.get_current_history_length() >= limit
         )
 
-    async def _wait_for_change_or_deadline(self) -> None:
+    def _idle(self) -> bool:
+        """Nothing left to do before the run may end: no handler, send, notice or write."""
+        return (
+            workflow.all_handlers_finished()
+            and not self._sending
+            and not self._outbox
+            and self._persisted_version == self._state.version
+        )
+
+    async def _wait_for_change_or_deadline(self, *, wake_when_idle: bool) -> None:
         version = self._state.version
+
+        def woken() -> bool:
+            return self._state.version != version or (wake_when_idle and self._idle())
+
         deadline = lifecycle.next_deadline(self._state)
         if deadline is None:
-            await workflow.wait_condition(lambda: self._state.version != version)
+            await workflow.wait_condition(woken)
             return
         timeout = deadline.at - workflow.now()
         if timeout <= timedelta(0):
             return
         with contextlib.suppress(TimeoutError):
-            await workflow.wait_condition(
-                lambda: self._state.version != version,
-                timeout=timeout,
-                timeout_summary=deadline.summary,
-            )
+            await workflow.wait_condition(woken, timeout=timeout, timeout_summary=deadline.summary)
 
     async def _flush(self) -> None:
         """Persist the projection, start sending queued notices, keep the UI's view current."""
