@@ -1,0 +1,48 @@
+"""The notify service: records and delivers notifications exactly once per idempotency key."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from services.notify.deps import SessionsDep
+from services.notify.errors import install_error_handlers
+from services.notify.limits import BodySizeLimit
+from services.notify.mailer import ChannelMailer, Mailer
+from services.notify.routes import router
+from shared.db.engine import make_engine, make_sessionmaker
+from shared.settings import Settings
+
+
+def create_app(settings: Settings, mailer: Mailer | None = None) -> FastAPI:
+    """Build the app; the engine is made at start-up, the mailer from settings unless given."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url)
+        app.state.settings = settings
+        app.state.sessions = make_sessionmaker(engine)
+        app.state.mailer = mailer or ChannelMailer.from_settings(settings)
+        yield
+        engine.dispose()
+
+    app = FastAPI(title="ticketflow notify", version="0.1.0", lifespan=lifespan)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    install_error_handlers(app)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz(sessions: SessionsDep) -> JSONResponse:
+        try:
+            with sessions() as session:
+                session.execute(text("SELECT 1"))
+        except SQLAlchemyError as err:  # any database failure means "not ready"
+            return JSONResponse(
+                {"status": "unavailable", "database": type(err).__name__}, status_code=503
+            )
+        return JSONResponse({"status": "ok"})
+
+    app.include_router(router)
+    return app

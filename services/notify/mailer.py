@@ -1,0 +1,117 @@
+"""Delivery of one notification: email over SMTP, or a log line."""
+
+import hashlib
+import logging
+import smtplib
+import ssl
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+from typing import Protocol
+
+from shared.enums import Channel
+from shared.settings import Settings
+
+log = logging.getLogger("ticketflow.notify")
+
+IDEMPOTENCY_HEADER = "X-Ticketflow-Idempotency-Key"
+
+
+class DeliveryError(Exception):
+    """The message could not be handed over; the caller may try again later."""
+
+
+@dataclass(frozen=True)
+class OutgoingMail:
+    idempotency_key: str
+    ticket: str
+    channel: Channel
+    recipient_name: str
+    recipient_email: str
+    subject: str
+    body: str
+
+
+class Mailer(Protocol):
+    def deliver(self, mail: OutgoingMail) -> None:
+        """Hand the mail over, or raise DeliveryError."""
+
+
+def message_id(idempotency_key: str, mail_from: str) -> str:
+    """The same key always yields the same Message-ID, so a resent mail is recognisable."""
+    digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:40]
+    domain = mail_from.rpartition("@")[2] or "ticketflow.local"
+    return f"<{digest}@{domain}>"
+
+
+def build_message(mail: OutgoingMail, mail_from: str, now: datetime) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = mail_from
+    message["To"] = Address(display_name=mail.recipient_name, addr_spec=mail.recipient_email)
+    message["Subject"] = mail.subject
+    message["Date"] = format_datetime(now)
+    message["Message-ID"] = message_id(mail.idempotency_key, mail_from)
+    message[IDEMPOTENCY_HEADER] = mail.idempotency_key
+    message["X-Ticketflow-Ticket"] = mail.ticket
+    message.set_content(mail.body)
+    return message
+
+
+class ChannelMailer:
+    """Delivers by channel: `email` through an SMTP server, `log` as a log line only."""
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        mail_from: str,
+        username: str | None = None,
+        password: str | None = None,
+        starttls: bool = False,
+        timeout: float = 10.0,
+    ) -> None:
+        self._host = host
+        self._port = port
+        self._mail_from = mail_from
+        self._username = username
+        self._password = password
+        self._starttls = starttls
+        self._timeout = timeout
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "ChannelMailer":
+        return cls(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            mail_from=settings.mail_from,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            starttls=settings.smtp_starttls,
+        )
+
+    def deliver(self, mail: OutgoingMail) -> None:
+        if mail.channel is Channel.LOG:
+            log.info(
+                "notification %s for ticket %s to %s: %s",
+                mail.idempotency_key,
+                mail.ticket,
+                mail.recipient_email,
+                mail.subject,
+            )
+            return
+        message = build_message(mail, self._mail_from, datetime.now(UTC))
+        try:
+            self._send(message)
+        except (smtplib.SMTPException, OSError) as err:
+            raise DeliveryError(f"{type(err).__name__}: {err}") from err
+
+    def _send(self, message: EmailMessage) -> None:
+        with smtplib.SMTP(self._host, self._port, timeout=self._timeout) as smtp:
+            if self._starttls:
+                smtp.starttls(context=ssl.create_default_context())
+            if self._username:
+                smtp.login(self._username, self._password or "")
+            smtp.send_message(message)
