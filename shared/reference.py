@@ -1,0 +1,300 @@
+"""Reference data service: agents, teams, departments, help topics and SLA plans.
+
+Shared by the admin API and the config loader. Functions flush but never commit: the caller
+owns the transaction, so a config file loads all or nothing.
+"""
+
+from collections.abc import Iterable
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shared.access import hash_token, new_agent_token
+from shared.db.tables import Agent, Base, Department, HelpTopic, SlaPlan, Team, TeamMember
+from shared.reference_schemas import (
+    AgentCreate,
+    AgentRead,
+    AgentUpdate,
+    DepartmentCreate,
+    DepartmentRead,
+    DepartmentUpdate,
+    HelpTopicCreate,
+    HelpTopicRead,
+    HelpTopicUpdate,
+    SlaPlanCreate,
+    SlaPlanRead,
+    SlaPlanUpdate,
+    TeamCreate,
+    TeamRead,
+    TeamUpdate,
+)
+
+Row = TypeVar("Row", bound=Base)
+KIND: dict[type[Base], str] = {
+    Agent: "agent",
+    Team: "team",
+    Department: "department",
+    HelpTopic: "help topic",
+    SlaPlan: "SLA plan",
+}
+# Columns naming another record: checked before writing, so a bad handle is a clear
+# UnknownReference rather than a foreign-key failure (which SQLite may not even raise).
+REFERENCES: dict[type[Base], dict[str, type[Base]]] = {
+    Team: {"lead": Agent},
+    Department: {"manager": Agent},
+    HelpTopic: {"department": Department, "sla_plan": SlaPlan, "team": Team, "agent": Agent},
+}
+
+
+class ReferenceDataError(Exception):
+    """Base of the errors below; each message is fit to show a user."""
+
+
+class NotFoundError(ReferenceDataError):
+    """The record addressed (by a URL path or on the command line) does not exist."""
+
+    def __init__(self, kind: str, handle: str) -> None:
+        super().__init__(f"{kind} {handle!r} not found")
+        self.kind, self.handle = kind, handle
+
+
+class DuplicateHandle(ReferenceDataError):
+    def __init__(self, kind: str, handle: str) -> None:
+        super().__init__(f"{kind} {handle!r} already exists")
+        self.kind, self.handle = kind, handle
+
+
+class UnknownReference(ReferenceDataError):
+    """A record names another one (a team's lead, a topic's SLA plan) that does not exist."""
+
+    def __init__(self, kind: str, handle: str, field: str) -> None:
+        super().__init__(f"unknown {kind} {handle!r}")
+        self.kind, self.handle, self.field = kind, handle, field
+
+
+class TokenInUse(ReferenceDataError):
+    def __init__(self, handle: str) -> None:
+        super().__init__(f"the token given for agent {handle!r} belongs to another agent")
+        self.handle = handle
+
+
+def _get(session: Session, table: type[Row], handle: str) -> Row:
+    row = session.get(table, handle)
+    if row is None:
+        raise NotFoundError(KIND[table], handle)
+    return row
+
+
+def _require(
+    session: Session, table: type[Base], handles: Iterable[str | None], field: str
+) -> None:
+    for handle in handles:
+        if handle is not None and session.get(table, handle) is None:
+            raise UnknownReference(KIND[table], handle, field)
+
+
+def _columns(table: type[Base], values: dict[str, Any], session: Session) -> dict[str, Any]:
+    for field, target in REFERENCES.get(table, {}).items():
+        if field in values:
+            _require(session, target, [values[field]], field)
+    if values.get("by_priority") is not None:
+        values["by_priority"] = {
+            priority: {k: v for k, v in override.items() if v is not None}
+            for priority, override in values["by_priority"].items()
+        }
+    return values
+
+
+def _create(session: Session, table: type[Row], data: BaseModel, *, skip: str = "") -> Row:
+    values = data.model_dump(mode="json", exclude={skip} if skip else None)
+    if session.get(table, values["handle"]) is not None:
+        raise DuplicateHandle(KIND[table], values["handle"])
+    row = table(**_columns(table, values, session))
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _update(session: Session, table: type[Row], handle: str, data: BaseModel) -> Row:
+    row = _get(session, table, handle)
+    values = data.model_dump(mode="json", exclude_unset=True, exclude={"teams", "members"})
+    values.pop("rotate_token", None)
+    for name, value in _columns(table, values, session).items():
+        setattr(row, name, value)
+    session.flush()
+    return row
+
+
+def _memberships(session: Session, *, team: str = "", agent: str = "") -> list[TeamMember]:
+    query = select(TeamMember).order_by(TeamMember.team, TeamMember.agent)
+    if team:
+        query = query.where(TeamMember.team == team)
+    if agent:
+        query = query.where(TeamMember.agent == agent)
+    return list(session.scalars(query))
+
+
+def _set_memberships(
+    session: Session, current: list[TeamMember], wanted: set[tuple[str, str]]
+) -> None:
+    """Make the (team, agent) pairs among `current` exactly `wanted`."""
+    have = {(m.team, m.agent) for m in current}
+    for member in current:
+        if (member.team, member.agent) not in wanted:
+            session.delete(member)
+    session.add_all(TeamMember(team=team, agent=agent) for team, agent in sorted(wanted - have))
+    session.flush()
+
+
+def _store_token(session: Session, agent: Agent, token: str) -> bool:
+    """Set the agent's token (hashed); False if it already was this token."""
+    digest = hash_token(token)
+    if agent.token_hash == digest:
+        return False
+    if session.scalar(select(Agent.handle).where(Agent.token_hash == digest)) is not None:
+        raise TokenInUse(agent.handle)
+    agent.token_hash = digest
+    session.flush()
+    return True
+
+
+# Agents
+
+
+def _agent_read(session: Session, agent: Agent) -> AgentRead:
+    teams = [m.team for m in _memberships(session, agent=agent.handle)]
+    return AgentRead.model_validate({**_attributes(agent), "teams": teams})
+
+
+def _attributes(row: Base) -> dict[str, Any]:
+    return {column.key: getattr(row, column.key) for column in row.__table__.columns}
+
+
+def get_agent(*, session: Session, handle: str) -> AgentRead:
+    return _agent_read(session, _get(session, Agent, handle))
+
+
+def list_agents(*, session: Session) -> list[AgentRead]:
+    return [_agent_read(session, a) for a in session.scalars(select(Agent).order_by(Agent.handle))]
+
+
+def create_agent(
+    *, session: Session, data: AgentCreate, token: str | None = None
+) -> tuple[AgentRead, str]:
+    """Create an active agent; returns it with its token (generated unless given): the only
+    time the token is seen, since only its hash is stored."""
+    agent = _create(session, Agent, data, skip="teams")
+    _require(session, Team, data.teams, "teams")
+    token = token or new_agent_token()
+    _store_token(session, agent, token)
+    _set_memberships(session, [], {(team, agent.handle) for team in data.teams})
+    return _agent_read(session, agent), token
+
+
+def update_agent(
+    *, session: Session, handle: str, data: AgentUpdate
+) -> tuple[AgentRead, str | None]:
+    """Apply a partial update; returns the agent and, if `rotate_token`, its new token."""
+    agent = _update(session, Agent, handle, data)
+    if data.teams is not None:
+        _require(session, Team, data.teams, "teams")
+        current = _memberships(session, agent=handle)
+        _set_memberships(session, current, {(team, handle) for team in data.teams})
+    token = new_agent_token() if data.rotate_token else None
+    if token is not None:
+        _store_token(session, agent, token)
+    return _agent_read(session, agent), token
+
+
+def set_agent_token(*, session: Session, handle: str, token: str) -> bool:
+    """Give an agent a chosen token (dev and demo files); False if it already had it."""
+    return _store_token(session, _get(session, Agent, handle), token)
+
+
+# Teams
+
+
+def _team_read(session: Session, team: Team) -> TeamRead:
+    members = sorted(m.agent for m in _memberships(session, team=team.handle))
+    return TeamRead.model_validate({**_attributes(team), "members": members})
+
+
+def get_team(*, session: Session, handle: str) -> TeamRead:
+    return _team_read(session, _get(session, Team, handle))
+
+
+def list_teams(*, session: Session) -> list[TeamRead]:
+    return [_team_read(session, t) for t in session.scalars(select(Team).order_by(Team.handle))]
+
+
+def create_team(*, session: Session, data: TeamCreate) -> TeamRead:
+    team = _create(session, Team, data, skip="members")
+    _require(session, Agent, data.members, "members")
+    _set_memberships(session, [], {(team.handle, agent) for agent in data.members})
+    return _team_read(session, team)
+
+
+def update_team(*, session: Session, handle: str, data: TeamUpdate) -> TeamRead:
+    team = _update(session, Team, handle, data)
+    if data.members is not None:
+        _require(session, Agent, data.members, "members")
+        current = _memberships(session, team=handle)
+        _set_memberships(session, current, {(handle, agent) for agent in data.members})
+    return _team_read(session, team)
+
+
+# Departments, help topics and SLA plans: plain records
+
+
+def get_department(*, session: Session, handle: str) -> DepartmentRead:
+    return DepartmentRead.model_validate(_attributes(_get(session, Department, handle)))
+
+
+def list_departments(*, session: Session) -> list[DepartmentRead]:
+    rows = session.scalars(select(Department).order_by(Department.handle))
+    return [DepartmentRead.model_validate(_attributes(row)) for row in rows]
+
+
+def create_department(*, session: Session, data: DepartmentCreate) -> DepartmentRead:
+    return DepartmentRead.model_validate(_attributes(_create(session, Department, data)))
+
+
+def update_department(*, session: Session, handle: str, data: DepartmentUpdate) -> DepartmentRead:
+    row = _update(session, Department, handle, data)
+    return DepartmentRead.model_validate(_attributes(row))
+
+
+def get_help_topic(*, session: Session, handle: str) -> HelpTopicRead:
+    return HelpTopicRead.model_validate(_attributes(_get(session, HelpTopic, handle)))
+
+
+def list_help_topics(*, session: Session) -> list[HelpTopicRead]:
+    rows = session.scalars(select(HelpTopic).order_by(HelpTopic.handle))
+    return [HelpTopicRead.model_validate(_attributes(row)) for row in rows]
+
+
+def create_help_topic(*, session: Session, data: HelpTopicCreate) -> HelpTopicRead:
+    return HelpTopicRead.model_validate(_attributes(_create(session, HelpTopic, data)))
+
+
+def update_help_topic(*, session: Session, handle: str, data: HelpTopicUpdate) -> HelpTopicRead:
+    return HelpTopicRead.model_validate(_attributes(_update(session, HelpTopic, handle, data)))
+
+
+def get_sla_plan(*, session: Session, handle: str) -> SlaPlanRead:
+    return SlaPlanRead.model_validate(_attributes(_get(session, SlaPlan, handle)))
+
+
+def list_sla_plans(*, session: Session) -> list[SlaPlanRead]:
+    rows = session.scalars(select(SlaPlan).order_by(SlaPlan.handle))
+    return [SlaPlanRead.model_validate(_attributes(row)) for row in rows]
+
+
+def create_sla_plan(*, session: Session, data: SlaPlanCreate) -> SlaPlanRead:
+    return SlaPlanRead.model_validate(_attributes(_create(session, SlaPlan, data)))
+
+
+def update_sla_plan(*, session: Session, handle: str, data: SlaPlanUpdate) -> SlaPlanRead:
+    return SlaPlanRead.model_validate(_attributes(_update(session, SlaPlan, handle, data)))

@@ -1,0 +1,182 @@
+"""Reference data as it is written and read: one set of models for the admin API and the
+config file, so both accept exactly the same input."""
+
+import re
+from typing import Annotated, ClassVar, Self
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, model_validator
+
+from shared.enums import Priority, Role
+from shared.sla import format_duration, parse_duration
+
+HANDLE_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+# The ISO-8601 shape, checked before parsing: pydantic would also take "3600" or "1 day".
+_ISO_DURATION = re.compile(
+    r"P(?=\d|T\d)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?"
+)
+
+
+def _duration(text: str) -> str:
+    """Accept a positive ISO-8601 duration and store its canonical form ("PT90M" -> "PT1H30M")."""
+    if not _ISO_DURATION.fullmatch(text):
+        raise ValueError(f"{text!r} is not an ISO-8601 duration such as PT4H or P1D")
+    try:
+        return format_duration(parse_duration(text))
+    except ValueError as err:
+        raise ValueError(f"{text!r} is not a positive duration") from err
+
+
+Handle = Annotated[str, StringConstraints(pattern=HANDLE_PATTERN)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Email = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+]
+Duration = Annotated[str, AfterValidator(_duration)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Patch(Strict):
+    """A partial update: a field left out stays as it is; null is accepted only by the fields
+    in NULLABLE, where it clears the value."""
+
+    NULLABLE: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> Self:
+        nulls = sorted(
+            name for name in self.model_fields_set - self.NULLABLE if getattr(self, name) is None
+        )
+        if nulls:
+            raise ValueError(f"may not be null: {', '.join(nulls)}")
+        return self
+
+
+class AgentCreate(Strict):
+    handle: Handle
+    name: Name
+    email: Email
+    role: Role
+    teams: list[Handle] = []
+
+
+class AgentUpdate(Patch):
+    name: Name | None = None
+    email: Email | None = None
+    role: Role | None = None
+    teams: list[Handle] | None = None
+    active: bool | None = None
+    rotate_token: bool = False
+
+
+class AgentRead(BaseModel):
+    handle: str
+    name: str
+    email: str
+    role: Role
+    active: bool
+    teams: list[str]
+
+
+class DepartmentCreate(Strict):
+    handle: Handle
+    name: Name
+    manager: Handle
+
+
+class DepartmentUpdate(Patch):
+    name: Name | None = None
+    manager: Handle | None = None
+
+
+class DepartmentRead(BaseModel):
+    handle: str
+    name: str
+    manager: str | None
+
+
+class TeamCreate(Strict):
+    handle: Handle
+    name: Name
+    lead: Handle
+    members: list[Handle] = []
+
+
+class TeamUpdate(Patch):
+    name: Name | None = None
+    lead: Handle | None = None
+    members: list[Handle] | None = None
+
+
+class TeamRead(BaseModel):
+    handle: str
+    name: str
+    lead: str | None
+    members: list[str]
+
+
+class SlaOverride(Strict):
+    """Targets for one priority that differ from the plan's defaults."""
+
+    first_response: Duration | None = None
+    resolution: Duration | None = None
+
+
+class SlaPlanCreate(Strict):
+    handle: Handle
+    name: Name
+    first_response: Duration
+    resolution: Duration
+    auto_close: Duration
+    by_priority: dict[Priority, SlaOverride] = {}
+
+
+class SlaPlanUpdate(Patch):
+    name: Name | None = None
+    first_response: Duration | None = None
+    resolution: Duration | None = None
+    auto_close: Duration | None = None
+    by_priority: dict[Priority, SlaOverride] | None = None
+
+
+class SlaPlanRead(BaseModel):
+    handle: str
+    name: str
+    first_response: str
+    resolution: str
+    auto_close: str
+    by_priority: dict[Priority, SlaOverride]
+
+
+class HelpTopicCreate(Strict):
+    handle: Handle
+    name: Name
+    department: Handle
+    sla_plan: Handle
+    priority: Priority = Priority.NORMAL
+    team: Handle | None = None
+    agent: Handle | None = None
+
+
+class HelpTopicUpdate(Patch):
+    NULLABLE = frozenset({"team", "agent"})
+
+    name: Name | None = None
+    department: Handle | None = None
+    sla_plan: Handle | None = None
+    priority: Priority | None = None
+    team: Handle | None = None
+    agent: Handle | None = None
+
+
+class HelpTopicRead(BaseModel):
+    handle: str
+    name: str
+    department: str
+    sla_plan: str
+    priority: Priority
+    team: str | None
+    agent: str | None
