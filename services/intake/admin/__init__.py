@@ -1,0 +1,5 @@
+"""The admin API: reference data (agents, teams, departments, help topics, SLA plans)."""
+
+from services.intake.admin.routes import router
+
+__all__ = ["router"]
