@@ -1,0 +1,228 @@
+"""Reference data from a declarative YAML file, loaded idempotently and all or nothing.
+
+    sla_plans:   [{handle, name, first_response, resolution, auto_close, by_priority?}]
+    agents:      [{handle, name, email, role, teams?, token?}]
+    departments: [{handle, name, manager}]
+    teams:       [{handle, name, lead, members?}]
+    help_topics: [{handle, name, department, sla_plan, priority?, team?, agent?}]
+
+Every section is optional and entries use the admin API's models. Entries are upserted by
+handle: an existing record changes only in the fields its entry states. An agent's `teams` and
+a team's `members` are both exact lists; a file in which the two disagree is rejected.
+"""
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, StringConstraints, ValidationError
+from sqlalchemy.orm import Session
+
+from shared import reference
+from shared.reference import NotFoundError, ReferenceDataError
+from shared.reference_schemas import (
+    AgentCreate,
+    AgentUpdate,
+    DepartmentCreate,
+    DepartmentUpdate,
+    HelpTopicCreate,
+    HelpTopicUpdate,
+    SlaPlanCreate,
+    SlaPlanUpdate,
+    Strict,
+    TeamCreate,
+    TeamUpdate,
+)
+
+Token = Annotated[str, StringConstraints(pattern=r"^\S{8,200}$")]
+
+
+class AgentEntry(AgentCreate):
+    """An agent in a config file: it may fix its token (stored hashed), for dev and demos."""
+
+    token: Token | None = None
+
+
+class ConfigFile(Strict):
+    """The whole file; the field order is the load order (each names only those before it)."""
+
+    sla_plans: list[SlaPlanCreate] = []
+    agents: list[AgentEntry] = []
+    departments: list[DepartmentCreate] = []
+    teams: list[TeamCreate] = []
+    help_topics: list[HelpTopicCreate] = []
+
+
+class ConfigError(Exception):
+    """The file cannot be loaded and nothing was written; names the entry at fault."""
+
+    def __init__(self, message: str, *, kind: str = "", handle: str = "") -> None:
+        where = f"{kind} {handle!r}: " if handle else f"{kind}: " if kind else ""
+        super().__init__(where + message)
+        self.kind, self.handle = kind, handle
+
+
+@dataclass
+class LoadReport:
+    created: list[tuple[str, str]] = field(default_factory=list)  # (section, handle)
+    updated: list[tuple[str, str]] = field(default_factory=list)
+    unchanged: list[tuple[str, str]] = field(default_factory=list)
+    tokens: list[tuple[str, str]] = field(default_factory=list)  # (agent handle, token set)
+
+
+def load_config(session: Session, source: str | Path | Mapping[str, Any]) -> LoadReport:
+    """Load a YAML file (or its parsed mapping) in one transaction: commit if every entry
+    applies, else roll back and raise ConfigError."""
+    config = parse_config(read_yaml(source) if isinstance(source, str | Path) else source)
+    try:
+        report = _apply(session, config)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return report
+
+
+def read_yaml(path: str | Path) -> Any:
+    try:
+        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ConfigError(f"cannot read {path}: {err.strerror or err}") from err
+    except yaml.YAMLError as err:
+        raise ConfigError(" ".join(f"{path} is not valid YAML: {err}".split())) from err
+
+
+def parse_config(data: Any) -> ConfigFile:
+    """Validate the whole file before anything is written."""
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise ConfigError("the top level must be a mapping of sections")
+    # An empty section (`agents:` with nothing under it) reads as null: treat it as empty.
+    data = {key: value for key, value in data.items() if value is not None}
+    try:
+        config = ConfigFile.model_validate(data)
+    except ValidationError as err:
+        problems = [_located(data, error) for error in err.errors()]
+        kind, handle, first = problems[0]
+        rest = [f"{k} {h!r}: {text}" if h else f"{k}: {text}" for k, h, text in problems[1:]]
+        raise ConfigError("; ".join([first, *rest]), kind=kind, handle=handle) from err
+    for kind in ConfigFile.model_fields:
+        handles = [entry.handle for entry in getattr(config, kind)]
+        for handle in sorted({h for h in handles if handles.count(h) > 1}):
+            raise ConfigError("listed more than once", kind=kind, handle=handle)
+    _check_memberships(config)
+    return config
+
+
+def _located(data: Mapping[str, Any], error: Any) -> tuple[str, str, str]:
+    """(section, the entry's handle or #position, problem) of one validation error."""
+    loc = list(error["loc"])
+    kind, handle = str(loc.pop(0)) if loc else "", ""
+    if loc and isinstance(loc[0], int):
+        index = loc.pop(0)
+        entry = data[kind][index]
+        found = entry.get("handle") if isinstance(entry, dict) else None
+        handle = found if isinstance(found, str) else f"#{index + 1}"
+    where = ".".join(str(part) for part in loc)
+    return kind, handle, f"{where}: {error['msg']}" if where else str(error["msg"])
+
+
+def _check_memberships(config: ConfigFile) -> None:
+    stated = {a.handle: set(a.teams) for a in config.agents if "teams" in a.model_fields_set}
+    for team in config.teams:
+        if "members" not in team.model_fields_set:
+            continue
+        for agent, teams in stated.items():
+            if (team.handle in teams) != (agent in team.members):
+                message = f"members and agent {agent!r}'s teams disagree"
+                raise ConfigError(message, kind="teams", handle=team.handle)
+
+
+@dataclass(frozen=True)
+class Kind:
+    get: Callable[..., BaseModel]
+    create: Callable[..., Any]
+    update: Callable[..., Any]
+    patch: type[BaseModel]
+
+
+KINDS: dict[str, Kind] = {
+    "sla_plans": Kind(
+        reference.get_sla_plan, reference.create_sla_plan, reference.update_sla_plan, SlaPlanUpdate
+    ),
+    "agents": Kind(
+        reference.get_agent, reference.create_agent, reference.update_agent, AgentUpdate
+    ),
+    "departments": Kind(
+        reference.get_department,
+        reference.create_department,
+        reference.update_department,
+        DepartmentUpdate,
+    ),
+    "teams": Kind(reference.get_team, reference.create_team, reference.update_team, TeamUpdate),
+    "help_topics": Kind(
+        reference.get_help_topic,
+        reference.create_help_topic,
+        reference.update_help_topic,
+        HelpTopicUpdate,
+    ),
+}
+
+
+@contextmanager
+def _blame(kind: str, handle: str) -> Iterator[None]:
+    try:
+        yield
+    except ReferenceDataError as err:
+        raise ConfigError(str(err), kind=kind, handle=handle) from err
+
+
+def _apply(session: Session, config: ConfigFile) -> LoadReport:
+    report = LoadReport()
+    before: dict[tuple[str, str], BaseModel | None] = {}
+    for kind in KINDS:
+        for entry in getattr(config, kind):
+            with _blame(kind, entry.handle):
+                before[kind, entry.handle] = _upsert(session, report, kind, entry)
+    # Agents load before teams, so their team lists are applied once every team exists.
+    for agent in config.agents:
+        if "teams" in agent.model_fields_set:
+            with _blame("agents", agent.handle):
+                teams = AgentUpdate(teams=agent.teams)
+                reference.update_agent(session=session, handle=agent.handle, data=teams)
+    for (kind, handle), old in before.items():
+        if old is None:
+            report.created.append((kind, handle))
+        elif KINDS[kind].get(session=session, handle=handle) != old:
+            report.updated.append((kind, handle))
+        else:
+            report.unchanged.append((kind, handle))
+    return report
+
+
+def _upsert(session: Session, report: LoadReport, kind: str, entry: Any) -> BaseModel | None:
+    """Create or update one entry; returns the record as it was before (None if new)."""
+    spec = KINDS[kind]
+    try:
+        old = spec.get(session=session, handle=entry.handle)
+    except NotFoundError:
+        old = None
+    deferred = {"token", "teams"} if kind == "agents" else set()
+    if old is None and kind == "agents":
+        data = AgentCreate.model_validate(entry.model_dump(exclude=deferred))
+        _, token = reference.create_agent(session=session, data=data, token=entry.token)
+        report.tokens.append((entry.handle, token))
+    elif old is None:
+        spec.create(session=session, data=entry)
+    else:
+        stated = entry.model_fields_set - deferred - {"handle"}
+        patch = spec.patch.model_validate(entry.model_dump(mode="json", include=stated))
+        spec.update(session=session, handle=entry.handle, data=patch)
+        fixed = entry.token if kind == "agents" else None
+        if fixed and reference.set_agent_token(session=session, handle=entry.handle, token=fixed):
+            report.tokens.append((entry.handle, fixed))
+    return old

@@ -1,0 +1,247 @@
+"""The YAML config loader on SQLite and PostgreSQL: the demo file, idempotence, upserts that
+touch only stated fields, and all-or-nothing failure naming the entry at fault."""
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from shared import reference
+from shared.access import hash_token
+from shared.config_file import ConfigError, load_config
+from shared.db import directory
+from shared.db.engine import make_engine, make_sessionmaker
+from shared.db.tables import Agent, Base, Department, HelpTopic, SlaPlan, Team, TeamMember
+from shared.enums import Priority
+from shared.reference_schemas import AgentUpdate
+from shared.sla import first_response_target
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = ROOT / "config" / "demo.yaml"
+TABLES: list[type[Base]] = [Agent, Department, Team, TeamMember, SlaPlan, HelpTopic]
+
+
+@pytest.fixture
+def session(database_url: str) -> Iterator[Session]:
+    engine = make_engine(database_url)
+    with make_sessionmaker(engine)() as session:
+        yield session
+    engine.dispose()
+
+
+def counts(session: Session) -> dict[str, int]:
+    return {
+        t.__tablename__: session.scalar(select(func.count()).select_from(t)) or 0 for t in TABLES
+    }
+
+
+def who(session: Session, token: str) -> str | None:
+    agent = directory.agent_by_token_hash(session, hash_token(token))
+    return agent.handle if agent else None
+
+
+def test_demo_file_loads_the_seed_story(session: Session) -> None:
+    report = load_config(session, DEMO)
+    assert report.tokens == [
+        ("jane", "dev-jane-token"),
+        ("john", "dev-john-token"),
+        ("vera", "dev-vera-token"),
+    ]
+    assert ("help_topics", "online-banking") in report.created and not report.updated
+    assert counts(session) == {
+        "agents": 3,
+        "departments": 2,
+        "teams": 1,
+        "team_members": 2,
+        "sla_plans": 2,
+        "help_topics": 4,
+    }
+    assert who(session, "dev-jane-token") == "jane" and who(session, "dev-vera-token") == "vera"
+    assert reference.get_team(session=session, handle="online-banking").members == ["jane", "john"]
+    assert reference.get_agent(session=session, handle="john").teams == ["online-banking"]
+    topic = reference.get_help_topic(session=session, handle="online-banking")
+    assert (topic.department, topic.team, topic.sla_plan) == (
+        "online-banking",
+        "online-banking",
+        "default",
+    )
+    plan = directory.sla_snapshot(session.get_one(SlaPlan, "default"))
+    assert first_response_target(plan, Priority.EMERGENCY).total_seconds() == 30 * 60
+    assert first_response_target(plan, Priority.NORMAL).total_seconds() == 4 * 3600
+    assert (
+        directory.sla_snapshot(session.get_one(SlaPlan, "short")).auto_close.total_seconds() == 60
+    )
+
+
+def test_loading_twice_changes_nothing(session: Session) -> None:
+    first = load_config(session, DEMO)
+    before = counts(session)
+    again = load_config(session, DEMO)
+    assert again.created == [] and again.updated == [] and again.tokens == []
+    assert sorted(again.unchanged) == sorted(first.created)
+    assert counts(session) == before
+    assert who(session, "dev-john-token") == "john"
+
+
+def test_a_later_file_may_name_records_already_loaded(session: Session) -> None:
+    load_config(session, DEMO)
+    report = load_config(session, ROOT / "tests" / "e2e" / "fast.yaml")
+    assert report.created == [("sla_plans", "e2e-fast"), ("help_topics", "outage-fast")]
+
+
+def test_upsert_changes_only_the_fields_an_entry_states(session: Session) -> None:
+    load_config(session, DEMO)
+    # Disabled through the admin API; a reload of the same file must not re-enable john.
+    reference.update_agent(session=session, handle="john", data=AgentUpdate(active=False))
+    session.commit()
+    report = load_config(
+        session,
+        {
+            "agents": [
+                {
+                    "handle": "john",
+                    "name": "Johnny Smith",
+                    "email": "john@example.com",
+                    "role": "agent",
+                }
+            ]
+        },
+    )
+    assert report.updated == [("agents", "john")] and report.tokens == []
+    john = reference.get_agent(session=session, handle="john")
+    assert (john.name, john.active, john.teams) == ("Johnny Smith", False, ["online-banking"])
+
+
+def test_new_agent_without_token_gets_one_and_a_changed_token_replaces_the_old(
+    session: Session,
+) -> None:
+    load_config(session, DEMO)
+    ada: dict[str, Any] = {
+        "handle": "ada",
+        "name": "Ada",
+        "email": "ada@example.com",
+        "role": "agent",
+        "teams": ["online-banking"],
+    }
+    report = load_config(session, {"agents": [ada]})
+    [(handle, token)] = report.tokens
+    assert handle == "ada" and token.startswith("tf_") and who(session, token) == "ada"
+    assert "ada" in reference.get_team(session=session, handle="online-banking").members
+    report = load_config(session, {"agents": [{**ada, "token": "another-dev-token"}]})
+    assert report.tokens == [("ada", "another-dev-token")]
+    assert who(session, token) is None and who(session, "another-dev-token") == "ada"
+
+
+def bad_file() -> dict[str, Any]:
+    return {
+        "sla_plans": [
+            {
+                "handle": "p",
+                "name": "P",
+                "first_response": "PT1H",
+                "resolution": "PT2H",
+                "auto_close": "PT3H",
+            }
+        ],
+        "agents": [{"handle": "ann", "name": "Ann", "email": "ann@example.com", "role": "admin"}],
+        "departments": [{"handle": "d", "name": "D", "manager": "ann"}],
+        "help_topics": [
+            {"handle": "t", "name": "T", "department": "d", "sla_plan": "p"},
+            {"handle": "broken", "name": "B", "department": "nope", "sla_plan": "p"},
+        ],
+    }
+
+
+def test_a_bad_entry_rolls_back_everything(session: Session, database_url: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(session, bad_file())
+    assert str(caught.value) == "help_topics 'broken': unknown department 'nope'"
+    assert (caught.value.kind, caught.value.handle) == ("help_topics", "broken")
+    engine = make_engine(database_url)  # a fresh connection sees nothing either
+    with make_sessionmaker(engine)() as fresh:
+        assert set(counts(fresh).values()) == {0}
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"agents": [{"handle": "bob", "name": "Bob", "email": "nope", "role": "agent"}]},
+            "agents 'bob': email: String should match pattern",
+        ),
+        (
+            {"agents": [{"handle": "bob", "name": "Bob", "email": "b@x.io", "role": "boss"}]},
+            "agents 'bob': role: Input should be 'admin', 'agent' or 'viewer'",
+        ),
+        (
+            {
+                "sla_plans": [
+                    {
+                        "handle": "z",
+                        "name": "Z",
+                        "first_response": "PT0S",
+                        "resolution": "P1D",
+                        "auto_close": "P1D",
+                    }
+                ]
+            },
+            "sla_plans 'z': first_response: Value error",
+        ),
+        ({"teams": [{"name": "no handle", "lead": "ann"}]}, "teams '#1': handle: Field required"),
+        (
+            {
+                "help_topics": [
+                    {
+                        "handle": "t",
+                        "name": "T",
+                        "department": "d",
+                        "sla_plan": "p",
+                        "colour": "red",
+                    }
+                ]
+            },
+            "help_topics 't': colour: Extra inputs",
+        ),
+        (
+            {"agents": [{"handle": "ann", "name": "A", "email": "a@x.io", "role": "agent"}] * 2},
+            "agents 'ann': listed more than once",
+        ),
+        ({"widgets": []}, "widgets: Extra inputs are not permitted"),
+        ({"agents": {"handle": "ann"}}, "agents: Input should be a valid list"),
+        (
+            {
+                "agents": [
+                    {"handle": "ann", "name": "A", "email": "a@x.io", "role": "agent", "teams": []}
+                ],
+                "teams": [{"handle": "x", "name": "X", "lead": "ann", "members": ["ann"]}],
+            },
+            "teams 'x': members and agent 'ann''s teams disagree",
+        ),
+    ],
+)
+def test_invalid_entries_are_named_and_nothing_is_written(
+    session: Session, change: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ConfigError, match="^" + message.replace("(", r"\(")):
+        load_config(session, {**bad_file(), "help_topics": [], **change})
+    assert set(counts(session).values()) == {0}
+
+
+def test_unreadable_or_malformed_files_are_config_errors(tmp_path: Path, session: Session) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(session, tmp_path / "missing.yaml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("agents: [unclosed\n")
+    with pytest.raises(ConfigError, match="is not valid YAML"):
+        load_config(session, broken)
+    listing = tmp_path / "list.yaml"
+    listing.write_text("- just\n- a list\n")
+    with pytest.raises(ConfigError, match="top level must be a mapping"):
+        load_config(session, str(listing))
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("# nothing yet\nagents:\n")
+    assert load_config(session, empty).created == []
