@@ -1,0 +1,175 @@
+"""The `ticketflow` command: run a service, migrate the database, load reference data.
+
+Each service is imported only by its own subcommand, so `ticketflow migrate` needs neither
+Temporal nor the web stack to be importable, and nothing is built at import time.
+"""
+
+import argparse
+import asyncio
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import NoReturn
+
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from shared.enums import Role
+from shared.settings import Settings
+
+
+class UsageError(Exception):
+    pass
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line and an exception rather than exit(2) + usage."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        command: Callable[[argparse.Namespace, Settings], int] = args.command
+        return command(args, Settings())
+    except SystemExit as done:  # --help
+        return done.code if isinstance(done.code, int) else 0
+    except KeyboardInterrupt:
+        return 130
+    except Exception as err:  # the command line shows one line, never a traceback
+        print(f"ticketflow: {one_line(err)}", file=sys.stderr)
+        return 2
+
+
+def one_line(err: Exception) -> str:
+    if isinstance(err, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or type(err).__name__}: {e['msg']}"
+            for e in err.errors()
+        )
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return lines[0] if lines else type(err).__name__
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="ticketflow", description="ticketflow: a help desk on Temporal.")
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+    commands.add_parser("intake", help="run the HTTP API").set_defaults(command=intake)
+    commands.add_parser("notify", help="run the notification service").set_defaults(command=notify)
+    commands.add_parser("worker", help="run the Temporal worker").set_defaults(command=worker)
+    sink = commands.add_parser("mail-sink", help="run an SMTP sink writing .eml files")
+    sink.add_argument("--host", default="127.0.0.1")
+    sink.add_argument("--port", type=int, default=1025)
+    sink.add_argument("--dir", type=Path, default=Path("var/mail"))
+    sink.set_defaults(command=mail_sink)
+    commands.add_parser("migrate", help="upgrade the database schema").set_defaults(command=migrate)
+    load = commands.add_parser("load-config", help="load reference data from a YAML file")
+    load.add_argument("file", type=Path)
+    load.set_defaults(command=load_config)
+    agents = commands.add_parser("agents", help="manage agents")
+    agent_commands = agents.add_subparsers(title="commands", required=True, metavar="COMMAND")
+    add = agent_commands.add_parser("add", help="add an agent and print its token")
+    add.add_argument("handle")
+    add.add_argument("--name", required=True)
+    add.add_argument("--email", required=True)
+    add.add_argument("--role", required=True, choices=[role.value for role in Role])
+    add.add_argument("--team", action="append", default=[], dest="teams", metavar="TEAM")
+    add.set_defaults(command=add_agent)
+    return parser
+
+
+@contextmanager
+def _session(settings: Settings) -> Iterator[Session]:
+    from shared.db.engine import make_engine, make_sessionmaker
+
+    engine = make_engine(settings.database_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def intake(_: argparse.Namespace, settings: Settings) -> int:
+    from services.intake.main import serve
+
+    serve(settings)
+    return 0
+
+
+def notify(_: argparse.Namespace, settings: Settings) -> int:
+    from services.notify.main import serve
+
+    serve(settings)
+    return 0
+
+
+def worker(_: argparse.Namespace, settings: Settings) -> int:
+    from services.workflows.worker import run_worker
+
+    asyncio.run(run_worker(settings))
+    return 0
+
+
+def mail_sink(args: argparse.Namespace, _: Settings) -> int:
+    from services.notify.mail_sink import start_mail_sink
+
+    controller = start_mail_sink(args.host, args.port, args.dir)
+    print(f"mail sink on {args.host}:{args.port}, writing to {args.dir}", flush=True)
+    try:
+        wait_until_interrupted()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        controller.stop()
+    return 0
+
+
+def wait_until_interrupted() -> None:
+    """Block until Ctrl-C (KeyboardInterrupt)."""
+    threading.Event().wait()
+
+
+def migrate(_: argparse.Namespace, settings: Settings) -> int:
+    from shared.db.migrate import upgrade
+
+    upgrade(settings.database_url)
+    print("database schema is up to date")
+    return 0
+
+
+def load_config(args: argparse.Namespace, settings: Settings) -> int:
+    """Print `handle token` for every token set, so a dev stack can show them."""
+    from shared.config_file import load_config as load
+
+    with _session(settings) as session:
+        report = load(session, args.file)
+    for handle, token in report.tokens:
+        print(handle, token)
+    print(
+        f"loaded {args.file}: {len(report.created)} created, {len(report.updated)} updated, "
+        f"{len(report.unchanged)} unchanged",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def add_agent(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the new agent's token last: it is shown once, only its hash is stored."""
+    from shared import reference
+    from shared.reference_schemas import AgentCreate
+
+    data = AgentCreate(
+        handle=args.handle, name=args.name, email=args.email, role=args.role, teams=args.teams
+    )
+    with _session(settings) as session:
+        agent, token = reference.create_agent(session=session, data=data)
+        session.commit()
+    print(f"created {agent.role} {agent.handle} ({agent.name} <{agent.email}>); token:")
+    print(token)
+    return 0
