@@ -2,7 +2,8 @@
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
 
@@ -59,9 +60,23 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unavailable(_: Request, err: Unavailable) -> JSONResponse:
         return JSONResponse({"detail": f"{err.dependency} is unavailable"}, status_code=503)
 
+    @app.exception_handler(IntegrityError)
+    async def _integrity(_: Request, __: IntegrityError) -> JSONResponse:
+        return JSONResponse({"detail": "conflicting concurrent write"}, status_code=409)
+
     @app.exception_handler(DBAPIError)
     async def _database_down(_: Request, __: DBAPIError) -> JSONResponse:
         return JSONResponse({"detail": "database is unavailable"}, status_code=503)
+
+    @app.exception_handler(WorkflowUpdateRPCTimeoutOrCancelledError)
+    async def _no_worker(_: Request, __: WorkflowUpdateRPCTimeoutOrCancelledError) -> JSONResponse:
+        return JSONResponse(
+            {
+                "detail": "no worker answered in time; the command may still be applied: "
+                "retry it with the same Idempotency-Key"
+            },
+            status_code=503,
+        )
 
     @app.exception_handler(RPCError)
     async def _temporal_down(_: Request, __: RPCError) -> JSONResponse:

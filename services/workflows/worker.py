@@ -1,6 +1,7 @@
 """The worker process: runs ticket workflows and their activities."""
 
 import asyncio
+import signal
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
@@ -42,14 +43,14 @@ def build_worker(
 async def run_worker(settings: Settings) -> None:
     client = await connect(settings)
     await register_search_attributes(client, settings.temporal_namespace)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     with ThreadPoolExecutor(max_workers=32) as executor, httpx.Client(timeout=10) as http:
         worker = build_worker(client, settings, executor, http)
         log.info("worker polling task queue %s", settings.temporal_task_queue)
-        try:
-            await worker.run()
-        except asyncio.CancelledError:
-            pass
-        finally:
-            # Shut down explicitly: a worker left to interpreter exit has crashed (TEMPORAL.md).
-            if not worker.is_shutdown:
-                await worker.shutdown()
+        # Shut down explicitly on a signal: a worker left to interpreter exit has crashed
+        # (TEMPORAL.md); shutdown lets running activities finish first.
+        async with worker:
+            await stop.wait()

@@ -1,0 +1,145 @@
+"""Auth, bad input and idempotent creation, over HTTP against the real stack."""
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import JANE, JOHN, VERA, eventually, open_ticket
+
+pytestmark = pytest.mark.e2e
+
+
+def test_health_checks_are_real(api: httpx.Client, notify: httpx.Client) -> None:
+    body = api.get("/healthz").json()
+    assert body["checks"] == {"database": "ok", "temporal": "ok"}
+    assert notify.get("/healthz").status_code == 200
+
+
+def test_protected_paths_need_credentials(api: httpx.Client) -> None:
+    number = open_ticket(api, "Printer on fire")["number"]
+    assert api.get("/api/v1/tickets").status_code == 401
+    assert api.get(f"/api/v1/tickets/{number}").status_code == 401
+    assert api.post(f"/api/v1/tickets/{number}/close").status_code == 401
+    bogus = {"Authorization": "Bearer not-a-token"}
+    assert api.get("/api/v1/tickets", headers=bogus).status_code == 401
+    assert api.get("/api/v1/admin/agents").status_code == 401
+
+
+def test_viewer_reads_but_cannot_change(api: httpx.Client) -> None:
+    number = open_ticket(api, "Email bouncing")["number"]
+    assert api.get(f"/api/v1/tickets/{number}", headers=VERA).status_code == 200
+    for path, body in [
+        ("assign", {"agent": "john"}),
+        ("priority", {"priority": "high"}),
+        ("replies", {"message": "hi"}),
+        ("notes", {"message": "hi"}),
+        ("resolve", {}),
+        ("close", None),
+    ]:
+        r = api.post(f"/api/v1/tickets/{number}/{path}", json=body, headers=VERA)
+        assert r.status_code == 403, (path, r.text)
+    assert api.get("/api/v1/admin/agents", headers=JOHN).status_code == 403
+    assert api.get("/api/v1/admin/agents", headers=JANE).status_code == 200
+
+
+def test_requester_sees_only_their_ticket_and_no_notes(api: httpx.Client) -> None:
+    mine = open_ticket(api, "My laptop will not boot")
+    other = open_ticket(api, "Someone else's issue")
+    token = {"Authorization": f"Bearer {mine['access_token']}"}
+    api.post(f"/api/v1/tickets/{mine['number']}/notes", json={"message": "secret"}, headers=JANE)
+    body = api.get(f"/api/v1/tickets/{mine['number']}", headers=token).json()
+    assert all(entry["kind"] != "note" for entry in body["thread"])
+    assert api.get(f"/api/v1/tickets/{other['number']}", headers=token).status_code == 401
+    assert api.get("/api/v1/tickets", headers=token).status_code == 401
+    assert api.get(f"/api/v1/tickets/{mine['number']}/timeline", headers=token).status_code == 401
+    r = api.post(f"/api/v1/tickets/{mine['number']}/notes", json={"message": "x"}, headers=token)
+    assert r.status_code == 401
+    r = api.post(f"/api/v1/tickets/{other['number']}/replies", json={"message": "x"}, headers=token)
+    assert r.status_code == 401
+
+
+def test_bad_input_gets_clear_errors_and_writes_nothing(api: httpx.Client) -> None:
+    marker = f"bad-input-{uuid.uuid4().hex[:8]}"
+    good = {
+        "requester": {"name": "Bob", "email": "bob@example.com"},
+        "subject": marker,
+        "message": "m",
+        "help_topic": "online-banking",
+    }
+    assert (
+        api.post("/api/v1/tickets", json={**good, "requester": {"name": "Bob"}}).status_code == 422
+    )
+    assert api.post("/api/v1/tickets", json={**good, "priority": "urgent!"}).status_code == 422
+    assert api.post("/api/v1/tickets", json={**good, "surprise": 1}).status_code == 422
+    assert api.post("/api/v1/tickets", json={**good, "help_topic": "nope"}).status_code == 404
+    assert (
+        api.post(
+            "/api/v1/tickets", content=b"{not json", headers={"Content-Type": "application/json"}
+        ).status_code
+        == 422
+    )
+    huge = {**good, "message": "x" * 200_000}
+    assert api.post("/api/v1/tickets", json=huge).status_code == 413
+    assert api.get("/api/v1/tickets/999999", headers=JANE).status_code == 404
+    assert api.get("/api/v1/tickets/12", headers=JANE).status_code == 422
+    assert api.post("/api/v1/tickets/999999/close", headers=JANE).status_code == 404
+
+    number = open_ticket(api, "Keyboard missing keys")["number"]
+    r = api.post(f"/api/v1/tickets/{number}/reopen", headers=JANE)
+    assert r.status_code == 409 and "cannot reopen a open ticket" in r.json()["detail"]
+    r = api.post(f"/api/v1/tickets/{number}/assign", json={"agent": "ghost"}, headers=JANE)
+    assert r.status_code == 404
+    r = api.post(f"/api/v1/tickets/{number}/assign", json={"agent": "vera"}, headers=JANE)
+    assert r.status_code == 409
+    r = api.post(f"/api/v1/tickets/{number}/replies", json={"message": ""}, headers=JANE)
+    assert r.status_code == 422
+    r = api.post(f"/api/v1/tickets/{number}/transfer", json={"department": "nowhere"}, headers=JANE)
+    assert r.status_code == 404
+    state = api.get(f"/api/v1/tickets/{number}", headers=JANE).json()
+    assert state["assignee"] is None and len(state["thread"]) == 1
+    # None of the refused creations left a ticket behind (the list is the projection).
+    eventually(
+        lambda: api.get("/api/v1/tickets", params={"q": number}, headers=JANE).json()["total"],
+        what="the good ticket in the list",
+    )
+    assert api.get("/api/v1/tickets", params={"q": marker}, headers=JANE).json()["total"] == 0
+
+
+def test_same_idempotency_key_concurrently_yields_one_ticket(api: httpx.Client) -> None:
+    key = uuid.uuid4().hex
+    subject = f"Duplicate submit {key[:6]}"
+    body = {
+        "requester": {"name": "Carol", "email": "carol@example.com"},
+        "subject": subject,
+        "message": "double click",
+        "help_topic": "network",
+    }
+
+    def create(_: int) -> httpx.Response:
+        return api.post("/api/v1/tickets", json=body, headers={"Idempotency-Key": key})
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        responses = list(pool.map(create, range(8)))
+    assert {r.status_code for r in responses} == {201}
+    assert len({r.json()["number"] for r in responses}) == 1
+    page = eventually(
+        lambda: api.get("/api/v1/tickets", params={"q": subject}, headers=JANE).json()["items"],
+        what="the ticket in the list",
+    )
+    assert len(page) == 1
+    other = api.post(
+        "/api/v1/tickets", json={**body, "subject": "different"}, headers={"Idempotency-Key": key}
+    )
+    assert other.status_code == 409
+
+
+def test_repeated_command_with_idempotency_key_applies_once(api: httpx.Client) -> None:
+    number = open_ticket(api, "Duplicate reply")["number"]
+    headers = {**JANE, "Idempotency-Key": "reply-1"}
+    for _ in range(3):
+        r = api.post(f"/api/v1/tickets/{number}/replies", json={"message": "once"}, headers=headers)
+        assert r.status_code == 200
+    thread = api.get(f"/api/v1/tickets/{number}", headers=JANE).json()["thread"]
+    assert [e["body"] for e in thread].count("once") == 1
