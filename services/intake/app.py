@@ -9,13 +9,13 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from temporalio.client import Client
 
-from shared.db.engine import make_engine, make_sessionmaker
-from shared.settings import Settings
-from shared.temporal import connect
 from services.intake.admin import router as admin_router
 from services.intake.deps import SessionDep, TemporalDep
 from services.intake.errors import install_error_handlers
 from services.intake.tickets import router as tickets_router
+from shared.db.engine import make_engine, make_sessionmaker
+from shared.settings import Settings
+from shared.temporal import connect
 
 
 def create_app(settings: Settings, temporal: Client | None = None) -> FastAPI:

@@ -5,11 +5,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from services.intake.deps import SessionDep
+from services.intake.errors import Forbidden, Unauthorized
 from shared.access import hash_token
 from shared.db import directory
 from shared.enums import Role
-from services.intake.deps import SessionDep
-from services.intake.errors import Forbidden, Unauthorized
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """The worker process: runs ticket workflows and their activities."""
 
 import asyncio
-import signal
 import logging
+import signal
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx

@@ -26,7 +26,15 @@ def ticketflow_services() -> dict[str, dict[str, Any]]:
 
 def test_compose_has_the_production_stack() -> None:
     services = set(compose()["services"])
-    assert {"postgres", "temporal", "temporal-ui", "intake", "notify", "worker", "mailsink"} <= services
+    assert {
+        "postgres",
+        "temporal",
+        "temporal-ui",
+        "intake",
+        "notify",
+        "worker",
+        "mailsink",
+    } <= services
 
 
 def test_every_environment_variable_is_a_setting() -> None:
@@ -40,9 +48,7 @@ def test_every_command_is_a_cli_subcommand() -> None:
     from services import cli
 
     parser = cli.build_parser()
-    subparsers = next(
-        a for a in parser._actions if isinstance(a, argparse._SubParsersAction)
-    )
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     for name, svc in ticketflow_services().items():
         assert svc["command"][1] in subparsers.choices, name
 
