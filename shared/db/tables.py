@@ -3,7 +3,17 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -23,12 +33,25 @@ class Agent(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
+class Schedule(Base):
+    """Business hours: weekly opening intervals in a time zone, and holidays."""
+
+    __tablename__ = "schedules"
+
+    handle: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # The JSON of shared.business_time.Schedule (timezone, weekly hours, holidays).
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
 class Department(Base):
     __tablename__ = "departments"
 
     handle: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     manager: Mapped[str | None] = mapped_column(ForeignKey("agents.handle"))
+    # A department's schedule wins over its tickets' SLA plan's.
+    schedule: Mapped[str | None] = mapped_column(ForeignKey("schedules.handle"))
 
 
 class Team(Base):
@@ -56,6 +79,10 @@ class SlaPlan(Base):
     resolution: Mapped[str] = mapped_column(String(64))
     auto_close: Mapped[str] = mapped_column(String(64))
     by_priority: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    next_response: Mapped[str | None] = mapped_column(String(64))
+    schedule: Mapped[str | None] = mapped_column(ForeignKey("schedules.handle"))
+    # Per clock, the escalation ladder (warnings and levels); JSON of shared.models.Ladder.
+    ladders: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
 
 
 class HelpTopic(Base):
@@ -118,3 +145,54 @@ class Notification(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SlaClockFact(Base):
+    """One run of one SLA clock of a ticket, recorded by the workflow's persist activity."""
+
+    __tablename__ = "sla_clock_facts"
+    __table_args__ = (
+        Index("ix_sla_clock_facts_stopped", "clock", "stopped_at"),
+        Index("ix_sla_clock_facts_started", "clock", "started_at"),
+    )
+
+    ticket: Mapped[str] = mapped_column(String(16), primary_key=True)
+    clock: Mapped[str] = mapped_column(String(32), primary_key=True)
+    cycle: Mapped[int] = mapped_column(Integer, primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    target_seconds: Mapped[int] = mapped_column(Integer)
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # running | met (stopped by its action in time) | late (stopped by it after the breach)
+    # | cancelled (the ticket closed without the action)
+    outcome: Mapped[str] = mapped_column(String(16))
+    breached: Mapped[bool] = mapped_column(Boolean)
+    breached_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Elapsed business time (paused time excluded) and wall time, set when the clock stops.
+    business_seconds: Mapped[int | None] = mapped_column(Integer)
+    wall_seconds: Mapped[int | None] = mapped_column(Integer)
+    priority: Mapped[str] = mapped_column(String(16))
+    team: Mapped[str | None] = mapped_column(String(64))
+    assignee: Mapped[str | None] = mapped_column(String(64))
+    department: Mapped[str] = mapped_column(String(64))
+    help_topic: Mapped[str] = mapped_column(String(64))
+
+
+class TicketEventFact(Base):
+    """A lifecycle event of a ticket (created, assigned, responded, resolved, reopened, …)."""
+
+    __tablename__ = "ticket_event_facts"
+    __table_args__ = (Index("ix_ticket_event_facts_kind_at", "kind", "at"),)
+
+    ticket: Mapped[str] = mapped_column(String(16), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The agent who acted (None for the requester or the system).
+    actor: Mapped[str | None] = mapped_column(String(64))
+    # The ticket's dimensions right after the event.
+    assignee: Mapped[str | None] = mapped_column(String(64))
+    team: Mapped[str | None] = mapped_column(String(64))
+    department: Mapped[str] = mapped_column(String(64))
+    help_topic: Mapped[str] = mapped_column(String(64))
+    priority: Mapped[str] = mapped_column(String(16))

@@ -45,16 +45,17 @@ def stack(
         try:
             stack.start_temporal()
             stack.migrate_and_load(ROOT / "config" / "demo.yaml")
-            subprocess.run(
+            loaded = subprocess.run(
                 [
-                    str(ROOT / ".venv" / "bin" / "ticketflow"),
+                    str(ROOT / ".venv/bin/ticketflow"),
                     "load-config",
                     str(ROOT / "tests/e2e/fast.yaml"),
                 ],
                 env=stack.env,
-                check=True,
                 capture_output=True,
+                text=True,
             )
+            assert loaded.returncode == 0, loaded.stderr
             stack.start_services()
             yield stack
         finally:
