@@ -6,8 +6,8 @@ Figures are ratios to the bare engine measured in the same run: these machines a
 import argparse
 import asyncio
 import json
+import shutil
 import statistics
-import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -122,33 +122,30 @@ def main() -> None:
     parser.add_argument("--commands", type=int, default=300)
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench" / "results.json")
+    parser.add_argument("--var", type=Path, default=ROOT / "var" / "bench" / "stack")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="tf-bench-") as tmp:
-        var = Path(tmp)
-        url = args.database_url or f"sqlite:///{var / 'ticketflow.db'}"
-        stack = Stack(
-            var=var,
-            database_url=url,
-            temporal_port=free_port(),
-            ui_port=free_port(),
-            intake_port=free_port(),
-            notify_port=free_port(),
-            smtp_port=free_port(),
-            temporal_db=str(var / "temporal.db"),
-            extra_env={"TEMPORAL_TASK_QUEUE": f"bench-{uuid.uuid4().hex[:6]}"},
-        )
-        try:
-            stack.start_temporal()
-            stack.migrate_and_load(ROOT / "config" / "demo.yaml")
-            stack.start_services()
-            results = asyncio.run(measure(stack, args.tickets, args.concurrency, args.commands))
-        finally:
-            stack.stop()
-    results = {k: round(v, 3) for k, v in results.items()}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(
-        json.dumps({"args": vars(args) | {"out": str(args.out)}, **results}, indent=2)
+    var: Path = args.var.resolve()
+    shutil.rmtree(var, ignore_errors=True)  # a fresh stack each run; logs stay for reading
+    url = args.database_url or f"sqlite:///{var / 'ticketflow.db'}"
+    stack = Stack(
+        var=var,
+        database_url=url,
+        temporal_port=free_port(),
+        ui_port=free_port(),
+        intake_port=free_port(),
+        notify_port=free_port(),
+        smtp_port=free_port(),
+        temporal_db=str(var / "temporal.db"),
+        extra_env={"TEMPORAL_TASK_QUEUE": f"bench-{uuid.uuid4().hex[:6]}"},
     )
+    try:
+        stack.start_temporal()
+        stack.migrate_and_load(ROOT / "config" / "demo.yaml")
+        stack.start_services()
+        results = asyncio.run(measure(stack, args.tickets, args.concurrency, args.commands))
+    finally:
+        stack.stop()
+    results = {k: round(v, 3) for k, v in results.items()}
     print(f"database: {url.split(':')[0]}, tickets={args.tickets}, concurrency={args.concurrency}")
     print(f"  create via API   {results['api_creates_per_s']:8.1f} tickets/s")
     print(f"  bare start       {results['bare_starts_per_s']:8.1f} workflows/s")
@@ -156,6 +153,8 @@ def main() -> None:
     for label, key in (("API command", "api_command"), ("bare update", "bare_update")):
         p50, p99 = results[f"{key}_p50_ms"], results[f"{key}_p99_ms"]
         print(f"  {label:<16} p50 {p50:.1f} ms  p99 {p99:.1f} ms")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"args": vars(args), **results}, indent=2, default=str))
     print(f"  p50 ratio        {results['command_p50_ratio']:8.2f}")
 
 

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from services.intake.deps import SessionDep
+from services.intake.deps import SessionsDep
 from services.intake.errors import Forbidden, Unauthorized
 from shared.access import hash_token
 from shared.db import directory
@@ -38,11 +38,13 @@ def bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
-def get_principal(request: Request, session: SessionDep) -> Principal:
+def get_principal(request: Request, sessions: SessionsDep) -> Principal:
     token = bearer_token(request)
     if token is None:
         raise Unauthorized()
-    agent = directory.agent_by_token_hash(session, hash_token(token))
+    # A short session: ticket handlers go on to await Temporal, and must not hold a connection.
+    with sessions() as session:
+        agent = directory.agent_by_token_hash(session, hash_token(token))
     if agent is None:
         return RequesterPrincipal(token=token)
     return AgentPrincipal(

@@ -21,6 +21,12 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
+def get_sessions(request: Request) -> sessionmaker[Session]:
+    """For handlers that also await Temporal: open short sessions, never hold one across."""
+    sessions: sessionmaker[Session] = request.app.state.sessions
+    return sessions
+
+
 def get_temporal(request: Request) -> Client:
     client: Client = request.app.state.temporal
     return client
@@ -28,4 +34,5 @@ def get_temporal(request: Request) -> Client:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
+SessionsDep = Annotated[sessionmaker[Session], Depends(get_sessions)]
 TemporalDep = Annotated[Client, Depends(get_temporal)]

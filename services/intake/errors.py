@@ -3,6 +3,7 @@
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
@@ -63,6 +64,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(IntegrityError)
     async def _integrity(_: Request, __: IntegrityError) -> JSONResponse:
         return JSONResponse({"detail": "conflicting concurrent write"}, status_code=409)
+
+    @app.exception_handler(PoolTimeout)
+    async def _database_busy(_: Request, __: PoolTimeout) -> JSONResponse:
+        return JSONResponse({"detail": "database is busy, retry shortly"}, status_code=503)
 
     @app.exception_handler(DBAPIError)
     async def _database_down(_: Request, __: DBAPIError) -> JSONResponse:

@@ -4,7 +4,7 @@ import hashlib
 import uuid
 from datetime import timedelta
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
@@ -70,17 +70,17 @@ def ticket_input(*, session: Session, body: TicketCreate, number: str, key: str)
 async def create_ticket(
     *,
     client: Client,
-    session: Session,
+    sessions: sessionmaker[Session],
     settings: Settings,
     body: TicketCreate,
     idempotency_key: str | None,
 ) -> TicketState:
     """Start the ticket's workflow, or find the one this key started before."""
     key = creation_key(body.requester.email, idempotency_key)
+    with sessions() as session:
+        template = ticket_input(session=session, body=body, number="", key=key)
     for attempt in range(NUMBER_ATTEMPTS):
-        data = ticket_input(
-            session=session, body=body, number=ticket_number_for(key, attempt), key=key
-        )
+        data = template.model_copy(update={"number": ticket_number_for(key, attempt)})
         state = await _start_or_attach(client, settings, data)
         if state is None or state.idempotency_key != key:
             continue  # the number belongs to another ticket
@@ -116,7 +116,12 @@ async def _start_or_attach(
 
 
 async def run_command(
-    *, client: Client, session: Session, settings: Settings, number: str, cmd: TicketCommand
+    *,
+    client: Client,
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    number: str,
+    cmd: TicketCommand,
 ) -> TicketState:
     """Send `cmd` through the workflow's validated update; reopen a closed ticket in a new run."""
     handle: WorkflowHandle[TicketWorkflow, TicketState] = client.get_workflow_handle_for(
@@ -132,7 +137,8 @@ async def run_command(
         if err.status is not RPCStatusCode.NOT_FOUND:
             raise
     # No running workflow: an unknown ticket, or a closed one whose workflow completed.
-    prior = stored_state(session, number)
+    with sessions() as session:
+        prior = stored_state(session, number)
     if prior is None:
         raise NotFound(f"ticket {number}")
     try:
@@ -184,10 +190,11 @@ async def _restart(
 
 
 async def read_state(
-    *, client: Client, session: Session, settings: Settings, number: str
+    *, client: Client, sessions: sessionmaker[Session], settings: Settings, number: str
 ) -> TicketState:
     """The ticket's current state: the projection if it is closed (final), else the workflow."""
-    stored = stored_state(session, number)
+    with sessions() as session:
+        stored = stored_state(session, number)
     if stored is not None and stored.status is TicketStatus.CLOSED:
         return stored
     handle = client.get_workflow_handle_for(TicketWorkflow.run, ticket_workflow_id(number))

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, status
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
 from services.intake import ticket_service
@@ -16,7 +16,7 @@ from services.intake.auth import (
     RequesterPrincipal,
     WritingAgent,
 )
-from services.intake.deps import SessionDep, SettingsDep, TemporalDep
+from services.intake.deps import SessionDep, SessionsDep, SettingsDep, TemporalDep
 from services.intake.errors import Forbidden, Unauthorized
 from services.intake.schemas import (
     AssignBody,
@@ -43,13 +43,13 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_lengt
 
 @dataclass(frozen=True)
 class TicketContext:
-    session: Session
+    sessions: sessionmaker[Session]
     settings: Settings
     client: Client
 
 
-def _context(session: SessionDep, settings: SettingsDep, client: TemporalDep) -> TicketContext:
-    return TicketContext(session=session, settings=settings, client=client)
+def _context(sessions: SessionsDep, settings: SettingsDep, client: TemporalDep) -> TicketContext:
+    return TicketContext(sessions=sessions, settings=settings, client=client)
 
 
 Ctx = Annotated[TicketContext, Depends(_context)]
@@ -58,15 +58,14 @@ Ctx = Annotated[TicketContext, Depends(_context)]
 @router.post("", status_code=status.HTTP_201_CREATED)
 async def create_ticket(
     body: TicketCreate,
-    session: SessionDep,
-    settings: SettingsDep,
-    client: TemporalDep,
+    ctx: Ctx,
     idempotency_key: IdempotencyKey = None,
 ) -> TicketCreated:
     """Open a ticket (no credentials needed: this is the public portal's door)."""
+    settings = ctx.settings
     state = await ticket_service.create_ticket(
-        client=client,
-        session=session,
+        client=ctx.client,
+        sessions=ctx.sessions,
         settings=settings,
         body=body,
         idempotency_key=idempotency_key,
@@ -89,24 +88,20 @@ def search_tickets(
 async def get_ticket(
     number: Number,
     principal: CurrentPrincipal,
-    session: SessionDep,
-    settings: SettingsDep,
-    client: TemporalDep,
+    ctx: Ctx,
 ) -> TicketRead:
     """An agent sees everything; the requester (with the ticket's token) never sees notes."""
-    _authorise_reader(principal, settings.secret_key, number)
+    _authorise_reader(principal, ctx.settings.secret_key, number)
     state = await ticket_service.read_state(
-        client=client, session=session, settings=settings, number=number
+        client=ctx.client, sessions=ctx.sessions, settings=ctx.settings, number=number
     )
     return TicketRead.of(state, internal=isinstance(principal, AgentPrincipal))
 
 
 @router.get("/{number}/timeline")
-async def get_timeline(
-    number: Number, _: CurrentAgent, session: SessionDep, settings: SettingsDep, client: TemporalDep
-) -> TimelineRead:
+async def get_timeline(number: Number, _: CurrentAgent, ctx: Ctx) -> TimelineRead:
     state = await ticket_service.read_state(
-        client=client, session=session, settings=settings, number=number
+        client=ctx.client, sessions=ctx.sessions, settings=ctx.settings, number=number
     )
     return TimelineRead(number=state.number, events=state.timeline)
 
@@ -203,17 +198,18 @@ async def _send(
     key: str | None,
     **fields: str | Priority | None,
 ) -> TicketRead:
-    ticket_service.check_handles(
-        session=ctx.session,
-        agent=_str(fields.get("agent")),
-        team=_str(fields.get("team")),
-        department=_str(fields.get("department")),
-    )
+    with ctx.sessions() as session:
+        ticket_service.check_handles(
+            session=session,
+            agent=_str(fields.get("agent")),
+            team=_str(fields.get("team")),
+            department=_str(fields.get("department")),
+        )
     # A client's Idempotency-Key makes a retried command the same update; else a fresh id.
     command_id = f"{actor.kind}:{actor.handle or ''}:{key or uuid.uuid4().hex}"
     cmd = TicketCommand(command_id=command_id, action=action, actor=actor, **fields)
     state = await ticket_service.run_command(
-        client=ctx.client, session=ctx.session, settings=ctx.settings, number=number, cmd=cmd
+        client=ctx.client, sessions=ctx.sessions, settings=ctx.settings, number=number, cmd=cmd
     )
     return TicketRead.of(state, internal=actor.kind is ActorKind.AGENT)
 
