@@ -117,6 +117,8 @@ class Stack:
             args += ["--search-attribute", f"{attribute}=Keyword"]
         for attribute in names.BOOL_ATTRIBUTES:
             args += ["--search-attribute", f"{attribute}=Bool"]
+        for attribute in names.DATETIME_ATTRIBUTES:
+            args += ["--search-attribute", f"{attribute}=Datetime"]
         self._spawn("temporal", args)
         wait_for_port(self.temporal_port)
 

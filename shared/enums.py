@@ -5,6 +5,8 @@ from enum import StrEnum
 
 class TicketStatus(StrEnum):
     OPEN = "open"
+    # Waiting on the requester: the resolution clock is paused.
+    PENDING = "pending"
     RESOLVED = "resolved"
     CLOSED = "closed"
 
@@ -51,6 +53,7 @@ class Action(StrEnum):
     RESPOND = "respond"
     NOTE = "note"
     REQUESTER_REPLY = "requester_reply"
+    SET_PENDING = "set_pending"
     RESOLVE = "resolve"
     CLOSE = "close"
     REOPEN = "reopen"
@@ -65,6 +68,10 @@ class EventKind(StrEnum):
     NOTED = "noted"
     REQUESTER_REPLIED = "requester_replied"
     ESCALATED = "escalated"
+    SLA_WARNING = "sla_warning"
+    SLA_REMINDER = "sla_reminder"
+    PENDING = "pending"
+    PENDING_REMINDER = "pending_reminder"
     RESOLVED = "resolved"
     CLOSED = "closed"
     REOPENED = "reopened"
@@ -76,7 +83,15 @@ class EventKind(StrEnum):
 
 class SlaClock(StrEnum):
     FIRST_RESPONSE = "first_response"
+    NEXT_RESPONSE = "next_response"
     RESOLUTION = "resolution"
+
+
+class ClockOutcome(StrEnum):
+    RUNNING = "running"
+    MET = "met"  # stopped by its action before the due time
+    LATE = "late"  # stopped by its action after the breach
+    CANCELLED = "cancelled"  # the ticket closed (or resolved) without that action
 
 
 class NotificationKind(StrEnum):
@@ -88,6 +103,8 @@ class NotificationKind(StrEnum):
     ASSIGNED = "assigned"
     TRANSFERRED = "transferred"
     ESCALATION = "escalation"
+    SLA_WARNING = "sla_warning"
+    PENDING_REMINDER = "pending_reminder"
     REQUESTER_REPLIED = "requester_replied"
 
 
@@ -108,3 +125,5 @@ class RecipientRole(StrEnum):
     ASSIGNEE = "assignee"
     TEAM_LEAD = "team_lead"
     DEPARTMENT_MANAGER = "department_manager"
+    # Every member of the team named by the recipient's handle.
+    TEAM = "team"

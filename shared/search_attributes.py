@@ -1,5 +1,6 @@
 """Typed search-attribute keys and the values a ticket state gives them."""
 
+from datetime import datetime
 from typing import Any
 
 from temporalio.common import (
@@ -20,20 +21,24 @@ TEAM = SearchAttributeKey.for_keyword(names.SA_TEAM)
 DEPARTMENT = SearchAttributeKey.for_keyword(names.SA_DEPARTMENT)
 HELP_TOPIC = SearchAttributeKey.for_keyword(names.SA_HELP_TOPIC)
 OVERDUE = SearchAttributeKey.for_bool(names.SA_OVERDUE)
+NEXT_DUE_AT = SearchAttributeKey.for_datetime(names.SA_NEXT_DUE_AT)
+SLA_BREACHED = SearchAttributeKey.for_bool(names.SA_SLA_BREACHED)
 
-
-Values = tuple[str, str, str | None, str | None, str, str, bool]
+# Each attribute with its value; None means unset.
+Values = tuple[tuple[SearchAttributeKey[Any], str | bool | datetime | None], ...]
 
 
 def values(state: TicketState) -> Values:
     return (
-        state.status.value,
-        state.priority.value,
-        state.assignee,
-        state.team,
-        state.department,
-        state.help_topic,
-        state.overdue,
+        (STATUS, state.status.value),
+        (PRIORITY, state.priority.value),
+        (ASSIGNEE, state.assignee),
+        (TEAM, state.team),
+        (DEPARTMENT, state.department),
+        (HELP_TOPIC, state.help_topic),
+        (OVERDUE, state.overdue),
+        (NEXT_DUE_AT, state.next_due_at),
+        (SLA_BREACHED, state.sla_breached),
     )
 
 
@@ -42,41 +47,24 @@ def start_values(data: TicketInput) -> Values:
     if data.prior_state is not None:
         return values(data.prior_state)
     return (
-        TicketStatus.OPEN.value,
-        data.priority.value,
-        data.assignee,
-        data.team,
-        data.department,
-        data.help_topic,
-        False,
+        (STATUS, TicketStatus.OPEN.value),
+        (PRIORITY, data.priority.value),
+        (ASSIGNEE, data.assignee),
+        (TEAM, data.team),
+        (DEPARTMENT, data.department),
+        (HELP_TOPIC, data.help_topic),
+        (OVERDUE, False),
+        (SLA_BREACHED, False),
     )
 
 
 def pairs(vals: Values) -> TypedSearchAttributes:
     """Initial attributes for a workflow start."""
-    status, priority, assignee, team, department, help_topic, overdue = vals
-    result: list[SearchAttributePair[Any]] = [
-        SearchAttributePair(STATUS, status),
-        SearchAttributePair(PRIORITY, priority),
-        SearchAttributePair(DEPARTMENT, department),
-        SearchAttributePair(HELP_TOPIC, help_topic),
-        SearchAttributePair(OVERDUE, overdue),
-    ]
-    if assignee:
-        result.append(SearchAttributePair(ASSIGNEE, assignee))
-    if team:
-        result.append(SearchAttributePair(TEAM, team))
-    return TypedSearchAttributes(result)
+    return TypedSearchAttributes(
+        [SearchAttributePair(key, value) for key, value in vals if value is not None]
+    )
 
 
-def updates(state: TicketState) -> list[SearchAttributeUpdate[Any]]:
-    """Every attribute set to the state's value (unset where the state has none)."""
-    return [
-        STATUS.value_set(state.status.value),
-        PRIORITY.value_set(state.priority.value),
-        ASSIGNEE.value_set(state.assignee) if state.assignee else ASSIGNEE.value_unset(),
-        TEAM.value_set(state.team) if state.team else TEAM.value_unset(),
-        DEPARTMENT.value_set(state.department),
-        HELP_TOPIC.value_set(state.help_topic),
-        OVERDUE.value_set(state.overdue),
-    ]
+def updates(vals: Values) -> list[SearchAttributeUpdate[Any]]:
+    """Every attribute set to its value (unset where it has none)."""
+    return [key.value_set(value) if value is not None else key.value_unset() for key, value in vals]

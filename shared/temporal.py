@@ -8,7 +8,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import TLSConfig
 
-from shared.names import BOOL_ATTRIBUTES, KEYWORD_ATTRIBUTES
+from shared.names import BOOL_ATTRIBUTES, DATETIME_ATTRIBUTES, KEYWORD_ATTRIBUTES
 from shared.settings import Settings
 
 
@@ -36,6 +36,9 @@ async def register_search_attributes(client: Client, namespace: str) -> None:
         name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for name in KEYWORD_ATTRIBUTES
     }
     wanted.update({name: IndexedValueType.INDEXED_VALUE_TYPE_BOOL for name in BOOL_ATTRIBUTES})
+    wanted.update(
+        {name: IndexedValueType.INDEXED_VALUE_TYPE_DATETIME for name in DATETIME_ATTRIBUTES}
+    )
     await client.operator_service.add_search_attributes(
         AddSearchAttributesRequest(search_attributes=wanted, namespace=namespace),
         timeout=timedelta(seconds=10),

