@@ -1,10 +1,18 @@
 """Reference data from a declarative YAML file, loaded idempotently and all or nothing.
 
-    sla_plans:   [{handle, name, first_response, resolution, auto_close, by_priority?}]
+    schedules:   [{handle, name, timezone, hours, holidays?, yearly_holidays?}]
     agents:      [{handle, name, email, role, teams?, token?}]
-    departments: [{handle, name, manager}]
+    departments: [{handle, name, manager, schedule?}]
     teams:       [{handle, name, lead, members?}]
+    sla_plans:   [{handle, name, first_response, resolution, auto_close, by_priority?,
+                   next_response?, schedule?, ladders?}]
     help_topics: [{handle, name, department, sla_plan, priority?, team?, agent?}]
+
+A schedule's `hours` maps weekday (0 = Monday ... 6 = Sunday) to [{start, end}] local times,
+quoted ("09:00": YAML reads a bare 09:00 as a number); `holidays` are dates, `yearly_holidays`
+[{month, day}]. A plan's `ladders` maps a clock (first_response, next_response, resolution) to
+{steps: [{name, at_percent | after_breach, notify?, raise_priority?, reassign_team?}],
+repeat_every?, repeat_max?}; SLA plans load after teams and agents, which ladders may name.
 
 Every section is optional and entries use the admin API's models. Entries are upserted by
 handle: an existing record changes only in the fields its entry states. An agent's `teams` and
@@ -30,6 +38,8 @@ from shared.reference_schemas import (
     DepartmentUpdate,
     HelpTopicCreate,
     HelpTopicUpdate,
+    ScheduleCreate,
+    ScheduleUpdate,
     SlaPlanCreate,
     SlaPlanUpdate,
     Strict,
@@ -49,10 +59,11 @@ class AgentEntry(AgentCreate):
 class ConfigFile(Strict):
     """The whole file; the field order is the load order (each names only those before it)."""
 
-    sla_plans: list[SlaPlanCreate] = []
+    schedules: list[ScheduleCreate] = []
     agents: list[AgentEntry] = []
     departments: list[DepartmentCreate] = []
     teams: list[TeamCreate] = []
+    sla_plans: list[SlaPlanCreate] = []
     help_topics: list[HelpTopicCreate] = []
 
 
@@ -144,6 +155,8 @@ def _check_memberships(config: ConfigFile) -> None:
 
 @dataclass(frozen=True)
 class Kind:
+    """How one section is read and written; KINDS is in ConfigFile's (load) order."""
+
     get: Callable[..., BaseModel]
     create: Callable[..., Any]
     update: Callable[..., Any]
@@ -151,8 +164,11 @@ class Kind:
 
 
 KINDS: dict[str, Kind] = {
-    "sla_plans": Kind(
-        reference.get_sla_plan, reference.create_sla_plan, reference.update_sla_plan, SlaPlanUpdate
+    "schedules": Kind(
+        reference.get_schedule,
+        reference.create_schedule,
+        reference.update_schedule,
+        ScheduleUpdate,
     ),
     "agents": Kind(
         reference.get_agent, reference.create_agent, reference.update_agent, AgentUpdate
@@ -164,6 +180,9 @@ KINDS: dict[str, Kind] = {
         DepartmentUpdate,
     ),
     "teams": Kind(reference.get_team, reference.create_team, reference.update_team, TeamUpdate),
+    "sla_plans": Kind(
+        reference.get_sla_plan, reference.create_sla_plan, reference.update_sla_plan, SlaPlanUpdate
+    ),
     "help_topics": Kind(
         reference.get_help_topic,
         reference.create_help_topic,

@@ -207,8 +207,9 @@ def _transfer(state: TicketState, cmd: TicketCommand, now: datetime) -> list[Not
     assert cmd.department is not None
     before = state.department
     state.department = cmd.department
-    if cmd.schedule is not None and cmd.schedule != state.sla_plan.schedule:
-        state.sla_plan = state.sla_plan.model_copy(update={"schedule": cmd.schedule})
+    schedule = cmd.schedule or state.sla_plan.plan_schedule
+    if schedule != state.sla_plan.schedule:
+        state.sla_plan = state.sla_plan.model_copy(update={"schedule": schedule})
         sla_clocks.retime(state, now)
     seq = add_event(
         state, EventKind.TRANSFERRED, cmd.actor, now, before=before, after=cmd.department

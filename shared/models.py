@@ -99,8 +99,10 @@ class SlaPlanSnapshot(BaseModel):
     auto_close: timedelta
     next_response: timedelta | None = None
     by_priority: dict[Priority, SlaOverride] = Field(default_factory=dict)
-    # Business hours the targets count in (the department's, else the plan's; None: 24/7).
+    # Business hours the targets count in (the department's, else the plan's; None: 24/7),
+    # and the plan's own, which a transfer to a department without hours falls back to.
     schedule: Schedule | None = None
+    plan_schedule: Schedule | None = None
     ladders: dict[SlaClock, Ladder] = Field(default_factory=dict)
 
 

@@ -1,4 +1,4 @@
-"""Reference data service: agents, teams, departments, help topics and SLA plans.
+"""Reference data service: agents, teams, departments, help topics, SLA plans, schedules.
 
 Shared by the admin API and the config loader. Functions flush but never commit: the caller
 owns the transaction, so a config file loads all or nothing.
@@ -7,12 +7,15 @@ owns the transaction, so a config file loads all or nothing.
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shared.access import hash_token, new_agent_token
+from shared.business_time import Schedule
 from shared.db.tables import Agent, Base, Department, HelpTopic, SlaPlan, Team, TeamMember
+from shared.db.tables import Schedule as ScheduleRow
+from shared.models import Ladder
 from shared.reference_schemas import (
     AgentCreate,
     AgentRead,
@@ -23,6 +26,9 @@ from shared.reference_schemas import (
     HelpTopicCreate,
     HelpTopicRead,
     HelpTopicUpdate,
+    ScheduleCreate,
+    ScheduleRead,
+    ScheduleUpdate,
     SlaPlanCreate,
     SlaPlanRead,
     SlaPlanUpdate,
@@ -38,13 +44,15 @@ KIND: dict[type[Base], str] = {
     Department: "department",
     HelpTopic: "help topic",
     SlaPlan: "SLA plan",
+    ScheduleRow: "schedule",
 }
 # Columns naming another record: checked before writing, so a bad handle is a clear
 # UnknownReference rather than a foreign-key failure (which SQLite may not even raise).
 REFERENCES: dict[type[Base], dict[str, type[Base]]] = {
     Team: {"lead": Agent},
-    Department: {"manager": Agent},
+    Department: {"manager": Agent, "schedule": ScheduleRow},
     HelpTopic: {"department": Department, "sla_plan": SlaPlan, "team": Team, "agent": Agent},
+    SlaPlan: {"schedule": ScheduleRow},
 }
 
 
@@ -72,6 +80,18 @@ class UnknownReference(ReferenceDataError):
     def __init__(self, kind: str, handle: str, field: str) -> None:
         super().__init__(f"unknown {kind} {handle!r}")
         self.kind, self.handle, self.field = kind, handle, field
+
+
+class InvalidSchedule(ReferenceDataError):
+    """An update would leave a schedule invalid (say, its new hours overlap)."""
+
+    def __init__(self, handle: str, error: ValidationError) -> None:
+        self.errors = error.errors(include_url=False, include_context=False, include_input=False)
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in e['loc'])}: {e['msg']}" for e in self.errors
+        )
+        super().__init__(f"schedule {handle!r} would be invalid: {problems}")
+        self.handle = handle
 
 
 class TokenInUse(ReferenceDataError):
@@ -104,7 +124,20 @@ def _columns(table: type[Base], values: dict[str, Any], session: Session) -> dic
             priority: {k: v for k, v in override.items() if v is not None}
             for priority, override in values["by_priority"].items()
         }
+    if "ladders" in values and values["ladders"] is None:
+        values["ladders"] = {}  # the column is not nullable: no ladders is an empty mapping
+    if values.get("ladders"):
+        _require_ladder_handles(session, values["ladders"])
     return values
+
+
+def _require_ladder_handles(session: Session, ladders: dict[str, Any]) -> None:
+    """The teams and agents a ladder (as stored JSON) notifies or reassigns to must exist."""
+    steps = [step for ladder in ladders.values() for step in Ladder.model_validate(ladder).steps]
+    targets = [target.partition(":") for step in steps for target in step.notify]
+    teams = [handle for kind, _, handle in targets if kind == "team"]
+    _require(session, Team, [*teams, *(step.reassign_team for step in steps)], "ladders")
+    _require(session, Agent, [handle for kind, _, handle in targets if kind == "agent"], "ladders")
 
 
 def _create(session: Session, table: type[Row], data: BaseModel, *, skip: str = "") -> Row:
@@ -243,6 +276,48 @@ def update_team(*, session: Session, handle: str, data: TeamUpdate) -> TeamRead:
         current = _memberships(session, team=handle)
         _set_memberships(session, current, {(handle, agent) for agent in data.members})
     return _team_read(session, team)
+
+
+# Schedules: a handle and a name, the rest kept as the JSON of `Schedule`
+
+
+def _schedule_read(row: ScheduleRow) -> ScheduleRead:
+    return ScheduleRead.model_validate({"handle": row.handle, "name": row.name, **row.definition})
+
+
+def get_schedule(*, session: Session, handle: str) -> ScheduleRead:
+    return _schedule_read(_get(session, ScheduleRow, handle))
+
+
+def list_schedules(*, session: Session) -> list[ScheduleRead]:
+    rows = session.scalars(select(ScheduleRow).order_by(ScheduleRow.handle))
+    return [_schedule_read(row) for row in rows]
+
+
+def create_schedule(*, session: Session, data: ScheduleCreate) -> ScheduleRead:
+    if session.get(ScheduleRow, data.handle) is not None:
+        raise DuplicateHandle(KIND[ScheduleRow], data.handle)
+    definition = data.model_dump(mode="json", exclude={"handle", "name"})
+    row = ScheduleRow(handle=data.handle, name=data.name, definition=definition)
+    session.add(row)
+    session.flush()
+    return _schedule_read(row)
+
+
+def update_schedule(*, session: Session, handle: str, data: ScheduleUpdate) -> ScheduleRead:
+    """Replace the stated fields; the schedule they leave must be valid as a whole."""
+    row = _get(session, ScheduleRow, handle)
+    if data.name is not None:
+        row.name = data.name
+    stated = data.model_dump(mode="json", exclude_unset=True, exclude={"name"})
+    if stated:
+        try:
+            schedule = Schedule.model_validate({**row.definition, **stated})
+        except ValidationError as err:
+            raise InvalidSchedule(handle, err) from err
+        row.definition = schedule.model_dump(mode="json")
+    session.flush()
+    return _schedule_read(row)
 
 
 # Departments, help topics and SLA plans: plain records

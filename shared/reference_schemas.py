@@ -2,11 +2,21 @@
 config file, so both accept exactly the same input."""
 
 import re
-from typing import Annotated, ClassVar, Self
+from datetime import date, timedelta
+from typing import Annotated, Any, ClassVar, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    StringConstraints,
+    model_validator,
+)
 
-from shared.enums import Priority, Role
+from shared.business_time import MonthDay, OpeningInterval, Schedule
+from shared.enums import Priority, Role, SlaClock
+from shared.models import Ladder
 from shared.sla import format_duration, parse_duration
 
 HANDLE_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -26,6 +36,26 @@ def _duration(text: str) -> str:
         raise ValueError(f"{text!r} is not a positive duration") from err
 
 
+def _iso_ladder_durations(value: Any) -> Any:
+    """Ladder durations in the same ISO-8601 form as every other duration (pydantic alone
+    would also take 3600 or "1 day"); zero is allowed for a step at the breach."""
+    if not isinstance(value, dict):
+        return value
+    steps = value.get("steps")
+    durations = [value.get("repeat_every")]
+    durations += [s.get("after_breach") for s in steps or [] if isinstance(s, dict)]
+    for text in durations:
+        if text is not None and not (isinstance(text, str) and _ISO_DURATION.fullmatch(text)):
+            raise ValueError(f"{text!r} is not an ISO-8601 duration such as PT1H or PT0S")
+    return value
+
+
+def _positive_repeat(ladder: Ladder) -> Ladder:
+    if ladder.repeat_every is not None and ladder.repeat_every <= timedelta(0):
+        raise ValueError("repeat_every must be positive")
+    return ladder
+
+
 Handle = Annotated[str, StringConstraints(pattern=HANDLE_PATTERN)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Email = Annotated[
@@ -33,6 +63,9 @@ Email = Annotated[
     StringConstraints(strip_whitespace=True, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
 ]
 Duration = Annotated[str, AfterValidator(_duration)]
+SlaLadder = Annotated[
+    Ladder, BeforeValidator(_iso_ladder_durations), AfterValidator(_positive_repeat)
+]
 
 
 class Strict(BaseModel):
@@ -81,21 +114,54 @@ class AgentRead(BaseModel):
     teams: list[str]
 
 
+class ScheduleCreate(Schedule):
+    """Business hours: a handle and a name beside the fields of `Schedule`, which validates
+    them (known time zone, no overlapping intervals, times of day given as strings)."""
+
+    handle: Handle
+    name: Name
+
+
+class ScheduleUpdate(Patch):
+    """Stated fields replace the stored ones; the result is validated as a whole `Schedule`."""
+
+    name: Name | None = None
+    timezone: str | None = None
+    hours: dict[int, list[OpeningInterval]] | None = None
+    holidays: list[date] | None = None
+    yearly_holidays: list[MonthDay] | None = None
+
+
+class ScheduleRead(BaseModel):
+    handle: str
+    name: str
+    timezone: str
+    hours: dict[int, list[OpeningInterval]]
+    holidays: list[date]
+    yearly_holidays: list[MonthDay]
+
+
 class DepartmentCreate(Strict):
     handle: Handle
     name: Name
     manager: Handle
+    # Business hours of the department's tickets, winning over their SLA plan's.
+    schedule: Handle | None = None
 
 
 class DepartmentUpdate(Patch):
+    NULLABLE = frozenset({"schedule"})
+
     name: Name | None = None
     manager: Handle | None = None
+    schedule: Handle | None = None
 
 
 class DepartmentRead(BaseModel):
     handle: str
     name: str
     manager: str | None
+    schedule: str | None
 
 
 class TeamCreate(Strict):
@@ -132,14 +198,25 @@ class SlaPlanCreate(Strict):
     resolution: Duration
     auto_close: Duration
     by_priority: dict[Priority, SlaOverride] = {}
+    # Target for each agent response after a requester reply; None: no such clock.
+    next_response: Duration | None = None
+    # Business hours the targets count in when the department has none; None: 24/7.
+    schedule: Handle | None = None
+    ladders: dict[SlaClock, SlaLadder] = {}
 
 
 class SlaPlanUpdate(Patch):
+    NULLABLE = frozenset({"next_response", "schedule", "ladders"})
+
     name: Name | None = None
     first_response: Duration | None = None
     resolution: Duration | None = None
     auto_close: Duration | None = None
     by_priority: dict[Priority, SlaOverride] | None = None
+    next_response: Duration | None = None
+    schedule: Handle | None = None
+    # null (like {}) removes every ladder: each clock escalates by the default ladder.
+    ladders: dict[SlaClock, SlaLadder] | None = None
 
 
 class SlaPlanRead(BaseModel):
@@ -149,6 +226,9 @@ class SlaPlanRead(BaseModel):
     resolution: str
     auto_close: str
     by_priority: dict[Priority, SlaOverride]
+    next_response: str | None
+    schedule: str | None
+    ladders: dict[SlaClock, Ladder]
 
 
 class HelpTopicCreate(Strict):

@@ -3,9 +3,9 @@
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
-from shared.enums import Priority, Source, ThreadKind, TicketStatus
+from shared.enums import ClockOutcome, Priority, SlaClock, Source, ThreadKind, TicketStatus
 from shared.models import Person, TicketState, TimelineEvent
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
@@ -55,6 +55,22 @@ class ResolveBody(Strict):
     resolution: Text | None = None
 
 
+class PendingBody(Strict):
+    """Wait on the requester; remind the assignee at `remind_at` if nobody answered."""
+
+    remind_at: AwareDatetime | None = None
+
+
+class ClockRead(BaseModel):
+    clock: SlaClock
+    cycle: int
+    started_at: datetime
+    due_at: datetime
+    paused: bool
+    outcome: ClockOutcome
+    breached_at: datetime | None
+
+
 class ThreadEntryRead(BaseModel):
     kind: ThreadKind
     author: str
@@ -75,9 +91,16 @@ class TicketRead(BaseModel):
     assignee: str | None
     sla_plan: str
     first_response_due: datetime | None
+    next_response_due: datetime | None
     resolution_due: datetime | None
+    next_due_at: datetime | None
+    # Due times are UTC; this names the zone of the business hours they were counted in.
+    sla_timezone: str
+    clocks: list[ClockRead]
     overdue: bool
+    sla_breached: bool
     escalation_level: int
+    remind_at: datetime | None
     created_at: datetime
     resolved_at: datetime | None
     closed_at: datetime | None
@@ -93,8 +116,29 @@ class TicketRead(BaseModel):
             for e in state.thread
             if internal or e.kind is not ThreadKind.NOTE
         ]
-        data = state.model_dump(exclude={"thread", "timeline", "sla_plan", "seen_commands"})
-        return cls(**data, sla_plan=state.sla_plan.handle, thread=thread)
+        data = state.model_dump(
+            exclude={"thread", "timeline", "sla_plan", "seen_commands", "clocks"}
+        )
+        clocks = [
+            ClockRead(
+                clock=run.clock,
+                cycle=run.cycle,
+                started_at=run.started_at,
+                due_at=run.due_at,
+                paused=run.paused_since is not None,
+                outcome=run.outcome,
+                breached_at=run.breached_at,
+            )
+            for run in state.clocks
+        ]
+        schedule = state.sla_plan.schedule
+        return cls(
+            **data,
+            sla_plan=state.sla_plan.handle,
+            sla_timezone=schedule.timezone if schedule else "UTC",
+            clocks=clocks,
+            thread=thread,
+        )
 
 
 class TicketCreated(TicketRead):

@@ -2,6 +2,7 @@
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, status
@@ -21,6 +22,7 @@ from services.intake.errors import Forbidden, Unauthorized
 from services.intake.schemas import (
     AssignBody,
     MessageBody,
+    PendingBody,
     PriorityBody,
     ResolveBody,
     TicketCreate,
@@ -32,10 +34,12 @@ from services.intake.schemas import (
 )
 from services.intake.ticket_list import TicketFilter, list_tickets
 from shared.access import requester_token, requester_token_valid
+from shared.business_time import Schedule
 from shared.enums import Action, ActorKind, Priority, Role
 from shared.models import Actor, TicketCommand
 from shared.settings import Settings
 
+CommandField = str | Priority | datetime | Schedule | None
 router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
 Number = Annotated[str, Path(pattern=r"^[0-9]{6}$", description="6-digit ticket number")]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
@@ -152,6 +156,19 @@ async def add_note(
     return await _command(ctx, number, agent, Action.NOTE, key, message=body.message)
 
 
+@router.post("/{number}/pending")
+async def set_pending(
+    number: Number,
+    agent: WritingAgent,
+    ctx: Ctx,
+    body: PendingBody | None = None,
+    key: IdempotencyKey = None,
+) -> TicketRead:
+    """Wait on the requester: the resolution clock pauses until the ticket leaves pending."""
+    remind_at = body.remind_at if body else None
+    return await _command(ctx, number, agent, Action.SET_PENDING, key, remind_at=remind_at)
+
+
 @router.post("/{number}/resolve")
 async def resolve(
     number: Number,
@@ -184,7 +201,7 @@ async def _command(
     by: AgentPrincipal,
     action: Action,
     key: str | None,
-    **fields: str | Priority | None,
+    **fields: CommandField,
 ) -> TicketRead:
     actor = Actor(kind=ActorKind.AGENT, name=by.name, handle=by.handle)
     return await _send(ctx, number, actor, action, key, **fields)
@@ -196,7 +213,7 @@ async def _send(
     actor: Actor,
     action: Action,
     key: str | None,
-    **fields: str | Priority | None,
+    **fields: CommandField,
 ) -> TicketRead:
     with ctx.sessions() as session:
         ticket_service.check_handles(
@@ -205,6 +222,10 @@ async def _send(
             team=_str(fields.get("team")),
             department=_str(fields.get("department")),
         )
+        if action is Action.TRANSFER:
+            department = _str(fields.get("department"))
+            assert department is not None
+            fields["schedule"] = ticket_service.department_schedule(session, department)
     # A client's Idempotency-Key makes a retried command the same update; else a fresh id.
     command_id = f"{actor.kind}:{actor.handle or ''}:{key or uuid.uuid4().hex}"
     cmd = TicketCommand(command_id=command_id, action=action, actor=actor, **fields)
@@ -214,7 +235,7 @@ async def _send(
     return TicketRead.of(state, internal=actor.kind is ActorKind.AGENT)
 
 
-def _str(value: str | Priority | None) -> str | None:
+def _str(value: CommandField) -> str | None:
     return None if value is None else str(value)
 
 

@@ -7,6 +7,7 @@ from temporalio.exceptions import ApplicationError
 
 from shared.access import requester_token
 from shared.db import directory
+from shared.db.facts import record_facts
 from shared.db.projection import upsert_ticket
 from shared.enums import NotificationKind, RecipientRole
 from shared.models import NotificationRequest, NotificationResult, Person, TicketState
@@ -35,14 +36,21 @@ class TicketActivities:
     def persist_ticket(self, state: TicketState) -> bool:
         """Upsert the ticket's read model; an older version never overwrites a newer one."""
         with self._sessions.begin() as session:
-            return upsert_ticket(session, state)
+            written = upsert_ticket(session, state)
+            if written:  # an older version's facts are a subset of what is stored
+                record_facts(session, state)
+            return written
 
     @activity.defn(name="send_notification")
     def send_notification(self, request: NotificationRequest) -> NotificationResult:
-        """Resolve who the notice is for and hand it to the notify service exactly once."""
-        recipient = self._recipient(request)
-        if isinstance(recipient, str):
-            return NotificationResult(skipped=recipient)
+        """Resolve who the notice is for and hand it to the notify service exactly once.
+
+        The idempotency key ends with the recipient's address: two roles of one step that
+        name the same person (assignee and team lead, say) reach them once.
+        """
+        recipients = self._recipients(request)
+        if isinstance(recipients, str):
+            return NotificationResult(skipped=recipients)
         notice = request.notice
         body = notice.body
         if notice.kind is NotificationKind.TICKET_RECEIVED:
@@ -51,12 +59,23 @@ class TicketActivities:
                 f"\n\nTicket number: {request.ticket}\nAccess token: {token}\n"
                 f"Follow it at {self._public_url}/api/v1/tickets/{request.ticket}"
             )
+        sent = [
+            person.email
+            for person in recipients
+            if self._post(request, person, notice.subject, body)
+        ]
+        if not sent:
+            return NotificationResult(skipped="already sent")
+        return NotificationResult(sent_to=", ".join(sent))
+
+    def _post(self, request: NotificationRequest, person: Person, subject: str, body: str) -> bool:
+        """Deliver to one person; False if the notify service had it already."""
         payload = {
-            "idempotency_key": request.idempotency_key,
+            "idempotency_key": f"{request.idempotency_key}:{person.email.lower()}",
             "ticket": request.ticket,
-            "kind": notice.kind.value,
-            "recipient": recipient.model_dump(),
-            "subject": notice.subject,
+            "kind": request.notice.kind.value,
+            "recipient": person.model_dump(),
+            "subject": subject,
             "body": body,
             "channel": self._channel,
         }
@@ -72,17 +91,17 @@ class TicketActivities:
             )
         if response.status_code >= 300:
             raise RuntimeError(f"notify service answered {response.status_code}")
-        return NotificationResult(sent_to=recipient.email)
+        return response.status_code == 201
 
-    def _recipient(self, request: NotificationRequest) -> Person | str:
-        """The person to tell, or a string saying why nobody is told."""
+    def _recipients(self, request: NotificationRequest) -> list[Person] | str:
+        """The people to tell, or a string saying why nobody is told."""
         if request.notice.recipient.role is RecipientRole.REQUESTER:
-            return request.requester
+            return [request.requester]
         with self._sessions() as session:
-            handle = directory.recipient_handle(session, request)
-            if handle is None:
-                return f"no {request.notice.recipient.role.value} to tell"
-            if handle == request.notice.exclude_agent:
-                return "own action"
-            person = directory.agent_person(session, handle)
-        return person if person is not None else f"unknown agent {handle}"
+            handles = directory.recipient_handles(session, request)
+            handles = [h for h in handles if h != request.notice.exclude_agent]
+            people = [directory.agent_person(session, handle) for handle in handles]
+        found = [person for person in people if person is not None]
+        if not found:
+            return f"no {request.notice.recipient.role.value} to tell"
+        return found

@@ -222,7 +222,8 @@ class TicketWorkflow:
     async def _send(self, notice: Notice) -> None:
         state = self._state
         request = NotificationRequest(
-            idempotency_key=f"{state.number}:{notice.event_seq}:{notice.kind}:{notice.recipient.role}",
+            # The activity appends each recipient's address to this key.
+            idempotency_key=f"{state.number}:{notice.event_seq}:{notice.kind}",
             ticket=state.number,
             notice=notice,
             requester=state.requester,

@@ -1,11 +1,13 @@
-"""Reads of reference data: agents, teams, departments, help topics, SLA plans."""
+"""Reads of reference data: agents, teams, departments, help topics, SLA plans, schedules."""
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shared.db.tables import Agent, Department, HelpTopic, SlaPlan, Team
-from shared.enums import Priority, RecipientRole
-from shared.models import NotificationRequest, Person, SlaOverride, SlaPlanSnapshot
+from shared.business_time import Schedule
+from shared.db.tables import Agent, Department, HelpTopic, SlaPlan, Team, TeamMember
+from shared.db.tables import Schedule as ScheduleRow
+from shared.enums import Priority, RecipientRole, SlaClock
+from shared.models import Ladder, NotificationRequest, Person, SlaOverride, SlaPlanSnapshot
 from shared.sla import parse_duration
 
 
@@ -15,7 +17,8 @@ def agent_by_token_hash(session: Session, token_hash: str) -> Agent | None:
     )
 
 
-def sla_snapshot(plan: SlaPlan) -> SlaPlanSnapshot:
+def sla_snapshot(plan: SlaPlan, schedule: Schedule | None) -> SlaPlanSnapshot:
+    """The plan as a ticket keeps it, counting in `schedule` (see `effective_schedule`)."""
     overrides = {
         Priority(priority): SlaOverride(
             first_response=parse_duration(o["first_response"]) if o.get("first_response") else None,
@@ -29,24 +32,48 @@ def sla_snapshot(plan: SlaPlan) -> SlaPlanSnapshot:
         first_response=parse_duration(plan.first_response),
         resolution=parse_duration(plan.resolution),
         auto_close=parse_duration(plan.auto_close),
+        next_response=parse_duration(plan.next_response) if plan.next_response else None,
         by_priority=overrides,
+        schedule=schedule,
+        ladders={
+            SlaClock(clock): Ladder.model_validate(ladder)
+            for clock, ladder in (plan.ladders or {}).items()
+        },
     )
 
 
-def recipient_handle(session: Session, request: NotificationRequest) -> str | None:
-    """The agent handle a notice's role points at (None for the requester or nobody)."""
-    role = request.notice.recipient.role
+def effective_schedule(session: Session, *, department: str, plan: SlaPlan) -> Schedule | None:
+    """The business hours a ticket counts in: its department's, else its plan's; None: 24/7."""
+    row = session.get(Department, department)
+    handle = (row.schedule if row is not None else None) or plan.schedule
+    return None if handle is None else business_hours(session, handle)
+
+
+def business_hours(session: Session, handle: str) -> Schedule | None:
+    """The schedule stored under `handle`, if there is one."""
+    row = session.get(ScheduleRow, handle)
+    return None if row is None else Schedule.model_validate(row.definition)
+
+
+def recipient_handles(session: Session, request: NotificationRequest) -> list[str]:
+    """The agent handles a notice's role points at (none for the requester or nobody)."""
+    recipient = request.notice.recipient
+    role = recipient.role
+    handle: str | None = None
     if role is RecipientRole.AGENT:
-        return request.notice.recipient.handle
-    if role is RecipientRole.ASSIGNEE:
-        return request.assignee
-    if role is RecipientRole.TEAM_LEAD and request.team:
+        handle = recipient.handle
+    elif role is RecipientRole.ASSIGNEE:
+        handle = request.assignee
+    elif role is RecipientRole.TEAM_LEAD and request.team:
         team = session.get(Team, request.team)
-        return team.lead if team else None
-    if role is RecipientRole.DEPARTMENT_MANAGER:
+        handle = team.lead if team else None
+    elif role is RecipientRole.DEPARTMENT_MANAGER:
         department = session.get(Department, request.department)
-        return department.manager if department else None
-    return None
+        handle = department.manager if department else None
+    elif role is RecipientRole.TEAM and recipient.handle:
+        members = select(TeamMember.agent).where(TeamMember.team == recipient.handle)
+        return sorted(session.scalars(members))
+    return [handle] if handle else []
 
 
 def agent_person(session: Session, handle: str) -> Person | None:

@@ -1,4 +1,5 @@
-"""The admin API: reference data (agents, teams, departments, help topics, SLA plans)."""
+"""The admin API: reference data (agents, teams, departments, help topics, SLA plans,
+schedules)."""
 
 from services.intake.admin.routes import router
 

@@ -9,13 +9,20 @@ from fastapi.routing import APIRoute
 from sqlalchemy.exc import IntegrityError
 
 from services.intake.errors import Conflict, NotFound
-from shared.reference import DuplicateHandle, NotFoundError, TokenInUse, UnknownReference
+from shared.reference import (
+    DuplicateHandle,
+    InvalidSchedule,
+    NotFoundError,
+    TokenInUse,
+    UnknownReference,
+)
 
 
 class ReferenceRoute(APIRoute):
     """A route whose handler may raise the errors of `shared.reference`:
     unknown record in the path -> 404, duplicate handle -> 409, unknown handle named in the
-    body -> 422 (in FastAPI's validation-error shape, so clients parse one format)."""
+    body or a patch leaving a schedule invalid -> 422 (in FastAPI's validation-error shape, so
+    clients parse one format)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -35,6 +42,9 @@ class ReferenceRoute(APIRoute):
                     "input": err.handle,
                 }
                 raise RequestValidationError([error]) from err
+            except InvalidSchedule as err:
+                errors = [{**e, "loc": ("body", *e["loc"])} for e in err.errors]
+                raise RequestValidationError(errors) from err
             except IntegrityError as err:
                 # Two admins writing the same record at once: the loser's commit fails.
                 raise Conflict("a concurrent change conflicted with this one; retry") from err

@@ -18,6 +18,9 @@ from shared.reference_schemas import (
     HelpTopicCreate,
     HelpTopicRead,
     HelpTopicUpdate,
+    ScheduleCreate,
+    ScheduleRead,
+    ScheduleUpdate,
     SlaPlanCreate,
     SlaPlanRead,
     SlaPlanUpdate,
@@ -154,3 +157,29 @@ def update_sla_plan(handle: str, body: SlaPlanUpdate, session: SessionDep) -> Sl
     plan = reference.update_sla_plan(session=session, handle=handle, data=body)
     session.commit()
     return plan
+
+
+@router.post("/schedules", status_code=CREATED)
+def create_schedule(body: ScheduleCreate, session: SessionDep) -> ScheduleRead:
+    """Business hours: `hours` maps weekday (0 = Monday) to intervals of quoted local times."""
+    schedule = reference.create_schedule(session=session, data=body)
+    session.commit()
+    return schedule
+
+
+@router.get("/schedules")
+def list_schedules(session: SessionDep) -> ItemList[ScheduleRead]:
+    return ItemList(items=reference.list_schedules(session=session))
+
+
+@router.get("/schedules/{handle}")
+def get_schedule(handle: str, session: SessionDep) -> ScheduleRead:
+    return reference.get_schedule(session=session, handle=handle)
+
+
+@router.patch("/schedules/{handle}")
+def update_schedule(handle: str, body: ScheduleUpdate, session: SessionDep) -> ScheduleRead:
+    """Stated fields replace the stored ones (`hours` as a whole week)."""
+    schedule = reference.update_schedule(session=session, handle=handle, data=body)
+    session.commit()
+    return schedule

@@ -1,0 +1,88 @@
+"""Report facts, recorded as the ticket's workflow persists it: clock runs and events."""
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from shared.db.tables import SlaClockFact, TicketEventFact
+from shared.enums import ActorKind, EventKind
+from shared.models import TicketState
+
+# Timeline events that reports count; notification outcomes and rejections are not facts.
+REPORTED_EVENTS = frozenset(EventKind) - {
+    EventKind.NOTIFICATION_SENT,
+    EventKind.NOTIFICATION_FAILED,
+    EventKind.REJECTED,
+}
+
+
+def record_facts(session: Session, state: TicketState) -> None:
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    _record_clocks(session, state, insert)
+    _record_events(session, state, insert)
+
+
+def _record_clocks(session: Session, state: TicketState, insert: Any) -> None:
+    rows = [
+        {
+            "ticket": state.number,
+            "clock": run.clock.value,
+            "cycle": run.cycle,
+            "started_at": run.started_at,
+            "target_seconds": int(run.target.total_seconds()),
+            "due_at": run.due_at,
+            "stopped_at": run.stopped_at,
+            "outcome": run.outcome.value,
+            "breached": run.breached_at is not None,
+            "breached_at": run.breached_at,
+            "business_seconds": _seconds(run.business_elapsed),
+            "wall_seconds": _seconds(run.wall_elapsed),
+            "priority": state.priority.value,
+            "team": state.team,
+            "assignee": state.assignee,
+            "department": state.department,
+            "help_topic": state.help_topic,
+        }
+        for run in state.clocks
+    ]
+    if not rows:
+        return
+    stmt = insert(SlaClockFact).values(rows)
+    keys = ("ticket", "clock", "cycle")
+    stmt = stmt.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={key: stmt.excluded[key] for key in rows[0] if key not in keys},
+    )
+    session.execute(stmt)
+
+
+def _record_events(session: Session, state: TicketState, insert: Any) -> None:
+    last = session.scalar(
+        select(func.max(TicketEventFact.seq)).where(TicketEventFact.ticket == state.number)
+    )
+    rows = [
+        {
+            "ticket": state.number,
+            "seq": event.seq,
+            "kind": event.kind.value,
+            "at": event.at,
+            "actor": event.actor.handle if event.actor.kind is ActorKind.AGENT else None,
+            "assignee": event.context.assignee if event.context else state.assignee,
+            "team": event.context.team if event.context else state.team,
+            "department": event.context.department if event.context else state.department,
+            "help_topic": event.context.help_topic if event.context else state.help_topic,
+            "priority": (event.context.priority if event.context else state.priority).value,
+        }
+        for event in state.timeline
+        if event.seq > (last or 0) and event.kind in REPORTED_EVENTS
+    ]
+    if rows:
+        stmt = insert(TicketEventFact).values(rows).on_conflict_do_nothing()
+        session.execute(stmt)
+
+
+def _seconds(value: Any) -> int | None:
+    return None if value is None else int(value.total_seconds())
