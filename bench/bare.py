@@ -1,6 +1,6 @@
 """The bare engine for comparison: a workflow that does nothing but answer an update."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 
@@ -24,3 +24,13 @@ class BareWorkflow:
     @workflow.signal
     def finish(self) -> None:
         self._done = True
+
+
+@workflow.defn(name="BareTimerWorkflow")
+class BareTimerWorkflow:
+    """The bare engine's timer: sleep until a deadline, report how late it fired (seconds)."""
+
+    @workflow.run
+    async def run(self, deadline: datetime) -> float:
+        await workflow.sleep(max(deadline - workflow.now(), timedelta(0)))
+        return (workflow.now() - deadline).total_seconds()
