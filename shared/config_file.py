@@ -9,7 +9,7 @@
     help_topics: [{handle, name, department, sla_plan, priority?, team?, agent?}]
 
 A schedule's `hours` maps weekday (0 = Monday ... 6 = Sunday) to [{start, end}] local times,
-quoted ("09:00": YAML reads a bare 09:00 as a number); `holidays` are dates, `yearly_holidays`
+quoted ("17:00": YAML reads a bare 17:00 as a number); `holidays` are dates, `yearly_holidays`
 [{month, day}]. A plan's `ladders` maps a clock (first_response, next_response, resolution) to
 {steps: [{name, at_percent | after_breach, notify?, raise_priority?, reassign_team?}],
 repeat_every?, repeat_max?}; SLA plans load after teams and agents, which ladders may name.

@@ -50,12 +50,29 @@ def test_migrate_creates_the_schema(
 
 
 def test_load_config_prints_the_tokens_it_set(db: str, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "load-config", DEMO)
+    code, out, err = run(capsys, "load-config", DEMO)
     assert code == 0
     assert out == ["jane dev-jane-token", "john dev-john-token", "vera dev-vera-token"]
-    code, out, _ = run(capsys, "load-config", DEMO)
+    # One schedule, three agents, two departments, one team, three plans, four topics.
+    assert err == [f"loaded {DEMO}: 14 created, 0 updated, 0 unchanged"]
+    code, out, err = run(capsys, "load-config", DEMO)
     assert code == 0 and out == []
+    assert err == [f"loaded {DEMO}: 0 created, 0 updated, 14 unchanged"]
     assert agent_for(db, "dev-jane-token") == "jane"
+
+
+def test_load_config_rejects_an_unquoted_opening_time(
+    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "hours.yaml"
+    source.write_text(
+        "schedules:\n"
+        "  - {handle: office, name: Office, timezone: UTC,\n"
+        "     hours: {0: [{start: '09:00', end: 17:00}]}}\n"
+    )
+    code, out, err = run(capsys, "load-config", str(source))
+    assert code == 2 and out == [] and len(err) == 1
+    assert err[0].startswith("ticketflow: schedules 'office': hours.0.0.end:"), err
 
 
 def test_agents_add_prints_the_new_token_last(db: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -21,6 +21,14 @@ PLAN = {
     "resolution": "P1D",
     "auto_close": "P3D",
 }
+NINE_TO_FIVE = [{"start": "09:00", "end": "17:00"}]
+OFFICE = {
+    "handle": "office",
+    "name": "Office hours",
+    "timezone": "Europe/London",
+    "hours": {str(day): NINE_TO_FIVE for day in range(5)},
+}
+KINDS = ["agents", "teams", "departments", "help-topics", "sla-plans", "schedules"]
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -57,12 +65,13 @@ def agent(client: TestClient, admin: dict[str, str], handle: str, role: str = "a
 
 
 def seed(client: TestClient, admin: dict[str, str]) -> None:
-    """jane and john, a team, a department and an SLA plan: what a help topic needs."""
+    """jane and john, a team, a department, an SLA plan and a schedule: what others name."""
     agent(client, admin, "jane")
     agent(client, admin, "john")
     create(client, admin, "teams", {"handle": "ob", "name": "OB", "lead": "jane"})
     create(client, admin, "departments", {"handle": "ob", "name": "OB", "manager": "jane"})
     create(client, admin, "sla-plans", PLAN)
+    create(client, admin, "schedules", OFFICE)
 
 
 def test_admin_endpoints_need_credentials(client: TestClient, admin: dict[str, str]) -> None:
@@ -77,7 +86,7 @@ def test_agents_and_viewers_are_forbidden(
     client: TestClient, admin: dict[str, str], role: str
 ) -> None:
     token = bearer(agent(client, admin, "someone", role=role)["token"])
-    for kind in ("agents", "teams", "departments", "help-topics", "sla-plans"):
+    for kind in KINDS:
         assert client.get(f"{API}/{kind}", headers=token).status_code == 403
     assert client.post(f"{API}/sla-plans", json=PLAN, headers=token).status_code == 403
     assert client.patch(f"{API}/agents/someone", json={}, headers=token).status_code == 403
@@ -165,7 +174,7 @@ def test_departments_create_list_get_patch(client: TestClient, admin: dict[str, 
     created = create(
         client, admin, "departments", {"handle": "support", "name": "Support", "manager": "john"}
     )
-    assert created == {"handle": "support", "name": "Support", "manager": "john"}
+    assert created == {"handle": "support", "name": "Support", "manager": "john", "schedule": None}
     items = client.get(f"{API}/departments", headers=admin).json()["items"]
     assert [d["handle"] for d in items] == ["ob", "support"]
     r = client.patch(f"{API}/departments/support", json={"manager": "jane"}, headers=admin)
@@ -244,13 +253,18 @@ def test_sla_durations_must_be_positive_iso(
     assert client.patch(f"{API}/sla-plans/default", json=change, headers=admin).status_code == 422
 
 
-@pytest.mark.parametrize("kind", ["agents", "teams", "departments", "help-topics", "sla-plans"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_unknown_handle_in_path_is_404(
     client: TestClient, admin: dict[str, str], kind: str
 ) -> None:
     r = client.get(f"{API}/{kind}/nobody", headers=admin)
     assert r.status_code == 404 and "'nobody' not found" in r.json()["detail"]
     assert client.patch(f"{API}/{kind}/nobody", json={}, headers=admin).status_code == 404
+
+
+def ladder(clock: str = "resolution", **step: Any) -> dict[str, Any]:
+    """An SLA plan change: one ladder with one step (L1 at the breach) plus `step`'s fields."""
+    return {"ladders": {clock: {"steps": [{"name": "L1", "after_breach": "PT0S", **step}]}}}
 
 
 def bodies() -> dict[str, dict[str, Any]]:
@@ -260,10 +274,11 @@ def bodies() -> dict[str, dict[str, Any]]:
         "departments": {"handle": "ob", "name": "OB", "manager": "jane"},
         "help-topics": {"handle": "t", "name": "T", "department": "ob", "sla_plan": "default"},
         "sla-plans": PLAN,
+        "schedules": OFFICE,
     }
 
 
-@pytest.mark.parametrize("kind", ["agents", "teams", "departments", "help-topics", "sla-plans"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_duplicate_handle_is_409(client: TestClient, admin: dict[str, str], kind: str) -> None:
     seed(client, admin)
     if kind == "help-topics":
@@ -283,6 +298,11 @@ def test_duplicate_handle_is_409(client: TestClient, admin: dict[str, str], kind
         ("help-topics", {"team": "nope"}, "unknown team 'nope'"),
         ("help-topics", {"agent": "bob"}, "unknown agent 'bob'"),
         ("agents", {"teams": ["nope"]}, "unknown team 'nope'"),
+        ("departments", {"schedule": "nope"}, "unknown schedule 'nope'"),
+        ("sla-plans", {"schedule": "nope"}, "unknown schedule 'nope'"),
+        ("sla-plans", ladder(notify=["team:nope"]), "unknown team 'nope'"),
+        ("sla-plans", ladder(notify=["owner", "agent:bob"]), "unknown agent 'bob'"),
+        ("sla-plans", ladder(reassign_team="nope"), "unknown team 'nope'"),
     ],
 )
 def test_unknown_referenced_handle_is_422(
@@ -293,19 +313,26 @@ def test_unknown_referenced_handle_is_422(
     r = client.post(f"{API}/{kind}", json=fresh, headers=admin)
     assert r.status_code == 422 and message in r.text, r.text
     assert client.get(f"{API}/{kind}/fresh", headers=admin).status_code == 404
-    target = {"agents": "jane", "teams": "ob", "departments": "ob"}.get(kind)
+    target = {"agents": "jane", "teams": "ob", "departments": "ob", "sla-plans": "default"}.get(
+        kind
+    )
     if target:
         r = client.patch(f"{API}/{kind}/{target}", json=body, headers=admin)
         assert r.status_code == 422 and message in r.text, r.text
 
 
-@pytest.mark.parametrize("kind", ["agents", "teams", "departments", "help-topics", "sla-plans"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_bad_bodies_are_422(client: TestClient, admin: dict[str, str], kind: str) -> None:
     seed(client, admin)
     good = {**bodies()[kind], "handle": "fresh"}
     for bad in [{**good, "surprise": 1}, {**good, "handle": "Not A Handle"}, {**good, "name": ""}]:
         assert client.post(f"{API}/{kind}", json=bad, headers=admin).status_code == 422, bad
-    target = {"agents": "jane", "help-topics": "fresh", "sla-plans": "default"}.get(kind, "ob")
+    target = {
+        "agents": "jane",
+        "help-topics": "fresh",
+        "sla-plans": "default",
+        "schedules": "office",
+    }.get(kind, "ob")
     if kind == "help-topics":
         create(client, admin, kind, good)
     for patch in [{"surprise": 1}, {"handle": "renamed"}, {"name": None}, {"name": ""}]:
@@ -314,4 +341,169 @@ def test_bad_bodies_are_422(client: TestClient, admin: dict[str, str], kind: str
     r = client.post(
         f"{API}/{kind}", content=b"{nope", headers={**admin, "Content-Type": "application/json"}
     )
+    assert r.status_code == 422
+
+
+def test_schedules_create_list_get_patch(client: TestClient, admin: dict[str, str]) -> None:
+    body = {**OFFICE, "holidays": ["2026-12-28"], "yearly_holidays": [{"month": 12, "day": 25}]}
+    created = create(client, admin, "schedules", body)
+    assert created["hours"]["0"] == [{"start": "09:00:00", "end": "17:00:00"}]
+    assert created["holidays"] == ["2026-12-28"] and created["timezone"] == "Europe/London"
+    assert client.get(f"{API}/schedules/office", headers=admin).json() == created
+    all_day = {**OFFICE, "handle": "always", "timezone": "UTC"}
+    all_day["hours"] = {str(day): [{"start": "00:00", "end": "24:00"}] for day in range(7)}
+    assert create(client, admin, "schedules", all_day)["hours"]["6"][0]["end"] == "24:00:00"
+    items = client.get(f"{API}/schedules", headers=admin).json()["items"]
+    assert [s["handle"] for s in items] == ["always", "office"]
+    # A patch replaces the fields it states (hours as a whole week) and keeps the rest.
+    split = [{"start": "13:00", "end": "17:00"}, {"start": "08:00", "end": "12:00"}]
+    r = client.patch(f"{API}/schedules/office", json={"hours": {"5": split}}, headers=admin)
+    assert r.status_code == 200, r.text
+    read = client.get(f"{API}/schedules/office", headers=admin).json()
+    assert list(read["hours"]) == ["5"] and read["hours"]["5"][0]["start"] == "08:00:00"
+    assert read["holidays"] == ["2026-12-28"] and read["name"] == "Office hours"
+    r = client.patch(f"{API}/schedules/office", json={"name": "Weekend"}, headers=admin)
+    assert r.json()["name"] == "Weekend" and r.json()["hours"] == read["hours"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"timezone": "Mars/Olympus"}, "unknown IANA time zone"),
+        (
+            {
+                "hours": {
+                    "0": [{"start": "09:00", "end": "13:00"}, {"start": "12:00", "end": "17:00"}]
+                }
+            },
+            "opening intervals overlap on weekday 0",
+        ),
+        # YAML reads an unquoted 17:00 as the number 1020: a time must be a string.
+        ({"hours": {"0": [{"start": "09:00", "end": 1020}]}}, "must be a string"),
+        ({"hours": {"0": [{"start": "17:00", "end": "09:00"}]}}, "must start before it ends"),
+        ({"hours": {"7": NINE_TO_FIVE}}, "weekday must be 0 (Monday) to 6 (Sunday)"),
+        ({"yearly_holidays": [{"month": 2, "day": 30}]}, "day is out of range"),
+        ({"holidays": ["christmas"]}, "valid date"),
+    ],
+)
+def test_invalid_schedules_are_422(
+    client: TestClient, admin: dict[str, str], change: dict[str, Any], message: str
+) -> None:
+    r = client.post(f"{API}/schedules", json={**OFFICE, **change}, headers=admin)
+    assert r.status_code == 422 and message in r.text, r.text
+    assert client.get(f"{API}/schedules/office", headers=admin).status_code == 404
+    # The same mistakes in a patch, checked against the schedule they would leave.
+    create(client, admin, "schedules", OFFICE)
+    r = client.patch(f"{API}/schedules/office", json=change, headers=admin)
+    assert r.status_code == 422 and message in r.text, r.text
+    [field] = change
+    assert r.json()["detail"][0]["loc"][:2] == ["body", field]
+    assert client.get(f"{API}/schedules/office", headers=admin).json()["timezone"] == (
+        "Europe/London"
+    )
+
+
+def test_sla_plan_ladders_next_response_and_schedule_round_trip(
+    client: TestClient, admin: dict[str, str]
+) -> None:
+    seed(client, admin)
+    ladders = {
+        "resolution": {
+            "steps": [
+                {"name": "warning", "at_percent": 75, "notify": ["assignee"]},
+                {"name": "L1", "after_breach": "PT0S", "notify": ["owner", "team:ob"]},
+                {
+                    "name": "L2",
+                    "after_breach": "PT60M",
+                    "notify": ["team_lead", "agent:john"],
+                    "raise_priority": True,
+                    "reassign_team": "ob",
+                },
+            ],
+            "repeat_every": "PT2H",
+            "repeat_max": 3,
+        },
+        "first_response": {"steps": []},
+    }
+    body = {
+        **PLAN,
+        "handle": "business",
+        "next_response": "PT480M",
+        "schedule": "office",
+        "ladders": ladders,
+    }
+    created = create(client, admin, "sla-plans", body)
+    assert (created["next_response"], created["schedule"]) == ("PT8H", "office")
+    steps = created["ladders"]["resolution"]["steps"]
+    assert [s["name"] for s in steps] == ["warning", "L1", "L2"]
+    assert steps[0] == {
+        "name": "warning",
+        "at_percent": 75,
+        "after_breach": None,
+        "notify": ["assignee"],
+        "raise_priority": False,
+        "reassign_team": None,
+    }
+    assert steps[2]["after_breach"] == "PT1H" and steps[2]["reassign_team"] == "ob"
+    assert created["ladders"]["resolution"]["repeat_every"] == "PT2H"
+    assert created["ladders"]["first_response"] == {
+        "steps": [],
+        "repeat_every": None,
+        "repeat_max": 0,
+    }
+    assert client.get(f"{API}/sla-plans/business", headers=admin).json() == created
+    # A plan without them reads as none; null clears them again.
+    plain = client.get(f"{API}/sla-plans/default", headers=admin).json()
+    assert (plain["next_response"], plain["schedule"], plain["ladders"]) == (None, None, {})
+    clear = {"next_response": None, "schedule": None, "ladders": None}
+    r = client.patch(f"{API}/sla-plans/business", json=clear, headers=admin)
+    assert r.status_code == 200, r.text
+    read = client.get(f"{API}/sla-plans/business", headers=admin).json()
+    assert (read["next_response"], read["schedule"], read["ladders"]) == (None, None, {})
+    assert read["first_response"] == "PT4H"
+    r = client.patch(
+        f"{API}/sla-plans/business", json={"schedule": "office", **ladder()}, headers=admin
+    )
+    assert r.json()["schedule"] == "office" and list(r.json()["ladders"]) == ["resolution"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        ladder(clock="closing"),
+        {"ladders": {"resolution": {"steps": [{"name": "L1"}]}}},
+        ladder(at_percent=50),
+        ladder(at_percent=100, after_breach=None),
+        ladder(notify=["boss"]),
+        ladder(notify=["team"]),
+        ladder(after_breach="3600"),
+        ladder(after_breach="-PT1H"),
+        ladder(surprise=1),
+        {"ladders": {"resolution": {"steps": [], "repeat_every": "PT0S", "repeat_max": 1}}},
+        {"ladders": {"resolution": {"steps": [], "repeat_every": "PT1H", "repeat_max": 101}}},
+        {"next_response": "PT0S"},
+        {"next_response": "soon"},
+    ],
+)
+def test_invalid_ladders_and_next_response_are_422(
+    client: TestClient, admin: dict[str, str], change: dict[str, Any]
+) -> None:
+    r = client.post(f"{API}/sla-plans", json={**PLAN, **change}, headers=admin)
+    assert r.status_code == 422, r.text
+    create(client, admin, "sla-plans", PLAN)
+    assert client.patch(f"{API}/sla-plans/default", json=change, headers=admin).status_code == 422
+
+
+def test_department_schedule_is_set_and_cleared(client: TestClient, admin: dict[str, str]) -> None:
+    seed(client, admin)
+    body = {"handle": "support", "name": "Support", "manager": "john", "schedule": "office"}
+    assert create(client, admin, "departments", body)["schedule"] == "office"
+    r = client.patch(f"{API}/departments/ob", json={"schedule": "office"}, headers=admin)
+    assert r.status_code == 200 and r.json()["schedule"] == "office"
+    r = client.patch(f"{API}/departments/support", json={"schedule": None}, headers=admin)
+    assert r.status_code == 200, r.text
+    read = client.get(f"{API}/departments/support", headers=admin).json()
+    assert (read["schedule"], read["manager"]) == (None, "john")
+    # null clears only the schedule: a department keeps its manager.
+    r = client.patch(f"{API}/departments/support", json={"manager": None}, headers=admin)
     assert r.status_code == 422

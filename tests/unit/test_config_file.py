@@ -1,7 +1,10 @@
 """The YAML config loader on SQLite and PostgreSQL: the demo file, idempotence, upserts that
-touch only stated fields, and all-or-nothing failure naming the entry at fault."""
+touch only stated fields, and all-or-nothing failure naming the entry at fault; and the SLA plan
+a ticket gets from those records (`sla_snapshot`, `effective_schedule`)."""
 
+import re
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +18,14 @@ from shared.config_file import ConfigError, load_config
 from shared.db import directory
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.db.tables import Agent, Base, Department, HelpTopic, SlaPlan, Team, TeamMember
-from shared.enums import Priority
-from shared.reference_schemas import AgentUpdate
+from shared.db.tables import Schedule as ScheduleRow
+from shared.enums import Priority, SlaClock
+from shared.reference_schemas import AgentUpdate, DepartmentUpdate
 from shared.sla import first_response_target
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "config" / "demo.yaml"
-TABLES: list[type[Base]] = [Agent, Department, Team, TeamMember, SlaPlan, HelpTopic]
+TABLES: list[type[Base]] = [ScheduleRow, Agent, Department, Team, TeamMember, SlaPlan, HelpTopic]
 
 
 @pytest.fixture
@@ -52,11 +56,12 @@ def test_demo_file_loads_the_seed_story(session: Session) -> None:
     ]
     assert ("help_topics", "online-banking") in report.created and not report.updated
     assert counts(session) == {
+        "schedules": 1,
         "agents": 3,
         "departments": 2,
         "teams": 1,
         "team_members": 2,
-        "sla_plans": 2,
+        "sla_plans": 3,
         "help_topics": 4,
     }
     assert who(session, "dev-jane-token") == "jane" and who(session, "dev-vera-token") == "vera"
@@ -68,12 +73,67 @@ def test_demo_file_loads_the_seed_story(session: Session) -> None:
         "online-banking",
         "default",
     )
-    plan = directory.sla_snapshot(session.get_one(SlaPlan, "default"))
+    plan = directory.sla_snapshot(session.get_one(SlaPlan, "default"), None)
     assert first_response_target(plan, Priority.EMERGENCY).total_seconds() == 30 * 60
     assert first_response_target(plan, Priority.NORMAL).total_seconds() == 4 * 3600
-    assert (
-        directory.sla_snapshot(session.get_one(SlaPlan, "short")).auto_close.total_seconds() == 60
+    short = directory.sla_snapshot(session.get_one(SlaPlan, "short"), None)
+    assert short.auto_close.total_seconds() == 60
+
+
+def test_demo_business_plan_counts_in_office_hours_with_a_ladder(session: Session) -> None:
+    load_config(session, DEMO)
+    hours = reference.get_schedule(session=session, handle="office-hours")
+    assert hours.timezone == "Europe/London" and sorted(hours.hours) == [0, 1, 2, 3, 4]
+    assert [(h.month, h.day) for h in hours.yearly_holidays] == [(12, 25), (1, 1)]
+    row = session.get_one(SlaPlan, "business")
+    schedule = directory.effective_schedule(session, department="support", plan=row)
+    assert schedule is not None and schedule.timezone == "Europe/London"
+    plan = directory.sla_snapshot(row, schedule)
+    assert plan.schedule == schedule and plan.next_response == timedelta(hours=8)
+    assert (plan.resolution, plan.auto_close) == (timedelta(days=3), timedelta(days=7))
+    ladder = plan.ladders[SlaClock.RESOLUTION]
+    assert list(plan.ladders) == [SlaClock.RESOLUTION]
+    warning, l1, l2 = ladder.steps
+    assert (warning.at_percent, warning.notify) == (75, ["assignee"])
+    assert (l1.after_breach, l1.notify) == (timedelta(0), ["owner"])
+    assert (l2.after_breach, l2.notify, l2.raise_priority) == (
+        timedelta(hours=1),
+        ["team_lead", "department_manager"],
+        True,
     )
+    assert (ladder.repeat_every, ladder.repeat_max) == (timedelta(hours=2), 3)
+    # The default plan stays around the clock, without ladders or a next-response target.
+    default = session.get_one(SlaPlan, "default")
+    assert directory.effective_schedule(session, department="support", plan=default) is None
+    snapshot = directory.sla_snapshot(default, None)
+    assert (snapshot.schedule, snapshot.next_response, snapshot.ladders) == (None, None, {})
+
+
+def test_department_schedule_wins_over_the_plan_s(session: Session) -> None:
+    load_config(session, DEMO)
+    night = {
+        "handle": "night",
+        "name": "Night shift",
+        "timezone": "UTC",
+        "hours": {day: [{"start": "22:00", "end": "24:00"}] for day in range(7)},
+    }
+    load_config(session, {"schedules": [night]})
+    reference.update_department(
+        session=session, handle="online-banking", data=DepartmentUpdate(schedule="night")
+    )
+    session.commit()
+    business = session.get_one(SlaPlan, "business")
+    default = session.get_one(SlaPlan, "default")
+
+    def zone(department: str, plan: SlaPlan) -> str | None:
+        schedule = directory.effective_schedule(session, department=department, plan=plan)
+        return None if schedule is None else schedule.timezone
+
+    assert zone("online-banking", business) == "UTC"  # the department's
+    assert zone("online-banking", default) == "UTC"
+    assert zone("support", business) == "Europe/London"  # the plan's
+    assert zone("support", default) is None  # neither: 24/7
+    assert zone("no-such-department", business) == "Europe/London"
 
 
 def test_loading_twice_changes_nothing(session: Session) -> None:
@@ -86,10 +146,79 @@ def test_loading_twice_changes_nothing(session: Session) -> None:
     assert who(session, "dev-john-token") == "john"
 
 
+def test_upserting_a_schedule_and_a_plan_changes_only_what_they_state(session: Session) -> None:
+    load_config(session, DEMO)
+    # Neither states the holidays nor the ladders: those stay as they were.
+    schedule = {
+        "handle": "office-hours",
+        "name": "Office hours (London)",
+        "timezone": "Europe/London",
+        "hours": {"5": [{"start": "10:00", "end": "14:00"}]},
+    }
+    plan = {
+        "handle": "business",
+        "name": "Business hours",
+        "first_response": "PT4H",
+        "resolution": "P3D",
+        "auto_close": "P7D",
+        "schedule": None,
+        "next_response": "PT2H",
+    }
+    report = load_config(session, {"schedules": [schedule], "sla_plans": [plan]})
+    assert report.updated == [("schedules", "office-hours"), ("sla_plans", "business")]
+    hours = reference.get_schedule(session=session, handle="office-hours")
+    assert sorted(hours.hours) == [5] and hours.timezone == "Europe/London"
+    assert len(hours.yearly_holidays) == 2
+    plan = reference.get_sla_plan(session=session, handle="business")
+    assert (plan.schedule, plan.next_response) == (None, "PT2H")
+    assert plan.ladders[SlaClock.RESOLUTION].repeat_max == 3
+
+
+def test_a_plan_s_ladder_may_name_teams_and_agents_of_the_same_file(session: Session) -> None:
+    step = {"name": "L1", "after_breach": "PT0S", "notify": ["team:t", "agent:ann"]}
+    report = load_config(
+        session,
+        {
+            **bad_file(),
+            "help_topics": [],
+            "teams": [{"handle": "t", "name": "T", "lead": "ann"}],
+            "sla_plans": [
+                {**bad_file()["sla_plans"][0], "ladders": {"resolution": {"steps": [step]}}}
+            ],
+        },
+    )
+    assert ("sla_plans", "p") in report.created
+    ladder = reference.get_sla_plan(session=session, handle="p").ladders[SlaClock.RESOLUTION]
+    assert ladder.steps[0].notify == ["team:t", "agent:ann"]
+
+
+def test_unquoted_times_in_yaml_are_rejected(tmp_path: Path, session: Session) -> None:
+    # YAML 1.1 reads a bare 17:00 as the number 1020 (base 60).
+    source = tmp_path / "hours.yaml"
+    source.write_text(
+        "schedules:\n"
+        "  - handle: office\n"
+        "    name: Office\n"
+        "    timezone: Europe/London\n"
+        "    hours: {0: [{start: '09:00', end: 17:00}]}\n"
+    )
+    with pytest.raises(ConfigError, match=r"^schedules 'office': hours\.0\.0\.end: .*quote it"):
+        load_config(session, source)
+    assert set(counts(session).values()) == {0}
+
+
 def test_a_later_file_may_name_records_already_loaded(session: Session) -> None:
     load_config(session, DEMO)
     report = load_config(session, ROOT / "tests" / "e2e" / "fast.yaml")
-    assert report.created == [("sla_plans", "e2e-fast"), ("help_topics", "outage-fast")]
+    assert report.created == [
+        ("schedules", "e2e-always"),
+        ("sla_plans", "e2e-ladder"),
+        ("sla_plans", "e2e-pause"),
+        ("sla_plans", "e2e-fast"),
+        ("help_topics", "outage-ladder"),
+        ("help_topics", "waiting-on-customer"),
+        ("help_topics", "outage-fast"),
+    ]
 
 
 def test_upsert_changes_only_the_fields_an_entry_states(session: Session) -> None:
@@ -221,12 +350,70 @@ def test_a_bad_entry_rolls_back_everything(session: Session, database_url: str) 
             },
             "teams 'x': members and agent 'ann''s teams disagree",
         ),
+        (
+            {"schedules": [{"handle": "s", "name": "S", "timezone": "Mars/Olympus", "hours": {}}]},
+            "schedules 's': timezone: Value error, unknown IANA time zone",
+        ),
+        (
+            {
+                "schedules": [
+                    {
+                        "handle": "s",
+                        "name": "S",
+                        "timezone": "UTC",
+                        "hours": {
+                            0: [
+                                {"start": "09:00", "end": "13:00"},
+                                {"start": "12:00", "end": "17:00"},
+                            ]
+                        },
+                    }
+                ]
+            },
+            "schedules 's': hours: Value error, opening intervals overlap on weekday 0",
+        ),
+        (
+            {"departments": [{"handle": "d", "name": "D", "manager": "ann", "schedule": "none"}]},
+            "departments 'd': unknown schedule 'none'",
+        ),
+        (
+            {"sla_plans": [{**bad_file()["sla_plans"][0], "schedule": "none"}]},
+            "sla_plans 'p': unknown schedule 'none'",
+        ),
+        (
+            {
+                "sla_plans": [
+                    {
+                        **bad_file()["sla_plans"][0],
+                        "ladders": {"closing": {"steps": []}},
+                    }
+                ]
+            },
+            "sla_plans 'p': ladders.closing.[key]: Input should be 'first_response'",
+        ),
+        (
+            {
+                "sla_plans": [
+                    {
+                        **bad_file()["sla_plans"][0],
+                        "ladders": {
+                            "resolution": {
+                                "steps": [
+                                    {"name": "L1", "after_breach": "PT0S", "notify": ["team:x"]}
+                                ]
+                            }
+                        },
+                    }
+                ]
+            },
+            "sla_plans 'p': unknown team 'x'",
+        ),
     ],
 )
 def test_invalid_entries_are_named_and_nothing_is_written(
     session: Session, change: dict[str, Any], message: str
 ) -> None:
-    with pytest.raises(ConfigError, match="^" + message.replace("(", r"\(")):
+    with pytest.raises(ConfigError, match="^" + re.escape(message)):
         load_config(session, {**bad_file(), "help_topics": [], **change})
     assert set(counts(session).values()) == {0}
 
