@@ -20,11 +20,9 @@ from services.intake.schemas import TicketCreate
 from services.workflows.ticket_workflow import TicketWorkflow
 from shared import lifecycle
 from shared import search_attributes as sa
-from shared.business_time import Schedule
 from shared.db import directory
 from shared.db.projection import stored_state
 from shared.db.tables import Agent, Department, SlaPlan, Team
-from shared.db.tables import Schedule as ScheduleRow
 from shared.enums import Priority, Role, TicketStatus
 from shared.ids import ticket_workflow_id
 from shared.lifecycle import IllegalTransition
@@ -66,6 +64,13 @@ def ticket_input(*, session: Session, body: TicketCreate, number: str, key: str)
         source=body.source,
         sla_plan=directory.sla_snapshot(
             plan, directory.effective_schedule(session, department=topic.department, plan=plan)
+        ).model_copy(
+            # Kept so that a transfer to a department without hours falls back to the plan's.
+            update={
+                "plan_schedule": directory.business_hours(session, plan.schedule)
+                if plan.schedule
+                else None
+            }
         ),
         idempotency_key=key,
     )
@@ -241,12 +246,3 @@ def _reason(err: WorkflowUpdateFailedError) -> str:
 
 def _rpc_timeout(settings: Settings) -> timedelta:
     return timedelta(seconds=settings.temporal_rpc_timeout_seconds)
-
-
-def department_schedule(session: Session, handle: str) -> Schedule | None:
-    """The business hours a department's tickets count in, if it has its own."""
-    department = session.get(Department, handle)
-    if department is None or department.schedule is None:
-        return None
-    row = session.get(ScheduleRow, department.schedule)
-    return None if row is None else Schedule.model_validate(row.definition)

@@ -35,6 +35,8 @@ from services.intake.schemas import (
 from services.intake.ticket_list import TicketFilter, list_tickets
 from shared.access import requester_token, requester_token_valid
 from shared.business_time import Schedule
+from shared.db import directory
+from shared.db.tables import Department
 from shared.enums import Action, ActorKind, Priority, Role
 from shared.models import Actor, TicketCommand
 from shared.settings import Settings
@@ -225,7 +227,10 @@ async def _send(
         if action is Action.TRANSFER:
             department = _str(fields.get("department"))
             assert department is not None
-            fields["schedule"] = ticket_service.department_schedule(session, department)
+            # The new department's hours (None: the ticket falls back to its plan's).
+            row = session.get(Department, department)
+            schedule = row.schedule if row is not None else None
+            fields["schedule"] = directory.business_hours(session, schedule) if schedule else None
     # A client's Idempotency-Key makes a retried command the same update; else a fresh id.
     command_id = f"{actor.kind}:{actor.handle or ''}:{key or uuid.uuid4().hex}"
     cmd = TicketCommand(command_id=command_id, action=action, actor=actor, **fields)
