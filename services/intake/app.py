@@ -12,6 +12,7 @@ from temporalio.client import Client
 from services.intake.admin import router as admin_router
 from services.intake.deps import SessionDep, TemporalDep
 from services.intake.errors import install_error_handlers
+from services.intake.reports import router as reports_router
 from services.intake.tickets import router as tickets_router
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.settings import Settings
@@ -72,4 +73,5 @@ def create_app(settings: Settings, temporal: Client | None = None) -> FastAPI:
 
     app.include_router(tickets_router)
     app.include_router(admin_router)
+    app.include_router(reports_router)
     return app

@@ -1,0 +1,54 @@
+"""Report endpoints: parse the window, decide the caller's scope, build, answer JSON or CSV."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from services.intake.auth import CurrentAgent
+from services.intake.deps import SessionDep
+from services.intake.reports.agents import agent_report
+from services.intake.reports.csv_export import agents_csv, sla_csv
+from services.intake.reports.schemas import (
+    AgentReport,
+    ReportFormat,
+    SlaQuery,
+    SlaReport,
+    WindowQuery,
+)
+from services.intake.reports.scope import agents_scope, sla_scope
+from services.intake.reports.sla import sla_report
+
+router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
+CSV: dict[str, dict[str, object]] = {"text/csv": {}}
+
+
+@router.get("/sla", response_model=SlaReport, responses={200: {"content": CSV}})
+def get_sla_report(
+    query: Annotated[SlaQuery, Query()], agent: CurrentAgent, session: SessionDep
+) -> SlaReport | Response:
+    """Per team, agent (assignee), department, help topic or priority; totals last."""
+    scope = sla_scope(session=session, agent=agent, group_by=query.group_by)
+    report = sla_report(session=session, query=query, scope=scope)
+    if query.format is ReportFormat.CSV:
+        return _csv(sla_csv(report), f"sla-{query.group_by.value}.csv")
+    return report
+
+
+@router.get("/agents", response_model=AgentReport, responses={200: {"content": CSV}})
+def get_agent_report(
+    query: Annotated[WindowQuery, Query()], agent: CurrentAgent, session: SessionDep
+) -> AgentReport | Response:
+    """Per agent: assignments, responses, resolutions, median business times, breaches."""
+    scope = agents_scope(session=session, agent=agent)
+    report = agent_report(session=session, query=query, scope=scope)
+    if query.format is ReportFormat.CSV:
+        return _csv(agents_csv(report), "agents.csv")
+    return report
+
+
+def _csv(body: str, filename: str) -> Response:
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
