@@ -36,6 +36,8 @@ fmt: install
 
 bench: install
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.escalation
+	$(BIN)/python -m bench.reports
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

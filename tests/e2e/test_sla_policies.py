@@ -86,3 +86,33 @@ def test_editing_a_plan_does_not_rewrite_running_tickets(api: httpx.Client) -> N
             json={"first_response": plan["first_response"]},
             headers=JANE,
         )
+
+
+def test_reports_count_what_the_workflows_recorded(api: httpx.Client) -> None:
+    now = datetime.now(UTC)
+    window = {
+        "from": (now - timedelta(hours=1)).isoformat(),
+        "to": (now + timedelta(hours=1)).isoformat(),
+        "group_by": "help_topic",
+    }
+
+    def totals() -> dict[str, Any]:
+        r = api.get("/api/v1/reports/sla", params=window, headers=JANE)
+        assert r.status_code == 200, r.text
+        data: dict[str, Any] = r.json()["totals"]
+        return data
+
+    before = totals()
+    number = open_ticket(api, "Report me", topic="account-access")["number"]
+    api.post(f"/api/v1/tickets/{number}/replies", json={"message": "hi"}, headers=JANE)
+    api.post(f"/api/v1/tickets/{number}/resolve", headers=JANE)
+    after = eventually(
+        lambda: (t := totals())["resolved"] == before["resolved"] + 1 and t,
+        what="the resolution in the report",
+    )
+    assert after["opened"] == before["opened"] + 1
+    assert after["first_response"]["count"] == before["first_response"]["count"] + 1
+    csv = api.get("/api/v1/reports/sla", params={**window, "format": "csv"}, headers=JANE)
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    agents = api.get("/api/v1/reports/agents", params=window, headers=JANE).json()["rows"]
+    assert any(row["agent"] == "jane" and row["resolved"] >= 1 for row in agents)
