@@ -21,7 +21,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from bench.bare import BareTimerWorkflow
-from services.devstack import Stack, free_port
+from services.devstack import Stack
 from services.workflows.ticket_workflow import TicketWorkflow
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.db.tables import Notification, SlaClockFact
@@ -158,14 +158,9 @@ def main() -> None:
     args = parser.parse_args()
     var: Path = args.var.resolve()
     shutil.rmtree(var, ignore_errors=True)
-    stack = Stack(
-        var=var,
-        database_url=f"sqlite:///{var / 'ticketflow.db'}",
-        temporal_port=free_port(),
-        ui_port=free_port(),
-        intake_port=free_port(),
-        notify_port=free_port(),
-        smtp_port=free_port(),
+    stack = Stack.on_free_ports(
+        var,
+        f"sqlite:///{var / 'ticketflow.db'}",
         temporal_db=str(var / "temporal.db"),
         extra_env={"TEMPORAL_TASK_QUEUE": f"bench-{uuid.uuid4().hex[:6]}"},
     )

@@ -19,7 +19,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from bench.bare import BareWorkflow
-from services.devstack import Stack, free_port
+from services.devstack import Stack
 
 ROOT = Path(__file__).resolve().parents[1]
 JANE = {"Authorization": "Bearer dev-jane-token"}
@@ -127,14 +127,9 @@ def main() -> None:
     var: Path = args.var.resolve()
     shutil.rmtree(var, ignore_errors=True)  # a fresh stack each run; logs stay for reading
     url = args.database_url or f"sqlite:///{var / 'ticketflow.db'}"
-    stack = Stack(
-        var=var,
-        database_url=url,
-        temporal_port=free_port(),
-        ui_port=free_port(),
-        intake_port=free_port(),
-        notify_port=free_port(),
-        smtp_port=free_port(),
+    stack = Stack.on_free_ports(
+        var,
+        url,
         temporal_db=str(var / "temporal.db"),
         extra_env={"TEMPORAL_TASK_QUEUE": f"bench-{uuid.uuid4().hex[:6]}"},
     )

@@ -13,6 +13,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -67,6 +68,20 @@ class Stack:
     temporal_db: str | None = None  # None: in-memory
     extra_env: dict[str, str] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @classmethod
+    def on_free_ports(cls, var: Path, database_url: str, **options: Any) -> "Stack":
+        """A stack whose every port is a free one: for tests and benchmarks."""
+        return cls(
+            var=var,
+            database_url=database_url,
+            temporal_port=free_port(),
+            ui_port=free_port(),
+            intake_port=free_port(),
+            notify_port=free_port(),
+            smtp_port=free_port(),
+            **options,
+        )
 
     @property
     def env(self) -> dict[str, str]:

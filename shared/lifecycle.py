@@ -334,19 +334,6 @@ _HANDLERS = {
     Action.RESPOND: _respond,
     Action.NOTE: _note,
     Action.REQUESTER_REPLY: _requester_reply,
-    Action.RESOLVE: _resolve,
-    Action.CLOSE: _close,
-    Action.REOPEN: _reopen,
-}
-
-
-_HANDLERS = {
-    Action.ASSIGN: _assign,
-    Action.CHANGE_PRIORITY: _change_priority,
-    Action.TRANSFER: _transfer,
-    Action.RESPOND: _respond,
-    Action.NOTE: _note,
-    Action.REQUESTER_REPLY: _requester_reply,
     Action.SET_PENDING: _set_pending,
     Action.RESOLVE: _resolve,
     Action.CLOSE: _close,

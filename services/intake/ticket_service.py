@@ -99,21 +99,28 @@ async def create_ticket(
     raise Unavailable("ticket numbering")
 
 
-async def _start_or_attach(
-    client: Client, settings: Settings, data: TicketInput
-) -> TicketState | None:
-    start = WithStartWorkflowOperation(
+def _start_operation(
+    settings: Settings, data: TicketInput, reuse: WorkflowIDReusePolicy
+) -> WithStartWorkflowOperation[TicketWorkflow, TicketState]:
+    return WithStartWorkflowOperation(
         TicketWorkflow.run,
         data,
         id=ticket_workflow_id(data.number),
         task_queue=settings.temporal_task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        id_reuse_policy=reuse,
         search_attributes=sa.pairs(sa.start_values(data)),
         memo={"idempotency_key": data.idempotency_key},
         static_summary=f"#{data.number} {data.subject}",
         static_details=f"Requester: {data.requester.name}\n\nHelp topic: {data.help_topic}",
     )
+
+
+async def _start_or_attach(
+    client: Client, settings: Settings, data: TicketInput
+) -> TicketState | None:
+    # A closed ticket keeps its number: a new ticket never reuses it.
+    start = _start_operation(settings, data, WorkflowIDReusePolicy.REJECT_DUPLICATE)
     try:
         return await client.execute_update_with_start_workflow(
             TicketWorkflow.open_ticket,
@@ -175,17 +182,8 @@ async def _restart(
         idempotency_key=prior.idempotency_key,
         prior_state=prior,
     )
-    start = WithStartWorkflowOperation(
-        TicketWorkflow.run,
-        data,
-        id=ticket_workflow_id(prior.number),
-        task_queue=settings.temporal_task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-        search_attributes=sa.pairs(sa.values(prior)),
-        memo={"idempotency_key": prior.idempotency_key},
-        static_summary=f"#{prior.number} {prior.subject}",
-    )
+    # The same ticket continues in a new run of its workflow id.
+    start = _start_operation(settings, data, WorkflowIDReusePolicy.ALLOW_DUPLICATE)
     try:
         return await client.execute_update_with_start_workflow(
             TicketWorkflow.execute,

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from services.devstack import Stack, free_port
+from services.devstack import Stack
 from tests.databases import postgres_database, sqlite_database
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,14 +27,9 @@ def stack(
     var = tmp_path_factory.mktemp(f"stack-{request.param}")
     database = sqlite_database(var) if request.param == "sqlite" else postgres_database()
     with database as url:
-        stack = Stack(
-            var=var,
-            database_url=url,
-            temporal_port=free_port(),
-            ui_port=free_port(),
-            intake_port=free_port(),
-            notify_port=free_port(),
-            smtp_port=free_port(),
+        stack = Stack.on_free_ports(
+            var,
+            url,
             extra_env={
                 "ENVIRONMENT": "test",
                 "SECRET_KEY": uuid.uuid4().hex,
