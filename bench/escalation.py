@@ -76,14 +76,16 @@ async def tickets(
     base = uuid.uuid4().int % 900_000
     sem = asyncio.Semaphore(32)
 
+    opened = datetime.now(UTC)
+
     async def start(i: int) -> None:
+        # Every ticket counts from `opened`, so its deadline lands exactly at `due`, whenever
+        # its workflow gets to run its first task.
         due = window_start + timedelta(seconds=i % 60)
-        # Each ticket's target is chosen so that its deadline lands at `due`.
-        target = max(due - datetime.now(UTC), timedelta(seconds=1))
         plan = SlaPlanSnapshot(
             handle="bench",
             name="bench",
-            first_response=target,
+            first_response=due - opened,
             resolution=timedelta(days=30),
             auto_close=timedelta(days=30),
         )
@@ -98,6 +100,7 @@ async def tickets(
             source=Source.API,
             sla_plan=plan,
             idempotency_key=uuid.uuid4().hex,
+            opened_at=opened,
         )
         async with sem:
             await client.start_workflow(

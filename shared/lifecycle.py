@@ -103,7 +103,13 @@ def _check_arguments(state: TicketState, cmd: TicketCommand) -> None:
 
 
 def open_ticket(data: TicketInput, now: datetime) -> tuple[TicketState, list[Notice]]:
-    """The state of a new ticket, with the notices its creation sends."""
+    """The state of a new ticket, with the notices its creation sends.
+
+    A ticket imported from another system may carry the time it was opened there: its SLA
+    clocks run from then (never from the future).
+    """
+    if data.opened_at is not None:
+        now = min(data.opened_at, now)
     requester = Actor(kind=ActorKind.REQUESTER, name=data.requester.name)
     state = TicketState(
         number=data.number,

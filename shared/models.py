@@ -225,6 +225,8 @@ class TicketInput(BaseModel):
     source: Source
     sla_plan: SlaPlanSnapshot
     idempotency_key: str
+    # When the ticket was opened, if not now (a ticket imported from another system).
+    opened_at: datetime | None = None
     prior_state: TicketState | None = None
     # Tests lower this to exercise continue-as-new without thousands of events.
     continue_as_new_after_events: int | None = None

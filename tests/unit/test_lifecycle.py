@@ -173,3 +173,25 @@ def test_nobody_is_told_about_their_own_assignment() -> None:
     cmd = command(Action.ASSIGN).model_copy(update={"agent": "jane"})
     notices = lifecycle.apply(state, cmd, T0)
     assert notices[0].exclude_agent == "jane"
+
+
+def test_imported_ticket_counts_from_when_it_was_opened_but_never_from_the_future() -> None:
+    data = TicketInput(
+        number="123457",
+        subject="Imported",
+        message="from the old desk",
+        requester=Person(name="Alice", email="alice@example.com"),
+        help_topic="online-banking",
+        department="online-banking",
+        priority=Priority.NORMAL,
+        source=Source.API,
+        sla_plan=PLAN,
+        idempotency_key="k",
+        opened_at=T0 - timedelta(hours=1),
+    )
+    state, _ = lifecycle.open_ticket(data, T0)
+    assert state.created_at == T0 - timedelta(hours=1)
+    assert state.first_response_due == T0 + timedelta(hours=3)
+    future = data.model_copy(update={"opened_at": T0 + timedelta(days=1)})
+    state, _ = lifecycle.open_ticket(future, T0)
+    assert state.created_at == T0
