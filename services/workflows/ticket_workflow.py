@@ -99,6 +99,10 @@ class TicketWorkflow:
     def requester_reply(self, cmd: TicketCommand) -> None:
         self._signal(cmd, Action.REQUESTER_REPLY)
 
+    @workflow.signal(name=names.SIGNAL_SET_PENDING)
+    def set_pending(self, cmd: TicketCommand) -> None:
+        self._signal(cmd, Action.SET_PENDING)
+
     @workflow.signal(name=names.SIGNAL_RESOLVE)
     def resolve(self, cmd: TicketCommand) -> None:
         self._signal(cmd, Action.RESOLVE)

@@ -148,3 +148,11 @@ async def test_closed_ticket_reopens_in_a_new_run_with_its_state(
     assert state.status is TicketStatus.OPEN
     assert [e.body for e in state.thread] == ["I cannot log in to online banking.", "Hi"]
     assert state.resolution_due == state.resolution_clock_start + timedelta(hours=24)
+
+
+async def test_pending_can_be_set_by_signal(worker: tuple[Client, str]) -> None:
+    client, queue = worker
+    handle = await start(client, queue, new_input())
+    await handle.signal(TicketWorkflow.set_pending, cmd(Action.SET_PENDING))
+    state = await handle.execute_update(TicketWorkflow.execute, cmd(Action.NOTE, message="n"))
+    assert state.status is TicketStatus.PENDING
