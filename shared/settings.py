@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     # How long an API call waits on Temporal before answering 503.
     temporal_rpc_timeout_seconds: float = 10.0
 
+    # Workflows kept in the worker's memory; one evicted from the cache is replayed from its
+    # history on its next task, so keep every open ticket cached if memory allows.
+    worker_max_cached_workflows: int = 10_000
+
     notify_url: str = "http://127.0.0.1:8001"
     intake_host: str = "127.0.0.1"
     intake_port: int = 8000

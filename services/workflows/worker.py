@@ -37,6 +37,7 @@ def build_worker(
         activities=[activities.persist_ticket, activities.send_notification],
         activity_executor=executor,
         max_concurrent_activities=32,
+        max_cached_workflows=settings.worker_max_cached_workflows,
     )
 
 
