@@ -114,9 +114,11 @@ class Channel(StrEnum):
 
 
 class DeliveryStatus(StrEnum):
-    PENDING = "pending"
+    QUEUED = "queued"  # in the outbox, waiting for the notify service's delivery loop
+    PENDING = "pending"  # an attempt is under way
     SENT = "sent"
-    FAILED = "failed"
+    FAILED = "failed"  # the last attempt failed; retried with backoff
+    UNDELIVERABLE = "undeliverable"  # gave up: an alert for admins
 
 
 class RecipientRole(StrEnum):

@@ -4,7 +4,8 @@ Pure: no I/O, no clock (callers pass `now`), no Temporal. The workflow applies c
 `apply`; the workflow's update validator and the HTTP API ask `check` before anything is written.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from enum import StrEnum
 
 from shared import sla_clocks
 from shared.closing import close_as
@@ -20,6 +21,7 @@ from shared.enums import (
 )
 
 # Re-exported: the workflow drives deadlines through the lifecycle's public face.
+from shared.escalation import Trigger as Trigger
 from shared.escalation import fire_due as fire_due
 from shared.escalation import next_trigger as next_trigger
 from shared.models import Actor, Notice, TicketCommand, TicketInput, TicketState
@@ -52,18 +54,68 @@ REQUESTER_ACTIONS = frozenset({Action.REQUESTER_REPLY})
 MESSAGE_ACTIONS = frozenset({Action.RESPOND, Action.NOTE, Action.REQUESTER_REPLY})
 
 
+# What one ticket can take. A message's own size is capped by the API (MAX_BODY_BYTES).
+MAX_MESSAGES = 2_000
+MAX_THREAD_BYTES = 20 * 1024 * 1024
+REQUESTER_MESSAGES_PER_MINUTE = 20
+RATE_WINDOW = timedelta(minutes=1)
+
+
+class Refusal(StrEnum):
+    """Why a command is refused; the API answers each with its own status."""
+
+    CONFLICT = "IllegalTransition"  # 409: not legal in this state
+    TICKET_FULL = "TicketFull"  # 413: the ticket holds as much as it may
+    RATE_LIMITED = "RateLimited"  # 429: the requester writes too fast
+    KEY_REUSED = "IdempotencyKeyReused"  # 422: the key named another request
+    EXPIRED = "CommandExpired"  # 503: the caller gave up; never applied
+
+
 class IllegalTransition(Exception):
     """A command that the ticket's current state does not allow; `reason` says why."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, refusal: Refusal = Refusal.CONFLICT) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.refusal = refusal
 
 
-def check(state: TicketState, cmd: TicketCommand) -> None:
-    """Raise `IllegalTransition` unless `cmd` is legal for `state`. Changes nothing."""
+def check(state: TicketState, cmd: TicketCommand, now: datetime | None = None) -> None:
+    """Raise `IllegalTransition` unless `cmd` is legal for `state`. Changes nothing.
+
+    With `now`, also the requester's rate limit and the command's own deadline.
+    """
+    if cmd.command_id in state.seen and state.seen[cmd.command_id] != cmd.fingerprint:
+        raise IllegalTransition(
+            "this Idempotency-Key was already used for a different request", Refusal.KEY_REUSED
+        )
+    if now is not None and cmd.expires_at is not None and now > cmd.expires_at:
+        raise IllegalTransition("the caller stopped waiting for this command", Refusal.EXPIRED)
     check_status(state.status, cmd.action, cmd.actor.kind)
     _check_arguments(state, cmd)
+    _check_capacity(state, cmd, now)
+
+
+def _check_capacity(state: TicketState, cmd: TicketCommand, now: datetime | None) -> None:
+    ref = cmd.message or cmd.resolution
+    if ref is None:
+        return
+    if state.thread_count >= MAX_MESSAGES:
+        raise IllegalTransition(
+            f"the ticket holds its maximum of {MAX_MESSAGES} messages", Refusal.TICKET_FULL
+        )
+    if state.thread_bytes + ref.size > MAX_THREAD_BYTES:
+        raise IllegalTransition(
+            f"the ticket holds its maximum of {MAX_THREAD_BYTES // 1024 // 1024} MiB of messages",
+            Refusal.TICKET_FULL,
+        )
+    if now is not None and cmd.action is Action.REQUESTER_REPLY:
+        recent = [at for at in state.requester_messages_at if now - at < RATE_WINDOW]
+        if len(recent) >= REQUESTER_MESSAGES_PER_MINUTE:
+            raise IllegalTransition(
+                f"at most {REQUESTER_MESSAGES_PER_MINUTE} messages a minute; try again shortly",
+                Refusal.RATE_LIMITED,
+            )
 
 
 def check_status(status: TicketStatus, action: Action, actor: ActorKind) -> None:
@@ -96,7 +148,7 @@ def _check_arguments(state: TicketState, cmd: TicketCommand) -> None:
             if cmd.department == state.department:
                 raise IllegalTransition(f"ticket is already in {state.department}")
         case _ if cmd.action in MESSAGE_ACTIONS:
-            if not (cmd.message or "").strip():
+            if cmd.message is None or cmd.message.size == 0:
                 raise IllegalTransition("a message cannot be empty")
         case _:
             pass
@@ -108,6 +160,8 @@ def open_ticket(data: TicketInput, now: datetime) -> tuple[TicketState, list[Not
     A ticket imported from another system may carry the time it was opened there: its SLA
     clocks run from then (never from the future).
     """
+    if data.message is None:
+        raise ValueError("a new ticket needs its first message")
     if data.opened_at is not None:
         now = min(data.opened_at, now)
     requester = Actor(kind=ActorKind.REQUESTER, name=data.requester.name)
@@ -156,14 +210,14 @@ def open_ticket(data: TicketInput, now: datetime) -> tuple[TicketState, list[Not
 
 def apply(state: TicketState, cmd: TicketCommand, now: datetime) -> list[Notice]:
     """Check `cmd`, change `state` in place, and return the notices to send."""
-    check(state, cmd)
+    check(state, cmd, now)
     if state.status is PENDING and cmd.action in LEAVES_PENDING:
         state.status = OPEN
         state.remind_at = None
         sla_clocks.resume(state, SlaClock.RESOLUTION, now)
     notices = _HANDLERS[cmd.action](state, cmd, now)
     sla_clocks.refresh(state)
-    state.seen_commands.append(cmd.command_id)
+    state.seen[cmd.command_id] = cmd.fingerprint
     state.version += 1
     return notices
 
@@ -171,7 +225,7 @@ def apply(state: TicketState, cmd: TicketCommand, now: datetime) -> list[Notice]
 def reject(state: TicketState, cmd: TicketCommand, reason: str, now: datetime) -> None:
     """Record an illegal command (from a signal, which has no caller to answer) on the timeline."""
     add_event(state, EventKind.REJECTED, cmd.actor, now, action=cmd.action.value, reason=reason)
-    state.seen_commands.append(cmd.command_id)
+    state.seen[cmd.command_id] = cmd.fingerprint
     state.version += 1
 
 
@@ -245,8 +299,9 @@ def _respond(state: TicketState, cmd: TicketCommand, now: datetime) -> list[Noti
             NotificationKind.RESPONSE,
             RecipientRole.REQUESTER,
             f"[#{state.number}] Re: {state.subject}",
-            cmd.message,
+            "",
             seq,
+            message_id=cmd.message.id,
         )
     ]
 
@@ -262,6 +317,9 @@ def _requester_reply(state: TicketState, cmd: TicketCommand, now: datetime) -> l
     assert cmd.message is not None
     author = Actor(kind=ActorKind.REQUESTER, name=state.requester.name)
     add_thread(state, ThreadKind.MESSAGE, author, cmd.message, now)
+    state.requester_messages_at = [*state.requester_messages_at, now][
+        -REQUESTER_MESSAGES_PER_MINUTE:
+    ]
     seq = add_event(state, EventKind.REQUESTER_REPLIED, author, now)
     if state.status is RESOLVED:
         _reopen_clock(state, now)
@@ -275,8 +333,9 @@ def _requester_reply(state: TicketState, cmd: TicketCommand, now: datetime) -> l
             NotificationKind.REQUESTER_REPLIED,
             RecipientRole.ASSIGNEE,
             f"[#{state.number}] New message from {state.requester.name}",
-            cmd.message,
+            "",
             seq,
+            message_id=cmd.message.id,
         )
     ]
 
@@ -298,9 +357,10 @@ def _resolve(state: TicketState, cmd: TicketCommand, now: datetime) -> list[Noti
             NotificationKind.RESOLVED,
             RecipientRole.REQUESTER,
             f"[#{state.number}] Resolved: {state.subject}",
-            (cmd.resolution or "Your request has been resolved.")
-            + "\nReply to this ticket if the problem is not solved.",
+            ("" if cmd.resolution else "Your request has been resolved.\n")
+            + "Reply to this ticket if the problem is not solved.",
             seq,
+            message_id=cmd.resolution.id if cmd.resolution else None,
         )
     ]
 

@@ -128,11 +128,25 @@ class ClockRun(BaseModel):
         return self.outcome is ClockOutcome.RUNNING
 
 
+class MessageRef(BaseModel):
+    """A message body stored outside the workflow (table `message_bodies`): its id and size.
+
+    Bodies never travel through workflow state or history; the intake stores a body before it
+    sends the command that refers to it.
+    """
+
+    id: str
+    size: int = Field(ge=0)
+
+
 class ThreadEntry(BaseModel):
+    """One message of the thread, by reference; the body lives in `message_bodies`."""
+
     id: int
     kind: ThreadKind
     author: Actor
-    body: str
+    message_id: str
+    size: int
     created_at: datetime
 
 
@@ -165,8 +179,13 @@ class TicketCommand(BaseModel):
     team: str | None = None
     priority: Priority | None = None
     department: str | None = None
-    message: str | None = None
-    resolution: str | None = None
+    message: MessageRef | None = None
+    resolution: MessageRef | None = None
+    # A hash of what the command asks: an Idempotency-Key reused for another request is refused.
+    fingerprint: str = ""
+    # The API's callers stop waiting at this time: a command the workflow sees later is refused
+    # (never applied), so an answer of 503 is definitive. None: no deadline (signals).
+    expires_at: datetime | None = None
     # set_pending: when to remind the assignee if the requester has not answered.
     remind_at: datetime | None = None
     # transfer: the new department's business hours (filled in by the API from its records).
@@ -203,11 +222,73 @@ class TicketState(BaseModel):
     overdue: bool = False
     sla_breached: bool = False
     escalation_level: int = 0
+    # Only what is not yet published to the database: the thread and the timeline live there,
+    # so the workflow's state stays bounded whatever the thread's length.
     thread: list[ThreadEntry] = Field(default_factory=list)
     timeline: list[TimelineEvent] = Field(default_factory=list)
+    thread_count: int = 0
+    thread_bytes: int = 0
+    last_seq: int = 0
+    clock_cycles: dict[SlaClock, int] = Field(default_factory=dict)
+    # When the requester's latest messages came (a bounded list, for the rate limit).
+    requester_messages_at: list[datetime] = Field(default_factory=list)
+    updated_at: datetime | None = None
     version: int = 0
     idempotency_key: str = ""
-    seen_commands: list[str] = Field(default_factory=list)
+    # Command id -> fingerprint of the commands applied (bounded; carried across runs).
+    seen: dict[str, str] = Field(default_factory=dict)
+
+
+class TicketView(BaseModel):
+    """The ticket as commands answer it and the `view` query returns it: its fields, running
+    clocks and the thread entries not yet published, without the state's carried baggage
+    (plan snapshot, command ids). Small, because every update's result is kept in history.
+    """
+
+    number: str
+    subject: str
+    requester: Person
+    help_topic: str
+    department: str
+    team: str | None
+    assignee: str | None
+    priority: Priority
+    status: TicketStatus
+    source: Source
+    sla_plan: str
+    sla_timezone: str
+    created_at: datetime
+    first_response_due: datetime | None
+    next_response_due: datetime | None
+    resolution_due: datetime | None
+    next_due_at: datetime | None
+    clocks: list[ClockRun]
+    remind_at: datetime | None
+    first_responded_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    auto_close_at: datetime | None
+    breached: list[SlaClock]
+    overdue: bool
+    sla_breached: bool
+    escalation_level: int
+    thread: list[ThreadEntry]
+    thread_count: int
+    version: int
+
+    @classmethod
+    def of(cls, state: "TicketState") -> "TicketView":
+        schedule = state.sla_plan.schedule
+        data = state.model_dump(
+            include=set(cls.model_fields) - {"sla_plan", "sla_timezone", "clocks", "thread"}
+        )
+        return cls(
+            **data,
+            sla_plan=state.sla_plan.handle,
+            sla_timezone=schedule.timezone if schedule else "UTC",
+            clocks=[run for run in state.clocks if run.running],
+            thread=list(state.thread),
+        )
 
 
 class TicketInput(BaseModel):
@@ -215,7 +296,8 @@ class TicketInput(BaseModel):
 
     number: str
     subject: str
-    message: str
+    # The first message (None only for a run that carries `prior_state`).
+    message: MessageRef | None = None
     requester: Person
     help_topic: str
     department: str
@@ -249,6 +331,19 @@ class Notice(BaseModel):
     event_seq: int
     # Nobody is told about their own action: the notify activity skips this agent.
     exclude_agent: str | None = None
+    # A message of the thread to quote below the body (rendered when the notice is queued).
+    message_id: str | None = None
+
+
+class PublishBatch(BaseModel):
+    """Input of the publish activity: what one workflow task changed, written in one transaction.
+
+    `state` carries only what is unpublished (thread and timeline tails, clock runs); the
+    notices go to the notification outbox that the notify service delivers.
+    """
+
+    state: TicketState
+    notices: list[Notice] = Field(default_factory=list)
 
 
 class NotificationRequest(BaseModel):

@@ -2,7 +2,8 @@
 
 TASK_QUEUE = "ticketflow"
 
-WORKFLOW = "TicketWorkflow"
+# The lean core's workflow type; "TicketWorkflow" (services/workflows/v1) ran before it.
+WORKFLOW = "Ticket"
 
 # Signals: one per command, so any Temporal client can drive a ticket by name.
 SIGNAL_ASSIGN = "assign"
@@ -18,10 +19,9 @@ SIGNAL_REOPEN = "reopen"
 
 # The validated path used by the HTTP API: one update whose validator runs the state machine.
 UPDATE_EXECUTE = "execute"
-# Returns the ticket's state; used by create (update-with-start) to learn which ticket it hit.
-UPDATE_OPEN = "open_ticket"
-
 QUERY_STATE = "state"
+# The ticket as the API shows it (TicketView): small, without the state's carried baggage.
+QUERY_VIEW = "view"
 
 # Search attributes (registered on the server at start-up).
 SA_STATUS = "TicketStatus"

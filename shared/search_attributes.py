@@ -11,8 +11,7 @@ from temporalio.common import (
 )
 
 from shared import names
-from shared.enums import TicketStatus
-from shared.models import TicketInput, TicketState
+from shared.models import TicketState
 
 STATUS = SearchAttributeKey.for_keyword(names.SA_STATUS)
 PRIORITY = SearchAttributeKey.for_keyword(names.SA_PRIORITY)
@@ -23,6 +22,18 @@ HELP_TOPIC = SearchAttributeKey.for_keyword(names.SA_HELP_TOPIC)
 OVERDUE = SearchAttributeKey.for_bool(names.SA_OVERDUE)
 NEXT_DUE_AT = SearchAttributeKey.for_datetime(names.SA_NEXT_DUE_AT)
 SLA_BREACHED = SearchAttributeKey.for_bool(names.SA_SLA_BREACHED)
+
+KEYS: tuple[SearchAttributeKey[Any], ...] = (
+    STATUS,
+    PRIORITY,
+    ASSIGNEE,
+    TEAM,
+    DEPARTMENT,
+    HELP_TOPIC,
+    OVERDUE,
+    NEXT_DUE_AT,
+    SLA_BREACHED,
+)
 
 # Each attribute with its value; None means unset.
 Values = tuple[tuple[SearchAttributeKey[Any], str | bool | datetime | None], ...]
@@ -42,20 +53,19 @@ def values(state: TicketState) -> Values:
     )
 
 
-def start_values(data: TicketInput) -> Values:
-    """The attribute values a workflow starts with: a new ticket's, or a carried state's."""
-    if data.prior_state is not None:
-        return values(data.prior_state)
-    return (
-        (STATUS, TicketStatus.OPEN.value),
-        (PRIORITY, data.priority.value),
-        (ASSIGNEE, data.assignee),
-        (TEAM, data.team),
-        (DEPARTMENT, data.department),
-        (HELP_TOPIC, data.help_topic),
-        (OVERDUE, False),
-        (SLA_BREACHED, False),
-    )
+def current(attributes: TypedSearchAttributes) -> Values:
+    """The values a workflow's attributes hold now (as its starter or an earlier run set them)."""
+    return tuple((key, attributes.get(key)) for key in KEYS)
+
+
+def changed(before: Values, after: Values) -> list[SearchAttributeUpdate[Any]]:
+    """Updates for the attributes whose value differs (set, or unset where it has none)."""
+    old = dict(before)
+    return [
+        key.value_set(value) if value is not None else key.value_unset()
+        for key, value in after
+        if old.get(key) != value
+    ]
 
 
 def pairs(vals: Values) -> TypedSearchAttributes:

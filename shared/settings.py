@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     temporal_tls_key: str | None = None
     # How long an API call waits on Temporal before answering 503.
     temporal_rpc_timeout_seconds: float = 10.0
+    # How long a command waits to be applied; one not applied by then never is (answer 503).
+    command_timeout_seconds: float = 5.0
 
     # Workflows kept in the worker's memory; one evicted from the cache is replayed from its
     # history on its next task, so keep every open ticket cached if memory allows.

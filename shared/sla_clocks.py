@@ -38,7 +38,8 @@ def start(state: TicketState, clock: SlaClock, now: datetime) -> ClockRun | None
     target = target_for(state.sla_plan, clock, state.priority)
     if target is None or running(state, clock) is not None:
         return None
-    cycle = 1 + sum(1 for run in state.clocks if run.clock is clock)
+    cycle = state.clock_cycles.get(clock, 0) + 1
+    state.clock_cycles[clock] = cycle
     due = add_business_time(schedule_of(state), now, target)
     run = ClockRun(clock=clock, cycle=cycle, started_at=now, target=target, due_at=due)
     state.clocks.append(run)
@@ -123,4 +124,7 @@ def refresh(state: TicketState) -> None:
     state.overdue = state.status in (TicketStatus.OPEN, TicketStatus.PENDING) and bool(
         state.breached
     )
-    state.sla_breached = any(run.breached_at is not None for run in state.clocks)
+    # Sticky: published clock runs leave the state, their breaches stay counted.
+    state.sla_breached = state.sla_breached or any(
+        run.breached_at is not None for run in state.clocks
+    )

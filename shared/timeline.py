@@ -6,6 +6,7 @@ from shared.enums import EventKind, NotificationKind, RecipientRole, ThreadKind
 from shared.models import (
     Actor,
     EventContext,
+    MessageRef,
     Notice,
     Recipient,
     ThreadEntry,
@@ -18,7 +19,9 @@ def add_event(
     state: TicketState, kind: EventKind, actor: Actor, at: datetime, **detail: str
 ) -> int:
     """Append a timeline event with the ticket's dimensions as they are now; its seq."""
-    seq = len(state.timeline) + 1
+    state.last_seq += 1
+    seq = state.last_seq
+    state.updated_at = at
     context = EventContext(
         priority=state.priority,
         department=state.department,
@@ -33,11 +36,19 @@ def add_event(
 
 
 def add_thread(
-    state: TicketState, kind: ThreadKind, author: Actor, body: str, at: datetime
+    state: TicketState, kind: ThreadKind, author: Actor, message: MessageRef, at: datetime
 ) -> None:
-    entry_id = len(state.thread) + 1
+    state.thread_count += 1
+    state.thread_bytes += message.size
     state.thread.append(
-        ThreadEntry(id=entry_id, kind=kind, author=author, body=body, created_at=at)
+        ThreadEntry(
+            id=state.thread_count,
+            kind=kind,
+            author=author,
+            message_id=message.id,
+            size=message.size,
+            created_at=at,
+        )
     )
 
 
@@ -50,6 +61,7 @@ def notice(
     *,
     handle: str | None = None,
     exclude_agent: str | None = None,
+    message_id: str | None = None,
 ) -> Notice:
     return Notice(
         kind=kind,
@@ -58,6 +70,7 @@ def notice(
         body=body,
         event_seq=seq,
         exclude_agent=exclude_agent,
+        message_id=message_id,
     )
 
 

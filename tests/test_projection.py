@@ -1,17 +1,18 @@
-"""The persist activity on real databases: the projection never goes backwards, and the report
-facts are recorded once per clock run and event."""
+"""The publish activity on real databases: the projection never goes backwards; the report
+facts, the thread, the timeline and the queued notifications are written once, together."""
 
 from datetime import UTC, datetime, timedelta
 
-import httpx
 from sqlalchemy import func, select
 
 from services.workflows.activities import TicketActivities
 from shared import lifecycle
+from shared.db import thread
 from shared.db.engine import make_engine, make_sessionmaker
-from shared.db.tables import SlaClockFact, TicketEventFact, TicketRow
-from shared.enums import Action, ActorKind
-from shared.models import Actor, TicketCommand
+from shared.db.tables import Notification, SlaClockFact, TicketEventFact, TicketRow
+from shared.enums import Action, ActorKind, EventKind
+from shared.models import Actor, Notice, PublishBatch, TicketCommand, TicketState
+from tests.messages import ref
 from tests.workflows.conftest import new_input
 
 T0 = datetime(2026, 11, 23, 9, tzinfo=UTC)
@@ -19,8 +20,15 @@ JANE = Actor(kind=ActorKind.AGENT, name="Jane", handle="jane")
 
 
 def activities(url: str) -> TicketActivities:
-    sessions = make_sessionmaker(make_engine(url))
-    return TicketActivities(sessions, httpx.Client(), "http://127.0.0.1:1", "k", "http://x")
+    return TicketActivities(make_sessionmaker(make_engine(url)))
+
+
+def publish(
+    acts: TicketActivities, state: TicketState, notices: list[Notice] | None = None
+) -> bool:
+    """True if this batch was written (False: a version as new was there already)."""
+    done = acts.publish_ticket(PublishBatch(state=state, notices=notices or []))
+    return not done[0].endswith("already published")
 
 
 def test_an_older_version_never_overwrites_a_newer_one(database_url: str) -> None:
@@ -29,9 +37,9 @@ def test_an_older_version_never_overwrites_a_newer_one(database_url: str) -> Non
     old = state.model_copy(deep=True)
     cmd = TicketCommand(command_id="c1", action=Action.CHANGE_PRIORITY, actor=JANE, priority="high")
     lifecycle.apply(state, cmd, T0 + timedelta(minutes=1))
-    assert acts.persist_ticket(state) is True
-    assert acts.persist_ticket(old) is False  # a retried, older write arrives late
-    assert acts.persist_ticket(state) is False  # the same version again: nothing to do
+    assert publish(acts, state) is True
+    assert publish(acts, old) is False  # a retried, older write arrives late
+    assert publish(acts, state) is False  # the same version again: nothing to do
     with acts._sessions() as session:
         row = session.scalar(select(TicketRow).where(TicketRow.number == "424242"))
         assert row is not None and row.priority == "high" and row.version == state.version
@@ -40,13 +48,13 @@ def test_an_older_version_never_overwrites_a_newer_one(database_url: str) -> Non
 def test_facts_are_recorded_once_per_clock_run_and_event(database_url: str) -> None:
     acts = activities(database_url)
     state, _ = lifecycle.open_ticket(new_input(number="434343"), T0)
-    acts.persist_ticket(state)
-    respond = TicketCommand(command_id="r", action=Action.RESPOND, actor=JANE, message="hi")
+    publish(acts, state)
+    respond = TicketCommand(command_id="r", action=Action.RESPOND, actor=JANE, message=ref("hi"))
     lifecycle.apply(state, respond, T0 + timedelta(hours=5))  # 1 h late
     resolve = TicketCommand(command_id="s", action=Action.RESOLVE, actor=JANE)
     lifecycle.apply(state, resolve, T0 + timedelta(hours=6))
-    acts.persist_ticket(state)
-    acts.persist_ticket(state.model_copy(update={"version": state.version + 1}))
+    publish(acts, state)
+    publish(acts, state.model_copy(update={"version": state.version + 1}))
     with acts._sessions() as session:
         clocks = {f.clock: f for f in session.scalars(select(SlaClockFact))}
         events = session.scalar(select(func.count()).select_from(TicketEventFact))
@@ -56,3 +64,23 @@ def test_facts_are_recorded_once_per_clock_run_and_event(database_url: str) -> N
     assert clocks["resolution"].outcome == "met" and not clocks["resolution"].breached
     assert kinds == ["created", "assigned", "responded", "resolved"]
     assert events == 4
+
+
+def test_thread_timeline_and_notices_are_written_once_with_the_projection(
+    database_url: str,
+) -> None:
+    acts = activities(database_url)
+    state, notices = lifecycle.open_ticket(new_input(number="454545"), T0)
+    assert publish(acts, state, notices)
+    assert not publish(acts, state, notices)  # a retry after the commit: nothing twice
+    with acts._sessions() as session:
+        entries = thread.thread_of(session, "454545", [])
+        events = thread.timeline_of(session, "454545")
+        queued = list(session.scalars(select(Notification).where(Notification.ticket == "454545")))
+    assert [e.id for e in entries] == [1] and entries[0].message_id == state.thread[0].message_id
+    assert [e.kind for e in events] == [EventKind.CREATED, EventKind.ASSIGNED]
+    # The acknowledgement is queued for the requester; nobody leads the team in this database.
+    assert [(n.kind, n.recipient_email, n.status) for n in queued] == [
+        ("ticket_received", "alice@example.com", "queued")
+    ]
+    assert "Access token" not in queued[0].body

@@ -26,6 +26,15 @@ class Unavailable(Exception):
         self.dependency = dependency
 
 
+class Refused(Exception):
+    """The workflow or the API refused a request for a reason with its own status."""
+
+    def __init__(self, status_code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status_code = status_code
+        self.reason = reason
+
+
 class Unauthorized(Exception):
     pass
 
@@ -44,6 +53,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Conflict)
     async def _conflict(_: Request, err: Conflict) -> JSONResponse:
         return JSONResponse({"detail": err.reason}, status_code=409)
+
+    @app.exception_handler(Refused)
+    async def _refused(_: Request, err: Refused) -> JSONResponse:
+        return JSONResponse({"detail": err.reason}, status_code=err.status_code)
 
     @app.exception_handler(Unauthorized)
     async def _unauthorized(_: Request, __: Unauthorized) -> JSONResponse:
@@ -77,8 +90,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _no_worker(_: Request, __: WorkflowUpdateRPCTimeoutOrCancelledError) -> JSONResponse:
         return JSONResponse(
             {
-                "detail": "no worker answered in time; the command may still be applied: "
-                "retry it with the same Idempotency-Key"
+                "detail": "no worker answered in time; the command was not applied and "
+                "will not be: retry it"
             },
             status_code=503,
         )

@@ -6,7 +6,7 @@ from typing import Annotated
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from shared.enums import ClockOutcome, Priority, SlaClock, Source, ThreadKind, TicketStatus
-from shared.models import Person, TicketState, TimelineEvent
+from shared.models import Person, ThreadEntry, TicketView, TimelineEvent
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
 Handle = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
@@ -106,19 +106,33 @@ class TicketRead(BaseModel):
     closed_at: datetime | None
     auto_close_at: datetime | None
     version: int
-    thread: list[ThreadEntryRead]
+    message_count: int
+    # None when the thread could not be read just now (the database is down); the rest of
+    # the answer is current all the same.
+    thread: list[ThreadEntryRead] | None
 
     @classmethod
-    def of(cls, state: TicketState, *, internal: bool) -> "TicketRead":
+    def of(
+        cls,
+        view: TicketView,
+        thread: list[ThreadEntry] | None,
+        bodies: dict[str, str],
+        *,
+        internal: bool,
+    ) -> "TicketRead":
         """The ticket as a reader sees it; requesters (internal=False) never see notes."""
-        thread = [
-            ThreadEntryRead(kind=e.kind, author=e.author.name, body=e.body, created_at=e.created_at)
-            for e in state.thread
-            if internal or e.kind is not ThreadKind.NOTE
-        ]
-        data = state.model_dump(
-            exclude={"thread", "timeline", "sla_plan", "seen_commands", "clocks"}
-        )
+        entries = None
+        if thread is not None:
+            entries = [
+                ThreadEntryRead(
+                    kind=e.kind,
+                    author=e.author.name,
+                    body=bodies.get(e.message_id, ""),
+                    created_at=e.created_at,
+                )
+                for e in thread
+                if internal or e.kind is not ThreadKind.NOTE
+            ]
         clocks = [
             ClockRead(
                 clock=run.clock,
@@ -129,16 +143,10 @@ class TicketRead(BaseModel):
                 outcome=run.outcome,
                 breached_at=run.breached_at,
             )
-            for run in state.clocks
+            for run in view.clocks
         ]
-        schedule = state.sla_plan.schedule
-        return cls(
-            **data,
-            sla_plan=state.sla_plan.handle,
-            sla_timezone=schedule.timezone if schedule else "UTC",
-            clocks=clocks,
-            thread=thread,
-        )
+        data = view.model_dump(exclude={"thread", "clocks", "thread_count"})
+        return cls(**data, clocks=clocks, message_count=view.thread_count, thread=entries)
 
 
 class TicketCreated(TicketRead):

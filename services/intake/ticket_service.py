@@ -1,8 +1,17 @@
-"""Ticket operations behind the HTTP API: start workflows, send commands, read state."""
+"""Ticket operations behind the HTTP API: start workflows, send commands, read tickets.
 
+Answers are definitive. A create answers once the workflow has started (its number and token
+are valid for good). A command either applied exactly once (200), was refused and never will
+apply (4xx), or did not apply and never will (503): a command carries the time its caller
+stops waiting, and the workflow refuses it after that.
+"""
+
+import asyncio
 import hashlib
+import json
 import uuid
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import (
@@ -15,27 +24,39 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from services.intake.errors import Conflict, NotFound, Unavailable
+from services.intake.errors import Conflict, NotFound, Refused, Unavailable
 from services.intake.schemas import TicketCreate
 from services.workflows.ticket_workflow import TicketWorkflow
 from shared import lifecycle
 from shared import search_attributes as sa
-from shared.db import directory
+from shared.db import directory, keys, thread
 from shared.db.projection import stored_state
 from shared.db.tables import Agent, Department, SlaPlan, Team
-from shared.enums import Priority, Role, TicketStatus
+from shared.enums import Action, Priority, Role
 from shared.ids import ticket_workflow_id
-from shared.lifecycle import IllegalTransition
-from shared.models import Person, TicketCommand, TicketInput, TicketState
+from shared.lifecycle import IllegalTransition, Refusal
+from shared.models import (
+    Actor,
+    MessageRef,
+    Person,
+    TicketCommand,
+    TicketInput,
+    TicketView,
+)
 from shared.settings import Settings
 
-NUMBER_ATTEMPTS = 20
+# How long a workflow task may take; an update not accepted by its deadline plus this never is.
+WORKFLOW_TASK_TIMEOUT = timedelta(seconds=5)
+# Allowance for the clocks of this host and the Temporal server to differ.
+CLOCK_SKEW = timedelta(seconds=2)
 
-
-def ticket_number_for(key: str, attempt: int) -> str:
-    """A 6-digit number derived from the creation key; collisions move to the next attempt."""
-    digest = hashlib.sha256(f"{key}#{attempt}".encode()).digest()
-    return str(100_000 + int.from_bytes(digest[:8], "big") % 900_000)
+REFUSALS = {refusal.value: refusal for refusal in Refusal}
+# What each refusal of the workflow answers over HTTP.
+REFUSAL_STATUS = {
+    Refusal.TICKET_FULL: 413,
+    Refusal.RATE_LIMITED: 429,
+    Refusal.KEY_REUSED: 422,
+}
 
 
 def creation_key(email: str, idempotency_key: str | None) -> str:
@@ -44,17 +65,29 @@ def creation_key(email: str, idempotency_key: str | None) -> str:
     return hashlib.sha256(f"{email.lower()}\n{raw}".encode()).hexdigest()
 
 
-def ticket_input(*, session: Session, body: TicketCreate, number: str, key: str) -> TicketInput:
+def fingerprint(payload: object) -> str:
+    """A hash of what a request asks for: the same key with another request is refused."""
+    canonical = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def ticket_input(
+    *, session: Session, body: TicketCreate, number: str, key: str, message: MessageRef
+) -> TicketInput:
     topic = directory.help_topic(session, body.help_topic)
     if topic is None:
         raise NotFound(f"help topic {body.help_topic!r}")
     plan = session.get(SlaPlan, topic.sla_plan)
     if plan is None:
         raise NotFound(f"SLA plan {topic.sla_plan!r}")
+    plan_schedule = directory.business_hours(session, plan.schedule) if plan.schedule else None
+    snapshot = directory.sla_snapshot(
+        plan, directory.effective_schedule(session, department=topic.department, plan=plan)
+    )
     return TicketInput(
         number=number,
         subject=body.subject,
-        message=body.message,
+        message=message,
         requester=Person(name=body.requester.name, email=body.requester.email),
         help_topic=topic.handle,
         department=topic.department,
@@ -62,16 +95,8 @@ def ticket_input(*, session: Session, body: TicketCreate, number: str, key: str)
         assignee=topic.agent,
         priority=body.priority or Priority(topic.priority),
         source=body.source,
-        sla_plan=directory.sla_snapshot(
-            plan, directory.effective_schedule(session, department=topic.department, plan=plan)
-        ).model_copy(
-            # Kept so that a transfer to a department without hours falls back to the plan's.
-            update={
-                "plan_schedule": directory.business_hours(session, plan.schedule)
-                if plan.schedule
-                else None
-            }
-        ),
+        # Kept so that a transfer to a department without hours falls back to the plan's.
+        sla_plan=snapshot.model_copy(update={"plan_schedule": plan_schedule}),
         idempotency_key=key,
     )
 
@@ -83,52 +108,64 @@ async def create_ticket(
     settings: Settings,
     body: TicketCreate,
     idempotency_key: str | None,
-) -> TicketState:
-    """Start the ticket's workflow, or find the one this key started before."""
+) -> TicketView:
+    """Start the ticket's workflow, or answer the ticket this key made before.
+
+    The key and its ticket number are recorded first, so a retry (after any failure) starts
+    or finds the same ticket; the same key with a different request is refused.
+    """
     key = creation_key(body.requester.email, idempotency_key)
-    with sessions() as session:
-        template = ticket_input(session=session, body=body, number="", key=key)
-    for attempt in range(NUMBER_ATTEMPTS):
-        data = template.model_copy(update={"number": ticket_number_for(key, attempt)})
-        state = await _start_or_attach(client, settings, data)
-        if state is None or state.idempotency_key != key:
-            continue  # the number belongs to another ticket
-        if state.subject != body.subject or state.requester.email != body.requester.email:
-            raise Conflict("Idempotency-Key was already used for a different ticket")
-        return state
-    raise Unavailable("ticket numbering")
-
-
-def _start_operation(
-    settings: Settings, data: TicketInput, reuse: WorkflowIDReusePolicy
-) -> WithStartWorkflowOperation[TicketWorkflow, TicketState]:
-    return WithStartWorkflowOperation(
-        TicketWorkflow.run,
-        data,
-        id=ticket_workflow_id(data.number),
-        task_queue=settings.temporal_task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        id_reuse_policy=reuse,
-        search_attributes=sa.pairs(sa.start_values(data)),
-        memo={"idempotency_key": data.idempotency_key},
-        static_summary=f"#{data.number} {data.subject}",
-        static_details=f"Requester: {data.requester.name}\n\nHelp topic: {data.help_topic}",
-    )
-
-
-async def _start_or_attach(
-    client: Client, settings: Settings, data: TicketInput
-) -> TicketState | None:
-    # A closed ticket keeps its number: a new ticket never reuses it.
-    start = _start_operation(settings, data, WorkflowIDReusePolicy.REJECT_DUPLICATE)
+    now = datetime.now(UTC)
+    with sessions.begin() as session:
+        claim = keys.claim(session, key, fingerprint(body.model_dump(mode="json")), now)
+        if claim is None:
+            raise Refused(
+                422, f"Idempotency-Key {idempotency_key!r} was already used for a different ticket"
+            )
+        number = claim.number
+        message = thread.store_message(session, number, f"{number}:{key}:first", body.message, now)
+        data = ticket_input(session=session, body=body, number=number, key=key, message=message)
+    # The workflow opens the ticket at this same instant, so this answer is exactly its state.
+    data = data.model_copy(update={"opened_at": now})
+    state, _ = lifecycle.open_ticket(data, now)
+    handle = client.get_workflow_handle_for(TicketWorkflow.run, ticket_workflow_id(number))
     try:
-        return await client.execute_update_with_start_workflow(
-            TicketWorkflow.open_ticket,
-            start_workflow_operation=start,
+        await client.start_workflow(
+            TicketWorkflow.run,
+            data,
+            id=handle.id,
+            task_queue=settings.temporal_task_queue,
+            # A retry finds the running workflow; a closed ticket keeps its number for good.
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            task_timeout=WORKFLOW_TASK_TIMEOUT,
+            search_attributes=sa.pairs(sa.values(state)),
+            static_summary=f"#{number} {data.subject}",
+            static_details=f"Requester: {data.requester.name}\n\nHelp topic: {data.help_topic}",
             rpc_timeout=_rpc_timeout(settings),
         )
-    except WorkflowAlreadyStartedError:
-        return None  # a closed ticket has this number: the caller decides whose it is
+    except WorkflowAlreadyStartedError:  # the key's ticket, closed since
+        return await read_view(client, sessions, settings, number)
+    if not claim.new:
+        return await read_view(client, sessions, settings, number)
+    return TicketView.of(state)
+
+
+@dataclass(frozen=True)
+class CommandRequest:
+    """A command as the API receives it: who, what, and the client's Idempotency-Key."""
+
+    number: str
+    actor: Actor
+    action: Action
+    key: str | None
+    agent: str | None = None
+    team: str | None = None
+    priority: Priority | None = None
+    department: str | None = None
+    message: str | None = None
+    resolution: str | None = None
+    remind_at: datetime | None = None
 
 
 async def run_command(
@@ -136,23 +173,117 @@ async def run_command(
     client: Client,
     sessions: sessionmaker[Session],
     settings: Settings,
-    number: str,
-    cmd: TicketCommand,
-) -> TicketState:
-    """Send `cmd` through the workflow's validated update; reopen a closed ticket in a new run."""
-    handle: WorkflowHandle[TicketWorkflow, TicketState] = client.get_workflow_handle_for(
-        TicketWorkflow.run, ticket_workflow_id(number)
-    )
+    request: CommandRequest,
+) -> TicketView:
+    """Check the handles it names, store its message, and have the workflow apply it."""
+    cmd = _command(sessions, settings, request)
+    handle = client.get_workflow_handle_for(TicketWorkflow.run, ticket_workflow_id(request.number))
+    update_id = f"{cmd.command_id}:{cmd.fingerprint[:16]}"
     try:
         return await handle.execute_update(
-            TicketWorkflow.execute, cmd, id=cmd.command_id, rpc_timeout=_rpc_timeout(settings)
+            TicketWorkflow.execute, cmd, id=update_id, rpc_timeout=_command_wait(settings)
         )
     except WorkflowUpdateFailedError as err:
-        raise Conflict(_reason(err)) from err
+        raise _refused(err) from err
     except RPCError as err:
-        if err.status is not RPCStatusCode.NOT_FOUND:
-            raise
-    # No running workflow: an unknown ticket, or a closed one whose workflow completed.
+        if err.status is RPCStatusCode.NOT_FOUND:
+            return await _restart(client, sessions, settings, request.number, cmd, update_id)
+        if err.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
+            return await _settle(handle, cmd, update_id)
+        raise Unavailable("temporal") from err
+    except TimeoutError as err:
+        raise Unavailable("temporal") from err
+
+
+def _command(
+    sessions: sessionmaker[Session], settings: Settings, request: CommandRequest
+) -> TicketCommand:
+    asked = {
+        "action": request.action.value,
+        "agent": request.agent,
+        "team": request.team,
+        "priority": request.priority,
+        "department": request.department,
+        "message": request.message,
+        "resolution": request.resolution,
+        "remind_at": request.remind_at,
+    }
+    digest = fingerprint(asked)
+    actor = request.actor
+    # A client's Idempotency-Key makes a retried command the same update; else a fresh id.
+    command_id = f"{actor.kind}:{actor.handle or ''}:{request.key or uuid.uuid4().hex}"
+    now = datetime.now(UTC)
+    with sessions.begin() as session:
+        check_handles(
+            session=session, agent=request.agent, team=request.team, department=request.department
+        )
+        schedule = None
+        if request.department is not None:
+            # The new department's hours (None: the ticket falls back to its plan's).
+            row = session.get(Department, request.department)
+            if row is not None and row.schedule:
+                schedule = directory.business_hours(session, row.schedule)
+        refs = {
+            name: thread.store_message(
+                session, request.number, f"{command_id}:{digest}:{name}", text, now
+            )
+            for name, text in (("message", request.message), ("resolution", request.resolution))
+            if text is not None
+        }
+    return TicketCommand(
+        command_id=command_id,
+        action=request.action,
+        actor=actor,
+        agent=request.agent,
+        team=request.team,
+        priority=request.priority,
+        department=request.department,
+        message=refs.get("message"),
+        resolution=refs.get("resolution"),
+        remind_at=request.remind_at,
+        schedule=schedule,
+        fingerprint=digest,
+        expires_at=now + timedelta(seconds=settings.command_timeout_seconds),
+    )
+
+
+async def _settle(
+    handle: WorkflowHandle[TicketWorkflow, TicketView], cmd: TicketCommand, update_id: str
+) -> TicketView:
+    """The caller's wait ran out: learn for certain whether the command applied.
+
+    The workflow refuses the command once its deadline passed (judged at the start of the
+    workflow task that sees it), so after the deadline, one task timeout and the clock skew,
+    an update that was not accepted never will be.
+    """
+    assert cmd.expires_at is not None
+    sealed = cmd.expires_at + WORKFLOW_TASK_TIMEOUT + CLOCK_SKEW
+    while True:
+        left = sealed - datetime.now(UTC)
+        try:
+            outcome: TicketView = await handle.get_update_handle_for(
+                TicketWorkflow.execute, update_id
+            ).result(rpc_timeout=max(left, timedelta(seconds=1)))
+            return outcome
+        except WorkflowUpdateFailedError as err:
+            raise _refused(err) from err
+        except RPCError as err:
+            if err.status is RPCStatusCode.NOT_FOUND or left <= timedelta(0):
+                raise Unavailable(
+                    "the ticket's worker (the command was not applied and will not be; retry it)"
+                ) from err
+        await asyncio.sleep(0.5)
+
+
+async def _restart(
+    client: Client,
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    number: str,
+    cmd: TicketCommand,
+    update_id: str,
+) -> TicketView:
+    """No running workflow: an unknown ticket, or a closed one that a command reopens."""
     with sessions() as session:
         prior = stored_state(session, number)
     if prior is None:
@@ -160,17 +291,10 @@ async def run_command(
     try:
         lifecycle.check(prior, cmd)
     except IllegalTransition as err:
-        raise Conflict(err.reason) from err
-    return await _restart(client, settings, prior, cmd)
-
-
-async def _restart(
-    client: Client, settings: Settings, prior: TicketState, cmd: TicketCommand
-) -> TicketState:
+        raise _refusal_error(err.refusal, err.reason) from err
     data = TicketInput(
         number=prior.number,
         subject=prior.subject,
-        message="",
         requester=prior.requester,
         help_topic=prior.help_topic,
         department=prior.department,
@@ -183,36 +307,45 @@ async def _restart(
         prior_state=prior,
     )
     # The same ticket continues in a new run of its workflow id.
-    start = _start_operation(settings, data, WorkflowIDReusePolicy.ALLOW_DUPLICATE)
+    start = WithStartWorkflowOperation(
+        TicketWorkflow.run,
+        data,
+        id=ticket_workflow_id(number),
+        task_queue=settings.temporal_task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        task_timeout=WORKFLOW_TASK_TIMEOUT,
+        search_attributes=sa.pairs(sa.values(prior)),
+        static_summary=f"#{number} {prior.subject}",
+    )
     try:
         return await client.execute_update_with_start_workflow(
             TicketWorkflow.execute,
             cmd,
-            id=cmd.command_id,
+            id=update_id,
             start_workflow_operation=start,
-            rpc_timeout=_rpc_timeout(settings),
+            rpc_timeout=_command_wait(settings),
         )
     except WorkflowUpdateFailedError as err:
-        raise Conflict(_reason(err)) from err
+        raise _refused(err) from err
 
 
-async def read_state(
-    *, client: Client, sessions: sessionmaker[Session], settings: Settings, number: str
-) -> TicketState:
-    """The ticket's current state: the projection if it is closed (final), else the workflow."""
-    with sessions() as session:
-        stored = stored_state(session, number)
-    if stored is not None and stored.status is TicketStatus.CLOSED:
-        return stored
+async def read_view(
+    client: Client, sessions: sessionmaker[Session], settings: Settings, number: str
+) -> TicketView:
+    """The ticket as it is now: from its workflow, else (closed, or Temporal down) the
+    projection."""
     handle = client.get_workflow_handle_for(TicketWorkflow.run, ticket_workflow_id(number))
     try:
-        return await handle.query(TicketWorkflow.state, rpc_timeout=_rpc_timeout(settings))
+        return await handle.query(TicketWorkflow.view, rpc_timeout=_rpc_timeout(settings))
     except RPCError as err:
+        with sessions() as session:
+            stored = stored_state(session, number)
         if stored is not None:
-            return stored  # Temporal unreachable or the run just completed: the projection serves
+            return TicketView.of(stored)
         if err.status is RPCStatusCode.NOT_FOUND:
             raise NotFound(f"ticket {number}") from err
-        raise
+        raise Unavailable("temporal") from err
 
 
 def check_handles(
@@ -235,11 +368,24 @@ def check_handles(
         raise NotFound(f"department {department!r}")
 
 
-def _reason(err: WorkflowUpdateFailedError) -> str:
+def _refused(err: WorkflowUpdateFailedError) -> Exception:
     cause = err.cause
     if isinstance(cause, ApplicationError):
-        return cause.message
-    return str(cause or err)
+        return _refusal_error(REFUSALS.get(cause.type or ""), cause.message)
+    return Conflict(str(cause or err))
+
+
+def _refusal_error(refusal: Refusal | None, reason: str) -> Exception:
+    if refusal is Refusal.EXPIRED:
+        return Unavailable("the ticket's worker (the command was not applied and will not be)")
+    if refusal in REFUSAL_STATUS:
+        return Refused(REFUSAL_STATUS[refusal], reason)
+    return Conflict(reason)
+
+
+def _command_wait(settings: Settings) -> timedelta:
+    """How long to wait for an update: a little past the command's own deadline."""
+    return timedelta(seconds=settings.command_timeout_seconds + 1)
 
 
 def _rpc_timeout(settings: Settings) -> timedelta:

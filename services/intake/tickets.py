@@ -1,11 +1,12 @@
 """Ticket endpoints: parse, authorise, call the ticket service, answer."""
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, status
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
@@ -34,16 +35,16 @@ from services.intake.schemas import (
 )
 from services.intake.ticket_list import TicketFilter, list_tickets
 from shared.access import requester_token, requester_token_valid
-from shared.business_time import Schedule
-from shared.db import directory
-from shared.db.tables import Department
+from shared.db import thread
 from shared.enums import Action, ActorKind, Priority, Role
-from shared.models import Actor, TicketCommand
+from shared.models import Actor, TicketView
 from shared.settings import Settings
 
-CommandField = str | Priority | datetime | Schedule | None
+CommandField = str | Priority | datetime | None
 router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
-Number = Annotated[str, Path(pattern=r"^[0-9]{6}$", description="6-digit ticket number")]
+# Six digits for the first 900,000 tickets, more after: any well-formed number is accepted,
+# and one that names no ticket is a 404.
+Number = Annotated[str, Path(pattern=r"^[1-9][0-9]{5,15}$", description="ticket number")]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
 
@@ -61,23 +62,34 @@ def _context(sessions: SessionsDep, settings: SettingsDep, client: TemporalDep) 
 Ctx = Annotated[TicketContext, Depends(_context)]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        422: {"description": "Invalid body, or an Idempotency-Key used for another ticket"},
+        503: {"description": "Not created (a dependency is down): retry"},
+    },
+)
 async def create_ticket(
     body: TicketCreate,
     ctx: Ctx,
     idempotency_key: IdempotencyKey = None,
 ) -> TicketCreated:
-    """Open a ticket (no credentials needed: this is the public portal's door)."""
+    """Open a ticket (no credentials needed: this is the public portal's door).
+
+    Answers once the ticket's workflow has started: its number and access token are valid.
+    The same Idempotency-Key and request again answers the same ticket, for good.
+    """
     settings = ctx.settings
-    state = await ticket_service.create_ticket(
+    created = await ticket_service.create_ticket(
         client=ctx.client,
         sessions=ctx.sessions,
         settings=settings,
         body=body,
         idempotency_key=idempotency_key,
     )
-    read = TicketRead.of(state, internal=False)
-    token = requester_token(settings.secret_key, state.number)
+    read = await _read(ctx, created, internal=False)
+    token = requester_token(settings.secret_key, created.number)
     return TicketCreated(**read.model_dump(), access_token=token)
 
 
@@ -98,18 +110,16 @@ async def get_ticket(
 ) -> TicketRead:
     """An agent sees everything; the requester (with the ticket's token) never sees notes."""
     _authorise_reader(principal, ctx.settings.secret_key, number)
-    state = await ticket_service.read_state(
-        client=ctx.client, sessions=ctx.sessions, settings=ctx.settings, number=number
-    )
-    return TicketRead.of(state, internal=isinstance(principal, AgentPrincipal))
+    view = await ticket_service.read_view(ctx.client, ctx.sessions, ctx.settings, number)
+    return await _read(ctx, view, internal=isinstance(principal, AgentPrincipal))
 
 
 @router.get("/{number}/timeline")
 async def get_timeline(number: Number, _: CurrentAgent, ctx: Ctx) -> TimelineRead:
-    state = await ticket_service.read_state(
-        client=ctx.client, sessions=ctx.sessions, settings=ctx.settings, number=number
-    )
-    return TimelineRead(number=state.number, events=state.timeline)
+    await ticket_service.read_view(ctx.client, ctx.sessions, ctx.settings, number)
+    with ctx.sessions() as session:
+        events = thread.timeline_of(session, number)
+    return TimelineRead(number=number, events=events)
 
 
 @router.post("/{number}/assign")
@@ -217,31 +227,28 @@ async def _send(
     key: str | None,
     **fields: CommandField,
 ) -> TicketRead:
-    with ctx.sessions() as session:
-        ticket_service.check_handles(
-            session=session,
-            agent=_str(fields.get("agent")),
-            team=_str(fields.get("team")),
-            department=_str(fields.get("department")),
-        )
-        if action is Action.TRANSFER:
-            department = _str(fields.get("department"))
-            assert department is not None
-            # The new department's hours (None: the ticket falls back to its plan's).
-            row = session.get(Department, department)
-            schedule = row.schedule if row is not None else None
-            fields["schedule"] = directory.business_hours(session, schedule) if schedule else None
-    # A client's Idempotency-Key makes a retried command the same update; else a fresh id.
-    command_id = f"{actor.kind}:{actor.handle or ''}:{key or uuid.uuid4().hex}"
-    cmd = TicketCommand(command_id=command_id, action=action, actor=actor, **fields)
-    state = await ticket_service.run_command(
-        client=ctx.client, sessions=ctx.sessions, settings=ctx.settings, number=number, cmd=cmd
+    request = ticket_service.CommandRequest(
+        number=number,
+        actor=actor,
+        action=action,
+        key=key,
+        **fields,  # type: ignore[arg-type]
     )
-    return TicketRead.of(state, internal=actor.kind is ActorKind.AGENT)
+    view = await ticket_service.run_command(
+        client=ctx.client, sessions=ctx.sessions, settings=ctx.settings, request=request
+    )
+    return await _read(ctx, view, internal=actor.kind is ActorKind.AGENT)
 
 
-def _str(value: CommandField) -> str | None:
-    return None if value is None else str(value)
+async def _read(ctx: Ctx, view: TicketView, *, internal: bool) -> TicketRead:
+    """The ticket with its thread; without the thread if the database cannot be read now."""
+    try:
+        with ctx.sessions() as session:
+            entries = thread.thread_of(session, view.number, view.thread)
+            texts = thread.bodies(session, entries)
+    except (DBAPIError, PoolTimeout):
+        return TicketRead.of(view, None, {}, internal=internal)
+    return TicketRead.of(view, entries, texts, internal=internal)
 
 
 def _authorise_reader(principal: CurrentPrincipal, secret_key: str, number: str) -> None:

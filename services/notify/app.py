@@ -12,12 +12,15 @@ from services.notify.deps import SessionsDep
 from services.notify.errors import install_error_handlers
 from services.notify.limits import BodySizeLimit
 from services.notify.mailer import ChannelMailer, Mailer
+from services.notify.outbox import DeliveryLoop
 from services.notify.routes import router
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.settings import Settings
 
 
-def create_app(settings: Settings, mailer: Mailer | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, mailer: Mailer | None = None, *, deliver_outbox: bool = True
+) -> FastAPI:
     """Build the app; the engine is made at start-up, the mailer from settings unless given."""
 
     @asynccontextmanager
@@ -26,7 +29,12 @@ def create_app(settings: Settings, mailer: Mailer | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.sessions = make_sessionmaker(engine)
         app.state.mailer = mailer or ChannelMailer.from_settings(settings)
+        delivery = DeliveryLoop(app.state.sessions, app.state.mailer, settings)
+        if deliver_outbox:
+            delivery.start()
         yield
+        if deliver_outbox:
+            delivery.stop()
         engine.dispose()
 
     app = FastAPI(title="ticketflow notify", version="0.1.0", lifespan=lifespan)

@@ -43,17 +43,17 @@ def submit(
     if not created:
         if row.status == DeliveryStatus.SENT:
             return Submitted(row, created=False)
-        if not _claim(sessions, row, now):
+        if not claim(sessions, row, now):
             current = get(sessions, data.idempotency_key)
             if current is not None and current.status == DeliveryStatus.SENT:
                 return Submitted(current, created=False)
             raise DeliveryInProgress()
     try:
-        mailer.deliver(_outgoing(row))
+        mailer.deliver(outgoing(row))
     except DeliveryError as err:
-        _finish(sessions, row.id, DeliveryStatus.FAILED, error=str(err))
+        finish(sessions, row.id, DeliveryStatus.FAILED, error=str(err))
         raise DeliveryFailed(str(err)) from err
-    return Submitted(_finish(sessions, row.id, DeliveryStatus.SENT), created=created)
+    return Submitted(finish(sessions, row.id, DeliveryStatus.SENT), created=created)
 
 
 def get(sessions: sessionmaker[Session], idempotency_key: str) -> Notification | None:
@@ -105,7 +105,7 @@ def _attempt_stale(cutoff: datetime) -> ColumnElement[bool]:
     )
 
 
-def _claim(sessions: sessionmaker[Session], row: Notification, now: datetime) -> bool:
+def claim(sessions: sessionmaker[Session], row: Notification, now: datetime) -> bool:
     """Take over a failed or abandoned attempt; of concurrent callers exactly one wins."""
     cutoff = now - ATTEMPT_LEASE
     conditions = [
@@ -130,7 +130,7 @@ def _claim(sessions: sessionmaker[Session], row: Notification, now: datetime) ->
     return claimed
 
 
-def _finish(
+def finish(
     sessions: sessionmaker[Session],
     row_id: int,
     status: DeliveryStatus,
@@ -141,11 +141,12 @@ def _finish(
         row.status = status.value
         row.attempts += 1
         row.last_error = error[:MAX_ERROR_CHARS] if error is not None else None
-        row.sent_at = datetime.now(UTC) if status is DeliveryStatus.SENT else None
+        # The attempt's time: when it was sent, or when a failed one may be retried from.
+        row.sent_at = datetime.now(UTC)
     return row
 
 
-def _outgoing(row: Notification) -> OutgoingMail:
+def outgoing(row: Notification) -> OutgoingMail:
     return OutgoingMail(
         idempotency_key=row.idempotency_key,
         ticket=row.ticket,

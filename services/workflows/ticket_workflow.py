@@ -1,40 +1,45 @@
-"""`TicketWorkflow`: one durable workflow per ticket, the source of truth for its state."""
+"""`TicketWorkflow`: one durable workflow per ticket, the source of truth for its state.
+
+Lean by design: each workflow task that changes the ticket ends in one local activity that
+publishes the change (projection, thread, timeline, facts and notification outbox in one
+transaction). Message bodies never enter the workflow: commands carry references. One timer
+is armed for the earliest deadline and kept while later deadlines come and go.
+"""
 
 import asyncio
 import contextlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from services.workflows.activities import TicketActivities
+    from services.workflows.details import current_details
     from shared import lifecycle, names
     from shared import search_attributes as sa
-    from shared.enums import Action, EventKind, TicketStatus
+    from shared.enums import Action, TicketStatus
     from shared.lifecycle import IllegalTransition
     from shared.models import (
-        Actor,
         Notice,
-        NotificationRequest,
-        NotificationResult,
+        PublishBatch,
         TicketCommand,
         TicketInput,
         TicketState,
+        TicketView,
     )
 
-# Keep this many command ids across continue-as-new: signals are at-least-once, and a
-# duplicate arrives within seconds, not after thousands of later commands.
+# Keep this many command ids across continue-as-new: signals are at-least-once, and an API
+# retry with the same Idempotency-Key comes within minutes, not thousands of commands later.
 SEEN_COMMANDS_KEPT = 1000
 
-PERSIST_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)
-)
-NOTIFY_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    maximum_interval=timedelta(minutes=5),
-    non_retryable_error_types=["InvalidNotification"],
+PUBLISH_TIMEOUT = timedelta(seconds=10)
+# The database may be down for a while: keep trying, the ticket's state is safe meanwhile.
+PUBLISH_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
 )
 
 
@@ -42,36 +47,38 @@ NOTIFY_RETRY = RetryPolicy(
 class TicketWorkflow:
     @workflow.init
     def __init__(self, data: TicketInput) -> None:
-        now = workflow.now()
+        self._outbox: list[Notice] = []
         if data.prior_state is not None:
+            # Carried from a run that ended idle, or restored from the projection: published.
             self._state = data.prior_state
-            self._outbox: list[Notice] = []
+            self._published = self._state.version
         else:
-            self._state, self._outbox = lifecycle.open_ticket(data, now)
-        self._seen = set(self._state.seen_commands)
-        self._persisted_version = 0
-        self._attributes: sa.Values | None = None
-        self._sending: set[asyncio.Task[None]] = set()
-        self._send_error: BaseException | None = None
+            self._state, self._outbox = lifecycle.open_ticket(data, workflow.now())
+            self._published = 0
+        self._attributes = sa.current(workflow.info().typed_search_attributes)
+        self._timer: asyncio.Task[None] | None = None
+        self._timer_at: datetime | None = None
 
     @workflow.run
-    async def run(self, data: TicketInput) -> TicketState:
+    async def run(self, data: TicketInput) -> TicketView:
         while True:
-            await self._flush()
-            if self._send_error is not None:
-                # A bug, not a delivery failure: fail the workflow task so it retries once fixed.
-                raise RuntimeError("sending a notification failed") from self._send_error
+            self._outbox += lifecycle.fire_due(self._state, workflow.now())
+            await self._publish()
             if self._idle():
                 if self._state.status is TicketStatus.CLOSED:
-                    return self._state
+                    return TicketView.of(self._state)
                 if self._continue_as_new_due(data):
-                    self._state.seen_commands = self._state.seen_commands[-SEEN_COMMANDS_KEPT:]
+                    seen = list(self._state.seen.items())[-SEEN_COMMANDS_KEPT:]
+                    self._state.seen = dict(seen)
                     workflow.continue_as_new(data.model_copy(update={"prior_state": self._state}))
+            trigger = lifecycle.next_trigger(self._state)
+            if trigger is not None and trigger.at <= workflow.now():
+                continue  # came due while publishing
             # A closed ticket, or one due to continue as new, waits only until it is idle;
             # commands that arrive meanwhile are handled as usual.
             ending = self._state.status is TicketStatus.CLOSED or self._continue_as_new_due(data)
-            await self._wait_for_change_or_deadline(wake_when_idle=ending)
-            self._outbox += lifecycle.fire_due(self._state, workflow.now())
+            self._arm_timer(trigger)
+            await self._wait(self._state.version, ending)
 
     # --- messages ---------------------------------------------------------------------------
 
@@ -116,52 +123,51 @@ class TicketWorkflow:
         self._signal(cmd, Action.REOPEN)
 
     @workflow.update(name=names.UPDATE_EXECUTE)
-    def execute(self, cmd: TicketCommand) -> TicketState:
-        """The validated path: the validator rejects an illegal command before history."""
-        if cmd.command_id not in self._seen:
+    def execute(self, cmd: TicketCommand) -> TicketView:
+        """The validated path: the validator refuses an illegal command before history.
+
+        A command seen before (the same id and request) answers the ticket as it is now.
+        """
+        if not self._seen(cmd):
             try:
                 self._apply(cmd)
             except IllegalTransition as err:  # state changed between validator and handler
-                raise ApplicationError(
-                    err.reason, type="IllegalTransition", non_retryable=True
-                ) from err
-        return self._state
+                raise _refusal(err) from err
+        return TicketView.of(self._state)
 
     @execute.validator
     def _validate_execute(self, cmd: TicketCommand) -> None:
-        if cmd.command_id in self._seen:
+        if self._seen(cmd):
             return
         try:
-            lifecycle.check(self._state, cmd)
+            lifecycle.check(self._state, cmd, workflow.now())
         except IllegalTransition as err:
-            raise ApplicationError(
-                err.reason, type="IllegalTransition", non_retryable=True
-            ) from err
-
-    @workflow.update(name=names.UPDATE_OPEN)
-    def open_ticket(self) -> TicketState:
-        """Answer the ticket's state to the creator (update-with-start)."""
-        return self._state
+            raise _refusal(err) from err
 
     @workflow.query(name=names.QUERY_STATE)
     def state(self) -> TicketState:
         return self._state
 
+    @workflow.query(name=names.QUERY_VIEW)
+    def view(self) -> TicketView:
+        return TicketView.of(self._state)
+
+    def _seen(self, cmd: TicketCommand) -> bool:
+        return self._state.seen.get(cmd.command_id, None) == cmd.fingerprint
+
     def _signal(self, cmd: TicketCommand, action: Action) -> None:
         # The signal's name decides the action, whatever the payload says.
         cmd = cmd.model_copy(update={"action": action})
-        if cmd.command_id in self._seen:
+        if cmd.command_id in self._state.seen:
             return
         try:
             self._apply(cmd)
         except IllegalTransition as err:
             workflow.logger.info("rejected %s: %s", action.value, err.reason)
             lifecycle.reject(self._state, cmd, err.reason, workflow.now())
-            self._seen.add(cmd.command_id)
 
     def _apply(self, cmd: TicketCommand) -> None:
         self._outbox += lifecycle.apply(self._state, cmd, workflow.now())
-        self._seen.add(cmd.command_id)
 
     # --- the loop's parts -------------------------------------------------------------------
 
@@ -173,110 +179,82 @@ class TicketWorkflow:
         )
 
     def _idle(self) -> bool:
-        """Nothing left to do before the run may end: no handler, send, notice or write."""
+        """Nothing left to do before the run may end: no handler, notice or write pending."""
         return (
             workflow.all_handlers_finished()
-            and not self._sending
             and not self._outbox
-            and self._persisted_version == self._state.version
+            and self._published == self._state.version
         )
 
-    async def _wait_for_change_or_deadline(self, *, wake_when_idle: bool) -> None:
-        version = self._state.version
+    async def _wait(self, version: int, ending: bool) -> None:
+        """Until a command or a deadline changes the ticket (or, when ending, it is idle)."""
+        await workflow.wait_condition(
+            lambda: (
+                self._state.version != version or self._timer_fired() or (ending and self._idle())
+            )
+        )
 
-        def woken() -> bool:
-            return self._state.version != version or (wake_when_idle and self._idle())
-
-        deadline = lifecycle.next_trigger(self._state)
-        if deadline is None:
-            await workflow.wait_condition(woken)
+    def _arm_timer(self, trigger: lifecycle.Trigger | None) -> None:
+        """One timer for the earliest deadline. A timer armed earlier than needed is kept (when
+        it fires the loop looks again): moving a deadline later costs no history."""
+        if trigger is None:
             return
-        timeout = deadline.at - workflow.now()
-        if timeout <= timedelta(0):
+        armed = self._timer is not None and not self._timer.done()
+        if armed and self._timer_at is not None and self._timer_at <= trigger.at:
             return
-        with contextlib.suppress(TimeoutError):
-            await workflow.wait_condition(woken, timeout=timeout, timeout_summary=deadline.summary)
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = trigger.at
+        self._timer = asyncio.create_task(
+            workflow.sleep(trigger.at - workflow.now(), summary=trigger.summary)
+        )
 
-    async def _flush(self) -> None:
-        """Persist the projection, start sending queued notices, keep the UI's view current."""
-        while self._persisted_version != self._state.version or self._outbox:
-            if self._outbox:
-                batch, self._outbox = self._outbox, []
-                for notice in batch:
-                    task = asyncio.create_task(self._send(notice))
-                    self._sending.add(task)
-                    task.add_done_callback(self._sent)
-            if self._persisted_version != self._state.version:
-                version = self._state.version
-                self._publish()
-                await workflow.execute_activity_method(
-                    TicketActivities.persist_ticket,
-                    self._state,
-                    start_to_close_timeout=timedelta(seconds=30),
-                    retry_policy=PERSIST_RETRY,
-                    summary=f"persist ticket v{version}",
-                )
-                self._persisted_version = max(self._persisted_version, version)
+    def _timer_fired(self) -> bool:
+        if self._timer is None or not self._timer.done():
+            return False
+        with contextlib.suppress(asyncio.CancelledError):
+            self._timer.result()
+        self._timer = None
+        self._timer_at = None
+        return True
 
-    def _sent(self, task: "asyncio.Task[None]") -> None:
-        self._sending.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            self._send_error = task.exception()
+    async def _publish(self) -> None:
+        """Write what changed, in one local activity per round; keep the UI's view current."""
+        while self._published != self._state.version or self._outbox:
+            state = self._state
+            version = state.version
+            notices, self._outbox = self._outbox, []
+            self._show()
+            batch = PublishBatch(
+                state=state.model_copy(deep=True, update={"seen": {}}), notices=notices
+            )
+            await workflow.execute_local_activity_method(
+                TicketActivities.publish_ticket,
+                batch,
+                start_to_close_timeout=PUBLISH_TIMEOUT,
+                retry_policy=PUBLISH_RETRY,
+                summary=f"publish v{version}",
+            )
+            self._forget_published(batch.state)
+            self._published = max(self._published, version)
 
-    async def _send(self, notice: Notice) -> None:
+    def _forget_published(self, published: TicketState) -> None:
+        """Drop what the database now holds, so the state stays bounded."""
         state = self._state
-        request = NotificationRequest(
-            # The activity appends each recipient's address to this key.
-            idempotency_key=f"{state.number}:{notice.event_seq}:{notice.kind}",
-            ticket=state.number,
-            notice=notice,
-            requester=state.requester,
-            department=state.department,
-            team=state.team,
-            assignee=state.assignee,
-        )
-        label = f"notify {notice.recipient.role.value.replace('_', ' ')}: {notice.kind.value}"
-        try:
-            result: NotificationResult = await workflow.execute_activity_method(
-                TicketActivities.send_notification,
-                request,
-                start_to_close_timeout=timedelta(seconds=30),
-                schedule_to_close_timeout=timedelta(days=1),
-                retry_policy=NOTIFY_RETRY,
-                summary=label,
-            )
-        except ActivityError as err:
-            lifecycle.record_event(
-                state,
-                EventKind.NOTIFICATION_FAILED,
-                Actor.system(),
-                workflow.now(),
-                notification=notice.kind.value,
-                role=notice.recipient.role.value,
-                error=str(err.cause or err),
-            )
-            return
-        if result.sent_to:
-            lifecycle.record_event(
-                state,
-                EventKind.NOTIFICATION_SENT,
-                Actor.system(),
-                workflow.now(),
-                notification=notice.kind.value,
-                to=result.sent_to,
-            )
+        stopped = {(run.clock, run.cycle) for run in published.clocks if not run.running}
+        state.thread = [e for e in state.thread if e.id > published.thread_count]
+        state.timeline = [e for e in state.timeline if e.seq > published.last_seq]
+        state.clocks = [r for r in state.clocks if (r.clock, r.cycle) not in stopped]
 
-    def _publish(self) -> None:
-        """Search attributes for ops queries (only when they change) and the UI's details."""
+    def _show(self) -> None:
+        """Search attributes for ops queries (only those that changed) and the UI's details."""
         values = sa.values(self._state)
-        if values != self._attributes:
-            workflow.upsert_search_attributes(sa.updates(values))
+        changed = sa.changed(self._attributes, values)
+        if changed:
+            workflow.upsert_search_attributes(changed)
             self._attributes = values
-        s = self._state
-        workflow.set_current_details(
-            f"**#{s.number}** {s.subject}\n\n"
-            f"- status: **{s.status.value}**, priority: **{s.priority.value}**\n"
-            f"- department: {s.department}, team: {s.team or '-'}, assignee: {s.assignee or '-'}\n"
-            f"- first response due: {s.first_response_due}, resolution due: {s.resolution_due}\n"
-            f"- overdue: {s.overdue}, escalation level: {s.escalation_level}"
-        )
+        workflow.set_current_details(current_details(self._state, workflow.now()))
+
+
+def _refusal(err: IllegalTransition) -> ApplicationError:
+    return ApplicationError(err.reason, type=err.refusal.value, non_retryable=True)

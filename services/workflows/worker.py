@@ -5,7 +5,6 @@ import logging
 import signal
 from concurrent.futures import ThreadPoolExecutor
 
-import httpx
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -18,23 +17,14 @@ from shared.temporal import connect, register_search_attributes
 log = logging.getLogger(__name__)
 
 
-def build_worker(
-    client: Client, settings: Settings, executor: ThreadPoolExecutor, http: httpx.Client
-) -> Worker:
+def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecutor) -> Worker:
     sessions = make_sessionmaker(make_engine(settings.database_url))
-    activities = TicketActivities(
-        sessions,
-        http,
-        notify_url=settings.notify_url,
-        secret_key=settings.secret_key,
-        public_url=settings.public_url,
-        channel=settings.notify_default_channel,
-    )
+    activities = TicketActivities(sessions, channel=settings.notify_default_channel)
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
         workflows=[TicketWorkflow],
-        activities=[activities.persist_ticket, activities.send_notification],
+        activities=[activities.publish_ticket],
         activity_executor=executor,
         max_concurrent_activities=32,
         max_cached_workflows=settings.worker_max_cached_workflows,
@@ -48,8 +38,8 @@ async def run_worker(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    with ThreadPoolExecutor(max_workers=32) as executor, httpx.Client(timeout=10) as http:
-        worker = build_worker(client, settings, executor, http)
+    with ThreadPoolExecutor(max_workers=32) as executor:
+        worker = build_worker(client, settings, executor)
         log.info("worker polling task queue %s", settings.temporal_task_queue)
         # Shut down explicitly on a signal: a worker left to interpreter exit has crashed
         # (TEMPORAL.md); shutdown lets running activities finish first.

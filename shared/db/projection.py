@@ -12,7 +12,7 @@ from shared.models import TicketState
 
 
 def ticket_row(state: TicketState) -> dict[str, Any]:
-    last = state.timeline[-1].at if state.timeline else state.created_at
+    last = state.updated_at or state.created_at
     return {
         "number": state.number,
         "version": state.version,
@@ -33,7 +33,8 @@ def ticket_row(state: TicketState) -> dict[str, Any]:
         "escalation_level": state.escalation_level,
         "created_at": state.created_at,
         "updated_at": last,
-        "state": state.model_dump(mode="json"),
+        # The bounded state (no thread, no command ids): a closed ticket reopens from it.
+        "state": state.model_dump(mode="json", exclude={"seen", "thread", "timeline"}),
     }
 
 

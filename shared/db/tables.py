@@ -125,6 +125,65 @@ class TicketRow(Base):
     state: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
+class TicketKey(Base):
+    """A ticket's creation key (Idempotency-Key scoped by requester) and the ticket it made.
+
+    The row's id is the ticket's number (less an offset): numbers come from the database in
+    order, six digits first and more as they run out. Written by the intake before the
+    ticket's workflow starts, so that a retried create finds the same ticket for ever.
+    """
+
+    __tablename__ = "ticket_keys"
+    __table_args__ = (UniqueConstraint("key_hash", name="uq_ticket_keys_key_hash"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    # What the create asked for: the same key with another request is refused.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class MessageBody(Base):
+    """The text of one thread message, stored by the intake before the command that adds it.
+
+    Workflows carry only the id and size; a body whose command was refused is never shown.
+    """
+
+    __tablename__ = "message_bodies"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ticket: Mapped[str] = mapped_column(String(16), index=True)
+    body: Mapped[str] = mapped_column(Text)
+    size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ThreadRow(Base):
+    """One entry of a ticket's thread, published by its workflow."""
+
+    __tablename__ = "ticket_thread"
+
+    ticket: Mapped[str] = mapped_column(String(16), primary_key=True)
+    entry: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    author: Mapped[dict[str, Any]] = mapped_column(JSON)
+    message_id: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class TimelineRow(Base):
+    """One event of a ticket's timeline, published by its workflow."""
+
+    __tablename__ = "ticket_timeline"
+
+    ticket: Mapped[str] = mapped_column(String(16), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    event: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
 class Notification(Base):
     """One delivery of the notify service; the idempotency key makes a retry a no-op."""
 

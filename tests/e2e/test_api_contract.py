@@ -132,7 +132,7 @@ def test_same_idempotency_key_concurrently_yields_one_ticket(api: httpx.Client) 
     other = api.post(
         "/api/v1/tickets", json={**body, "subject": "different"}, headers={"Idempotency-Key": key}
     )
-    assert other.status_code == 409
+    assert other.status_code == 422 and key in other.json()["detail"]
 
 
 def test_repeated_command_with_idempotency_key_applies_once(api: httpx.Client) -> None:

@@ -15,6 +15,7 @@ from shared.enums import (
     TicketStatus,
 )
 from shared.models import Actor, Ladder, LadderStep, TicketCommand
+from tests.messages import ref
 from tests.unit.test_lifecycle import PLAN, T0, ticket
 
 JANE = Actor(kind=ActorKind.AGENT, name="Jane", handle="jane")
@@ -75,7 +76,7 @@ def test_reminders_repeat_while_breached_up_to_the_cap() -> None:
 def test_satisfying_the_clock_cancels_what_is_left_of_the_ladder() -> None:
     state = laddered()
     lifecycle.fire_due(state, T0 + timedelta(hours=2))  # the warning
-    respond = TicketCommand(command_id="r", action=Action.RESPOND, actor=JANE, message="on it")
+    respond = TicketCommand(command_id="r", action=Action.RESPOND, actor=JANE, message=ref("on it"))
     lifecycle.apply(state, respond, T0 + timedelta(hours=3))
     later = lifecycle.fire_due(state, T0 + timedelta(hours=20))
     assert all(n.kind is not NotificationKind.ESCALATION for n in later)
@@ -96,7 +97,7 @@ def test_pending_moves_the_resolution_due_time_by_the_paused_time() -> None:
         command_id="q",
         action=Action.REQUESTER_REPLY,
         actor=Actor(kind=ActorKind.REQUESTER, name="Alice"),
-        message="here",
+        message=ref("here"),
     )
     lifecycle.apply(state, reply, T0 + timedelta(hours=31))
     assert state.status is TicketStatus.OPEN
@@ -110,11 +111,11 @@ def test_next_response_starts_on_requester_message_and_is_met_by_response() -> N
         command_id="q",
         action=Action.REQUESTER_REPLY,
         actor=Actor(kind=ActorKind.REQUESTER, name="Alice"),
-        message="?",
+        message=ref("?"),
     )
     lifecycle.apply(state, reply, T0)
     assert state.next_response_due == T0 + timedelta(hours=2)
-    respond = TicketCommand(command_id="r", action=Action.RESPOND, actor=JANE, message="!")
+    respond = TicketCommand(command_id="r", action=Action.RESPOND, actor=JANE, message=ref("!"))
     lifecycle.apply(state, respond, T0 + timedelta(hours=1))
     assert state.next_response_due is None
     run = next(r for r in state.clocks if r.clock is SlaClock.NEXT_RESPONSE)

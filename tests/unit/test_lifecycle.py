@@ -19,6 +19,7 @@ from shared.enums import (
 )
 from shared.lifecycle import IllegalTransition
 from shared.models import Actor, Person, SlaOverride, SlaPlanSnapshot, TicketCommand, TicketInput
+from tests.messages import ref
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 PLAN = SlaPlanSnapshot(
@@ -35,9 +36,9 @@ FIELDS: dict[Action, dict[str, object]] = {
     Action.ASSIGN: {"agent": "john"},
     Action.CHANGE_PRIORITY: {"priority": Priority.EMERGENCY},
     Action.TRANSFER: {"department": "support"},
-    Action.RESPOND: {"message": "hello"},
-    Action.NOTE: {"message": "internal"},
-    Action.REQUESTER_REPLY: {"message": "still broken"},
+    Action.RESPOND: {"message": ref("hello")},
+    Action.NOTE: {"message": ref("internal")},
+    Action.REQUESTER_REPLY: {"message": ref("still broken")},
 }
 
 
@@ -45,7 +46,7 @@ def ticket(status: TicketStatus = TicketStatus.OPEN) -> lifecycle.TicketState:
     data = TicketInput(
         number="123456",
         subject="Online banking system down",
-        message="help",
+        message=ref("help"),
         requester=Person(name="Alice", email="alice@example.com"),
         help_topic="online-banking",
         department="online-banking",
@@ -103,7 +104,7 @@ def test_agent_cannot_send_requester_reply() -> None:
         (Action.ASSIGN, {"team": "online-banking"}, "already assigned"),
         (Action.CHANGE_PRIORITY, {"priority": Priority.NORMAL}, "already normal"),
         (Action.TRANSFER, {"department": "online-banking"}, "already in"),
-        (Action.RESPOND, {"message": "   "}, "cannot be empty"),
+        (Action.RESPOND, {"message": ref("")}, "cannot be empty"),
     ],
 )
 def test_pointless_or_empty_commands_are_rejected(
@@ -179,7 +180,7 @@ def test_imported_ticket_counts_from_when_it_was_opened_but_never_from_the_futur
     data = TicketInput(
         number="123457",
         subject="Imported",
-        message="from the old desk",
+        message=ref("from the old desk"),
         requester=Person(name="Alice", email="alice@example.com"),
         help_topic="online-banking",
         department="online-banking",
@@ -195,3 +196,46 @@ def test_imported_ticket_counts_from_when_it_was_opened_but_never_from_the_futur
     future = data.model_copy(update={"opened_at": T0 + timedelta(days=1)})
     state, _ = lifecycle.open_ticket(future, T0)
     assert state.created_at == T0
+
+
+def test_a_full_ticket_refuses_more_messages_but_takes_other_commands() -> None:
+    state = ticket()
+    state.thread_count = lifecycle.MAX_MESSAGES
+    with pytest.raises(IllegalTransition) as refused:
+        lifecycle.check(state, command(Action.RESPOND))
+    assert refused.value.refusal is lifecycle.Refusal.TICKET_FULL
+    lifecycle.check(state, command(Action.RESOLVE))  # the ticket keeps working
+    state.thread_count = 1
+    state.thread_bytes = lifecycle.MAX_THREAD_BYTES
+    with pytest.raises(IllegalTransition, match="MiB"):
+        lifecycle.check(state, command(Action.NOTE))
+
+
+def test_a_requester_writing_too_fast_is_told_to_wait() -> None:
+    state = ticket()
+    for i in range(lifecycle.REQUESTER_MESSAGES_PER_MINUTE):
+        cmd = command(Action.REQUESTER_REPLY).model_copy(update={"command_id": f"m{i}"})
+        lifecycle.apply(state, cmd, T0 + timedelta(seconds=i))
+    late = command(Action.REQUESTER_REPLY).model_copy(update={"command_id": "late"})
+    with pytest.raises(IllegalTransition) as refused:
+        lifecycle.check(state, late, T0 + timedelta(seconds=30))
+    assert refused.value.refusal is lifecycle.Refusal.RATE_LIMITED
+    lifecycle.check(state, late, T0 + timedelta(minutes=2))  # a minute later it may
+
+
+def test_a_command_past_its_deadline_is_refused_as_expired() -> None:
+    cmd = command(Action.NOTE).model_copy(update={"expires_at": T0})
+    lifecycle.check(ticket(), cmd, T0)
+    with pytest.raises(IllegalTransition) as refused:
+        lifecycle.check(ticket(), cmd, T0 + timedelta(microseconds=1))
+    assert refused.value.refusal is lifecycle.Refusal.EXPIRED
+
+
+def test_a_key_reused_for_another_request_is_refused() -> None:
+    state = ticket()
+    first = command(Action.NOTE).model_copy(update={"fingerprint": "a"})
+    lifecycle.apply(state, first, T0)
+    other = first.model_copy(update={"fingerprint": "b"})
+    with pytest.raises(IllegalTransition) as refused:
+        lifecycle.check(state, other, T0)
+    assert refused.value.refusal is lifecycle.Refusal.KEY_REUSED

@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-import httpx
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -18,40 +19,67 @@ from temporalio.worker import Worker
 
 from services.workflows.activities import TicketActivities
 from services.workflows.ticket_workflow import TicketWorkflow
+from shared.db import thread
 from shared.db.engine import make_engine, make_sessionmaker
-from shared.enums import Priority, Source
+from shared.db.tables import SlaClockFact
+from shared.enums import Priority, SlaClock, Source
 from shared.ids import ticket_workflow_id
 from shared.models import (
-    NotificationRequest,
-    NotificationResult,
+    Notice,
     Person,
+    PublishBatch,
     SlaOverride,
     SlaPlanSnapshot,
     TicketInput,
-    TicketState,
+    TicketView,
+    TimelineEvent,
 )
 from shared.temporal import register_search_attributes
 from tests.databases import sqlite_database
+from tests.messages import ref
 from tests.servers import binary
 
 
 class RecordingNotifier:
-    """Stands in for the notify service at this layer: records what the workflow sends."""
+    """Wraps the real publish activity and records the notices each batch queued, by role
+    (this layer's database has no agents, so most roles resolve to nobody)."""
 
     def __init__(self) -> None:
-        self.sent: list[NotificationRequest] = []
+        self.sent: list[tuple[str, Notice]] = []
+        self.real: TicketActivities | None = None
+        self.sessions: sessionmaker[Session] | None = None
 
-    @activity.defn(name="send_notification")
-    def send_notification(self, request: NotificationRequest) -> NotificationResult:
-        self.sent.append(request)
-        return NotificationResult(sent_to=f"{request.notice.recipient.role}@test")
+    @activity.defn(name="publish_ticket")
+    def publish_ticket(self, batch: PublishBatch) -> list[str]:
+        assert self.real is not None
+        done = self.real.publish_ticket(batch)
+        if not done[0].endswith("already published"):
+            self.sent += [(batch.state.number, notice) for notice in batch.notices]
+        return done
 
     def kinds(self, ticket: str) -> list[tuple[str, str]]:
         return [
-            (r.notice.kind.value, r.notice.recipient.role.value)
-            for r in self.sent
-            if r.ticket == ticket
+            (notice.kind.value, notice.recipient.role.value)
+            for number, notice in self.sent
+            if number == ticket
         ]
+
+    def clock_outcomes(self, ticket: str, clock: SlaClock) -> list[str]:
+        """The published outcomes of a clock's runs, by cycle."""
+        assert self.sessions is not None
+        with self.sessions() as session:
+            rows = session.scalars(
+                select(SlaClockFact)
+                .where(SlaClockFact.ticket == ticket, SlaClockFact.clock == clock.value)
+                .order_by(SlaClockFact.cycle)
+            )
+            return [row.outcome for row in rows]
+
+    def timeline(self, ticket: str) -> list[TimelineEvent]:
+        """The ticket's published timeline."""
+        assert self.sessions is not None
+        with self.sessions() as session:
+            return thread.timeline_of(session, ticket)
 
 
 @pytest.fixture(scope="session")
@@ -80,13 +108,14 @@ async def worker(
     queue = f"tq-{uuid.uuid4().hex[:8]}"
     with sqlite_database(tmp_path_factory.mktemp("wf")) as url:
         sessions = make_sessionmaker(make_engine(url))
-        with httpx.Client() as http, ThreadPoolExecutor(max_workers=8) as executor:
-            real = TicketActivities(sessions, http, "http://127.0.0.1:1", "k", "http://x")
+        notifier.real = TicketActivities(sessions)
+        notifier.sessions = sessions
+        with ThreadPoolExecutor(max_workers=8) as executor:
             async with Worker(
                 time_env.client,
                 task_queue=queue,
                 workflows=[TicketWorkflow],
-                activities=[real.persist_ticket, notifier.send_notification],
+                activities=[notifier.publish_ticket],
                 activity_executor=executor,
             ):
                 yield time_env.client, queue
@@ -113,7 +142,7 @@ async def _terminate_leftovers() -> AsyncIterator[None]:
             await handle.terminate("test over")
 
 
-STARTED: list[WorkflowHandle[TicketWorkflow, TicketState]] = []
+STARTED: list[WorkflowHandle[TicketWorkflow, TicketView]] = []
 
 PLAN = SlaPlanSnapshot(
     handle="default",
@@ -129,7 +158,7 @@ def new_input(number: str | None = None, **overrides: object) -> TicketInput:
     data = TicketInput(
         number=number or str(uuid.uuid4().int % 900_000 + 100_000),
         subject="Online banking system down",
-        message="I cannot log in to online banking.",
+        message=ref("I cannot log in to online banking."),
         requester=Person(name="Alice Customer", email="alice@example.com"),
         help_topic="online-banking",
         department="online-banking",
@@ -144,7 +173,7 @@ def new_input(number: str | None = None, **overrides: object) -> TicketInput:
 
 async def start(
     client: Client, queue: str, data: TicketInput
-) -> WorkflowHandle[TicketWorkflow, TicketState]:
+) -> WorkflowHandle[TicketWorkflow, TicketView]:
     handle = await client.start_workflow(
         TicketWorkflow.run, data, id=ticket_workflow_id(data.number), task_queue=queue
     )

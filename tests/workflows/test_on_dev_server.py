@@ -5,7 +5,6 @@ import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
-import httpx
 import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
@@ -13,10 +12,12 @@ from temporalio.worker import Worker
 
 from services.workflows.activities import TicketActivities
 from services.workflows.ticket_workflow import TicketWorkflow
+from shared.db import thread
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.enums import Action, Priority
 from tests.databases import sqlite_database
 from tests.devserver import start_dev_server
+from tests.messages import ref
 from tests.workflows.conftest import RecordingNotifier, new_input, start
 from tests.workflows.test_ticket_workflow import cmd
 
@@ -33,19 +34,22 @@ async def dev_worker(
     dev_env: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[tuple[Client, str]]:
     queue = f"tq-{uuid.uuid4().hex[:8]}"
-    notifier = RecordingNotifier()
     with sqlite_database(tmp_path_factory.mktemp("dev")) as url:
         sessions = make_sessionmaker(make_engine(url))
-        with httpx.Client() as http, ThreadPoolExecutor(max_workers=8) as executor:
-            real = TicketActivities(sessions, http, "http://127.0.0.1:1", "k", "http://x")
+        DEV.sessions = sessions
+        DEV.real = TicketActivities(sessions)
+        with ThreadPoolExecutor(max_workers=8) as executor:
             async with Worker(
                 dev_env.client,
                 task_queue=queue,
                 workflows=[TicketWorkflow],
-                activities=[real.persist_ticket, notifier.send_notification],
+                activities=[DEV.publish_ticket],
                 activity_executor=executor,
             ):
                 yield dev_env.client, queue
+
+
+DEV = RecordingNotifier()
 
 
 async def test_continue_as_new_keeps_state_and_messages(dev_worker: tuple[Client, str]) -> None:
@@ -55,14 +59,20 @@ async def test_continue_as_new_keeps_state_and_messages(dev_worker: tuple[Client
     # Signals sent concurrently while the workflow continues as new must all land.
     await asyncio.gather(
         *(
-            handle.signal(TicketWorkflow.note, cmd(Action.NOTE, message=f"note {i}"))
+            handle.signal(TicketWorkflow.note, cmd(Action.NOTE, message=ref(f"note {i}")))
             for i in range(80)
         )
     )
     latest = client.get_workflow_handle_for(TicketWorkflow.run, handle.id)
-    state = await latest.execute_update(TicketWorkflow.execute, cmd(Action.NOTE, message="last"))
-    notes = sorted(e.body for e in state.thread if e.kind.value == "note")
-    assert notes == sorted([f"note {i}" for i in range(80)] + ["last"])
+    state = await latest.execute_update(
+        TicketWorkflow.execute, cmd(Action.NOTE, message=ref("last"))
+    )
+    assert state.thread_count == 1 + 81
+    assert DEV.sessions is not None
+    with DEV.sessions() as session:
+        published = thread.thread_of(session, handle.id.removeprefix("ticket-"), state.thread)
+    notes = sorted(e.message_id for e in published if e.kind.value == "note")
+    assert notes == sorted([ref(f"note {i}").id for i in range(80)] + [ref("last").id])
     for _ in range(50):  # the update answers before the loop continues as new
         if (await latest.describe()).run_id != first_run:
             break
@@ -70,7 +80,8 @@ async def test_continue_as_new_keeps_state_and_messages(dev_worker: tuple[Client
     else:
         raise AssertionError("the workflow never continued as new")
     carried = await latest.query(TicketWorkflow.state)
-    assert len(carried.thread) == 1 + 81
+    # The new run carries counts, not the thread: everything was published before it began.
+    assert carried.thread_count == 1 + 81 and carried.thread == [] and carried.timeline == []
 
 
 async def test_search_attributes_follow_the_ticket(dev_worker: tuple[Client, str]) -> None:

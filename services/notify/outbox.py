@@ -1,0 +1,126 @@
+"""The outbox's delivery loop: notifications the ticket workflows queued (in the same
+transaction as the change they tell of) are claimed one at a time and delivered.
+
+A claim is a conditional update, so of several notify processes exactly one delivers each
+notification. A failed delivery is retried with backoff; after a day it is marked
+undeliverable, which admins see (GET /api/v1/notifications/undeliverable).
+"""
+
+import logging
+import threading
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.notify import service
+from services.notify.mailer import DeliveryError, Mailer
+from services.notify.schemas import as_utc
+from shared.access import requester_token
+from shared.db.tables import Notification
+from shared.enums import DeliveryStatus, NotificationKind
+from shared.settings import Settings
+
+log = logging.getLogger("ticketflow.notify.outbox")
+
+BATCH = 50
+IDLE_WAIT = 0.2  # seconds between looks when nothing is queued
+MAX_BACKOFF = timedelta(minutes=5)
+GIVE_UP_AFTER = timedelta(days=1)
+
+
+def backoff(attempts: int) -> timedelta:
+    return min(timedelta(seconds=2**attempts), MAX_BACKOFF)
+
+
+def due(session: Session, now: datetime) -> list[Notification]:
+    """Queued notifications, failed ones whose backoff has passed, and abandoned attempts."""
+    stale = now - service.ATTEMPT_LEASE
+    rows = session.scalars(
+        select(Notification)
+        .where(
+            or_(
+                Notification.status == DeliveryStatus.QUEUED.value,
+                and_(
+                    Notification.status == DeliveryStatus.FAILED.value,
+                    Notification.sent_at < now - timedelta(seconds=1),
+                ),
+                and_(
+                    Notification.status == DeliveryStatus.PENDING.value,
+                    Notification.sent_at < stale,
+                ),
+            )
+        )
+        .order_by(Notification.id)
+        .limit(BATCH)
+    ).all()
+    return [row for row in rows if _backoff_over(row, now)]
+
+
+def _backoff_over(row: Notification, now: datetime) -> bool:
+    if row.status != DeliveryStatus.FAILED.value or row.sent_at is None:
+        return True
+    return as_utc(row.sent_at) + backoff(row.attempts) <= now
+
+
+def deliver_due(sessions: sessionmaker[Session], mailer: Mailer, settings: Settings) -> int:
+    """One pass over what is due; how many notifications it handled."""
+    now = datetime.now(UTC)
+    with sessions() as session:
+        rows = due(session, now)
+    for row in rows:
+        if not service.claim(sessions, row, now):
+            continue  # another notify process took it
+        if now - as_utc(row.created_at) > GIVE_UP_AFTER:
+            service.finish(sessions, row.id, DeliveryStatus.UNDELIVERABLE, error=row.last_error)
+            log.error("notification %s undeliverable: %s", row.idempotency_key, row.last_error)
+            continue
+        mail = service.outgoing(row)
+        if row.kind == NotificationKind.TICKET_RECEIVED.value:
+            mail = replace(mail, body=mail.body + _access(settings, row.ticket))
+        try:
+            mailer.deliver(mail)
+        except DeliveryError as err:
+            service.finish(sessions, row.id, DeliveryStatus.FAILED, error=str(err))
+            continue
+        service.finish(sessions, row.id, DeliveryStatus.SENT)
+    return len(rows)
+
+
+def _access(settings: Settings, ticket: str) -> str:
+    """Added at delivery, so that the token is never stored with the notification."""
+    token = requester_token(settings.secret_key, ticket)
+    url = f"{settings.public_url.rstrip('/')}/api/v1/tickets/{ticket}"
+    return (
+        f"\n\nTicket number: {ticket}\nAccess token: {token}\n"
+        f"To see your ticket: curl -H 'Authorization: Bearer {token}' {url}"
+    )
+
+
+class DeliveryLoop:
+    """Runs `deliver_due` on a thread until stopped."""
+
+    def __init__(self, sessions: sessionmaker[Session], mailer: Mailer, settings: Settings) -> None:
+        self._sessions = sessions
+        self._mailer = mailer
+        self._settings = settings
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="outbox", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                handled = deliver_due(self._sessions, self._mailer, self._settings)
+            except Exception:  # the database may be down: log, wait, try again
+                log.exception("outbox pass failed")
+                handled = 0
+            if handled < BATCH:
+                self._stop.wait(IDLE_WAIT)

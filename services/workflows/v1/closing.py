@@ -1,0 +1,28 @@
+"""Closing a ticket: shared by the close command and the auto-close timer."""
+
+from datetime import datetime
+
+from services.workflows.v1 import sla_clocks
+from services.workflows.v1.models import Actor, Notice, TicketState
+from services.workflows.v1.timeline import add_event, notice
+from shared.enums import EventKind, NotificationKind, RecipientRole, TicketStatus
+
+
+def close_as(state: TicketState, actor: Actor, now: datetime, kind: EventKind) -> list[Notice]:
+    """Close the ticket (by an agent, or by the auto-close timer)."""
+    state.status = TicketStatus.CLOSED
+    state.closed_at = now
+    state.auto_close_at = None
+    state.remind_at = None
+    sla_clocks.stop_all(state, now, satisfied=False)
+    sla_clocks.refresh(state)
+    seq = add_event(state, kind, actor, now)
+    return [
+        notice(
+            NotificationKind.CLOSED,
+            RecipientRole.REQUESTER,
+            f"[#{state.number}] Closed: {state.subject}",
+            f"Ticket {state.number} is now closed.",
+            seq,
+        )
+    ]

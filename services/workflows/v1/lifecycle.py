@@ -1,0 +1,356 @@
+"""The ticket state machine: which command is legal in which state, and what it changes.
+
+Pure: no I/O, no clock (callers pass `now`), no Temporal. The workflow applies commands with
+`apply`; the workflow's update validator and the HTTP API ask `check` before anything is written.
+"""
+
+from datetime import datetime
+
+from services.workflows.v1 import sla_clocks
+from services.workflows.v1.closing import close_as
+
+# Re-exported: the workflow drives deadlines through the lifecycle's public face.
+from services.workflows.v1.escalation import fire_due as fire_due
+from services.workflows.v1.escalation import next_trigger as next_trigger
+from services.workflows.v1.models import Actor, Notice, TicketCommand, TicketInput, TicketState
+from services.workflows.v1.timeline import add_event, add_thread, notice
+from shared.enums import (
+    Action,
+    ActorKind,
+    EventKind,
+    NotificationKind,
+    RecipientRole,
+    SlaClock,
+    ThreadKind,
+    TicketStatus,
+)
+
+OPEN, PENDING = TicketStatus.OPEN, TicketStatus.PENDING
+RESOLVED, CLOSED = TicketStatus.RESOLVED, TicketStatus.CLOSED
+
+# The whole transition table: the statuses from which each action is legal.
+ALLOWED_FROM: dict[Action, frozenset[TicketStatus]] = {
+    Action.ASSIGN: frozenset({OPEN, PENDING}),
+    Action.CHANGE_PRIORITY: frozenset({OPEN, PENDING}),
+    Action.TRANSFER: frozenset({OPEN, PENDING}),
+    Action.RESPOND: frozenset({OPEN, PENDING}),
+    Action.NOTE: frozenset({OPEN, PENDING, RESOLVED}),
+    Action.REQUESTER_REPLY: frozenset({OPEN, PENDING, RESOLVED}),
+    Action.SET_PENDING: frozenset({OPEN}),
+    Action.RESOLVE: frozenset({OPEN, PENDING}),
+    Action.CLOSE: frozenset({OPEN, PENDING, RESOLVED}),
+    Action.REOPEN: frozenset({RESOLVED, CLOSED}),
+}
+
+# A pending ticket waits on its requester; these actions end the wait (the resolution clock
+# resumes, with the paused business time added back).
+LEAVES_PENDING = frozenset(
+    {Action.ASSIGN, Action.CHANGE_PRIORITY, Action.TRANSFER, Action.RESPOND, Action.REQUESTER_REPLY}
+)
+
+REQUESTER_ACTIONS = frozenset({Action.REQUESTER_REPLY})
+MESSAGE_ACTIONS = frozenset({Action.RESPOND, Action.NOTE, Action.REQUESTER_REPLY})
+
+
+class IllegalTransition(Exception):
+    """A command that the ticket's current state does not allow; `reason` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def check(state: TicketState, cmd: TicketCommand) -> None:
+    """Raise `IllegalTransition` unless `cmd` is legal for `state`. Changes nothing."""
+    check_status(state.status, cmd.action, cmd.actor.kind)
+    _check_arguments(state, cmd)
+
+
+def check_status(status: TicketStatus, action: Action, actor: ActorKind) -> None:
+    """The part of `check` that needs only the status: usable before the state is loaded."""
+    if action in REQUESTER_ACTIONS and actor is not ActorKind.REQUESTER:
+        raise IllegalTransition(f"only the requester may {action.value.replace('_', ' ')}")
+    if action not in REQUESTER_ACTIONS and actor is ActorKind.REQUESTER:
+        raise IllegalTransition(f"a requester may not {action.value.replace('_', ' ')}")
+    if status not in ALLOWED_FROM[action]:
+        raise IllegalTransition(f"cannot {action.value.replace('_', ' ')} a {status.value} ticket")
+
+
+def _check_arguments(state: TicketState, cmd: TicketCommand) -> None:
+    match cmd.action:
+        case Action.ASSIGN:
+            if cmd.agent is None and cmd.team is None:
+                raise IllegalTransition("assign needs an agent or a team")
+            if (cmd.agent or state.assignee) == state.assignee and (
+                cmd.team or state.team
+            ) == state.team:
+                raise IllegalTransition("ticket is already assigned that way")
+        case Action.CHANGE_PRIORITY:
+            if cmd.priority is None:
+                raise IllegalTransition("change priority needs a priority")
+            if cmd.priority == state.priority:
+                raise IllegalTransition(f"priority is already {state.priority.value}")
+        case Action.TRANSFER:
+            if not cmd.department:
+                raise IllegalTransition("transfer needs a department")
+            if cmd.department == state.department:
+                raise IllegalTransition(f"ticket is already in {state.department}")
+        case _ if cmd.action in MESSAGE_ACTIONS:
+            if not (cmd.message or "").strip():
+                raise IllegalTransition("a message cannot be empty")
+        case _:
+            pass
+
+
+def open_ticket(data: TicketInput, now: datetime) -> tuple[TicketState, list[Notice]]:
+    """The state of a new ticket, with the notices its creation sends.
+
+    A ticket imported from another system may carry the time it was opened there: its SLA
+    clocks run from then (never from the future).
+    """
+    if data.opened_at is not None:
+        now = min(data.opened_at, now)
+    requester = Actor(kind=ActorKind.REQUESTER, name=data.requester.name)
+    state = TicketState(
+        number=data.number,
+        subject=data.subject,
+        requester=data.requester,
+        help_topic=data.help_topic,
+        department=data.department,
+        team=data.team,
+        assignee=data.assignee,
+        priority=data.priority,
+        source=data.source,
+        sla_plan=data.sla_plan,
+        created_at=now,
+        resolution_clock_start=now,
+        idempotency_key=data.idempotency_key,
+    )
+    sla_clocks.start(state, SlaClock.FIRST_RESPONSE, now)
+    sla_clocks.start(state, SlaClock.RESOLUTION, now)
+    sla_clocks.refresh(state)
+    add_thread(state, ThreadKind.MESSAGE, requester, data.message, now)
+    seq = add_event(state, EventKind.CREATED, requester, now, source=data.source.value)
+    notices = [
+        notice(
+            NotificationKind.TICKET_RECEIVED,
+            RecipientRole.REQUESTER,
+            f"[#{state.number}] We received your request: {state.subject}",
+            f"Your ticket {state.number} is open. We will reply as soon as we can.",
+            seq,
+        )
+    ]
+    if data.assignee or data.team:
+        seq = add_event(
+            state,
+            EventKind.ASSIGNED,
+            Actor.system(),
+            now,
+            agent=data.assignee or "",
+            team=data.team or "",
+        )
+        notices.extend(_assignment_notices(state, seq, None))
+    state.version = 1
+    return state, notices
+
+
+def apply(state: TicketState, cmd: TicketCommand, now: datetime) -> list[Notice]:
+    """Check `cmd`, change `state` in place, and return the notices to send."""
+    check(state, cmd)
+    if state.status is PENDING and cmd.action in LEAVES_PENDING:
+        state.status = OPEN
+        state.remind_at = None
+        sla_clocks.resume(state, SlaClock.RESOLUTION, now)
+    notices = _HANDLERS[cmd.action](state, cmd, now)
+    sla_clocks.refresh(state)
+    state.seen_commands.append(cmd.command_id)
+    state.version += 1
+    return notices
+
+
+def reject(state: TicketState, cmd: TicketCommand, reason: str, now: datetime) -> None:
+    """Record an illegal command (from a signal, which has no caller to answer) on the timeline."""
+    add_event(state, EventKind.REJECTED, cmd.actor, now, action=cmd.action.value, reason=reason)
+    state.seen_commands.append(cmd.command_id)
+    state.version += 1
+
+
+def _assign(state: TicketState, cmd: TicketCommand, now: datetime) -> list[Notice]:
+    state.assignee = cmd.agent or state.assignee
+    state.team = cmd.team or state.team
+    seq = add_event(
+        state, EventKind.ASSIGNED, cmd.actor, now, agent=state.assignee or "", team=state.team or ""
+    )
+    return _assignment_notices(state, seq, cmd.actor.handle)
+
+
+def _assignment_notices(state: TicketState, seq: int, actor: str | None) -> list[Notice]:
+    role = RecipientRole.ASSIGNEE if state.assignee else RecipientRole.TEAM_LEAD
+    return [
+        notice(
+            NotificationKind.ASSIGNED,
+            role,
+            f"[#{state.number}] Assigned to you: {state.subject}",
+            f"Ticket {state.number} ({state.priority.value}) needs your attention.",
+            seq,
+            exclude_agent=actor,
+        )
+    ]
+
+
+def _change_priority(state: TicketState, cmd: TicketCommand, now: datetime) -> list[Notice]:
+    assert cmd.priority is not None
+    before = state.priority
+    state.priority = cmd.priority
+    sla_clocks.retime(state, now)
+    add_event(
+        state, EventKind.PRIORITY_CHANGED, cmd.actor, now, before=before.value, after=cmd.priority
+    )
+    return []
+
+
+def _transfer(state: TicketState, cmd: TicketCommand, now: datetime) -> list[Notice]:
+    assert cmd.department is not None
+    before = state.department
+    state.department = cmd.department
+    schedule = cmd.schedule or state.sla_plan.plan_schedule
+    if schedule != state.sla_plan.schedule:
+        state.sla_plan = state.sla_plan.model_copy(update={"schedule": schedule})
+        sla_clocks.retime(state, now)
+    seq = add_event(
+        state, EventKind.TRANSFERRED, cmd.actor, now, before=before, after=cmd.department
+    )
+    return [
+        notice(
+            NotificationKind.TRANSFERRED,
+            RecipientRole.DEPARTMENT_MANAGER,
+            f"[#{state.number}] Transferred to your department: {state.subject}",
+            f"Ticket {state.number} was transferred from {before}.",
+            seq,
+            exclude_agent=cmd.actor.handle,
+        )
+    ]
+
+
+def _respond(state: TicketState, cmd: TicketCommand, now: datetime) -> list[Notice]:
+    assert cmd.message is not None
+    add_thread(state, ThreadKind.RESPONSE, cmd.actor, cmd.message, now)
+    if state.first_responded_at is None:
+        state.first_responded_at = now
+    sla_clocks.stop(state, SlaClock.FIRST_RESPONSE, now, satisfied=True)
+    sla_clocks.stop(state, SlaClock.NEXT_RESPONSE, now, satisfied=True)
+    seq = add_event(state, EventKind.RESPONDED, cmd.actor, now)
+    return [
+        notice(
+            NotificationKind.RESPONSE,
+            RecipientRole.REQUESTER,
+            f"[#{state.number}] Re: {state.subject}",
+            cmd.message,
+            seq,
+        )
+    ]
+
+
+def _note(state: TicketState, cmd: TicketCommand, now: datetime) -> list[Notice]:
+    assert cmd.message is not None
+    add_thread(state, ThreadKind.NOTE, cmd.actor, cmd.message, now)
+    add_event(state, EventKind.NOTED, cmd.actor, now)
+    return []
+
+
+def _requester_reply(state: TicketState, cmd: TicketCommand, now: datetime) -> list[Notice]:
+    assert cmd.message is not None
+    author = Actor(kind=ActorKind.REQUESTER, name=state.requester.name)
+    add_thread(state, ThreadKind.MESSAGE, author, cmd.message, now)
+    seq = add_event(state, EventKind.REQUESTER_REPLIED, author, now)
+    if state.status is RESOLVED:
+        _reopen_clock(state, now)
+        seq = add_event(state, EventKind.REOPENED, author, now, reason="requester replied")
+    # Every requester message wants an answer within the plan's next-response target.
+    sla_clocks.start(state, SlaClock.NEXT_RESPONSE, now)
+    if not state.assignee:
+        return []
+    return [
+        notice(
+            NotificationKind.REQUESTER_REPLIED,
+            RecipientRole.ASSIGNEE,
+            f"[#{state.number}] New message from {state.requester.name}",
+            cmd.message,
+            seq,
+        )
+    ]
+
+
+def _resolve(state: TicketState, cmd: TicketCommand, now: datetime) -> list[Notice]:
+    if cmd.resolution:
+        add_thread(state, ThreadKind.RESPONSE, cmd.actor, cmd.resolution, now)
+    state.status = RESOLVED
+    state.resolved_at = now
+    state.auto_close_at = now + state.sla_plan.auto_close
+    state.remind_at = None
+    sla_clocks.stop(state, SlaClock.RESOLUTION, now, satisfied=True)
+    # A resolution message answers the requester; without one, the response clocks lapse.
+    for clock in (SlaClock.FIRST_RESPONSE, SlaClock.NEXT_RESPONSE):
+        sla_clocks.stop(state, clock, now, satisfied=bool(cmd.resolution))
+    seq = add_event(state, EventKind.RESOLVED, cmd.actor, now)
+    return [
+        notice(
+            NotificationKind.RESOLVED,
+            RecipientRole.REQUESTER,
+            f"[#{state.number}] Resolved: {state.subject}",
+            (cmd.resolution or "Your request has been resolved.")
+            + "\nReply to this ticket if the problem is not solved.",
+            seq,
+        )
+    ]
+
+
+def _close(state: TicketState, cmd: TicketCommand, now: datetime) -> list[Notice]:
+    return close_as(state, cmd.actor, now, EventKind.CLOSED)
+
+
+def _reopen(state: TicketState, cmd: TicketCommand, now: datetime) -> list[Notice]:
+    _reopen_clock(state, now)
+    add_event(state, EventKind.REOPENED, cmd.actor, now)
+    return []
+
+
+def _set_pending(state: TicketState, cmd: TicketCommand, now: datetime) -> list[Notice]:
+    state.status = PENDING
+    state.remind_at = cmd.remind_at
+    sla_clocks.pause(state, SlaClock.RESOLUTION, now)
+    detail = {"remind_at": cmd.remind_at.isoformat()} if cmd.remind_at else {}
+    add_event(state, EventKind.PENDING, cmd.actor, now, **detail)
+    return []
+
+
+def _reopen_clock(state: TicketState, now: datetime) -> None:
+    state.status = OPEN
+    state.resolved_at = None
+    state.closed_at = None
+    state.auto_close_at = None
+    state.resolution_clock_start = now
+    sla_clocks.start(state, SlaClock.RESOLUTION, now)
+
+
+_HANDLERS = {
+    Action.ASSIGN: _assign,
+    Action.CHANGE_PRIORITY: _change_priority,
+    Action.TRANSFER: _transfer,
+    Action.RESPOND: _respond,
+    Action.NOTE: _note,
+    Action.REQUESTER_REPLY: _requester_reply,
+    Action.SET_PENDING: _set_pending,
+    Action.RESOLVE: _resolve,
+    Action.CLOSE: _close,
+    Action.REOPEN: _reopen,
+}
+
+
+def record_event(
+    state: TicketState, kind: EventKind, actor: Actor, at: datetime, **detail: str
+) -> int:
+    """Add a timeline event from outside the state machine (e.g. a notification outcome)."""
+    seq = add_event(state, kind, actor, at, **detail)
+    state.version += 1
+    return seq

@@ -1,0 +1,270 @@
+"""Pydantic models that cross process boundaries: workflow input, state, commands, notices.
+
+Kept apart from the workflow module so the Temporal sandbox imports them passed through.
+"""
+
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from shared.business_time import Schedule
+from shared.enums import (
+    Action,
+    ActorKind,
+    ClockOutcome,
+    EventKind,
+    NotificationKind,
+    Priority,
+    RecipientRole,
+    SlaClock,
+    Source,
+    ThreadKind,
+    TicketStatus,
+)
+
+
+class Person(BaseModel):
+    name: str
+    email: str
+
+
+class Actor(BaseModel):
+    kind: ActorKind
+    name: str
+    handle: str | None = None
+
+    @classmethod
+    def system(cls) -> "Actor":
+        return cls(kind=ActorKind.SYSTEM, name="ticketflow")
+
+
+class SlaOverride(BaseModel):
+    first_response: timedelta | None = None
+    resolution: timedelta | None = None
+
+
+class LadderStep(BaseModel):
+    """One rung of an escalation ladder: a warning before the breach, or a level after it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    # A warning fires at this share of the target; a level this long (business time) after
+    # the due time (zero: at the breach). Exactly one of the two.
+    at_percent: int | None = Field(default=None, ge=1, le=99)
+    after_breach: timedelta | None = None
+    # assignee | team_lead | department_manager | owner (assignee, else team lead, else
+    # manager) | team:<handle> (every member) | agent:<handle>
+    notify: list[str] = Field(default_factory=lambda: ["owner"])
+    raise_priority: bool = False
+    reassign_team: str | None = None
+
+    @model_validator(mode="after")
+    def _one_trigger(self) -> "LadderStep":
+        if (self.at_percent is None) == (self.after_breach is None):
+            raise ValueError("a step needs exactly one of at_percent and after_breach")
+        if self.after_breach is not None and self.after_breach < timedelta(0):
+            raise ValueError("after_breach cannot be negative")
+        for target in self.notify:
+            kind, _, handle = target.partition(":")
+            if kind not in RECIPIENT_TOKENS or (kind in ("team", "agent")) != bool(handle):
+                raise ValueError(f"unknown recipient {target!r}")
+        return self
+
+    @property
+    def is_warning(self) -> bool:
+        return self.at_percent is not None
+
+
+RECIPIENT_TOKENS = ("assignee", "team_lead", "department_manager", "owner", "team", "agent")
+
+
+class Ladder(BaseModel):
+    """Escalation steps for one clock, and optional reminders while it stays breached."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    steps: list[LadderStep]
+    repeat_every: timedelta | None = None
+    repeat_max: int = Field(default=0, ge=0, le=100)
+
+
+class SlaPlanSnapshot(BaseModel):
+    """The SLA plan a ticket runs under, copied at creation so later edits do not rewrite it."""
+
+    handle: str
+    name: str
+    first_response: timedelta
+    resolution: timedelta
+    auto_close: timedelta
+    next_response: timedelta | None = None
+    by_priority: dict[Priority, SlaOverride] = Field(default_factory=dict)
+    # Business hours the targets count in (the department's, else the plan's; None: 24/7),
+    # and the plan's own, which a transfer to a department without hours falls back to.
+    schedule: Schedule | None = None
+    plan_schedule: Schedule | None = None
+    ladders: dict[SlaClock, Ladder] = Field(default_factory=dict)
+
+
+class ClockRun(BaseModel):
+    """One run of one SLA clock: from its start until its action (or the ticket) stops it."""
+
+    clock: SlaClock
+    cycle: int
+    started_at: datetime
+    target: timedelta  # business time
+    due_at: datetime
+    paused_since: datetime | None = None
+    paused: timedelta = timedelta(0)  # business time spent paused so far
+    stopped_at: datetime | None = None
+    outcome: ClockOutcome = ClockOutcome.RUNNING
+    breached_at: datetime | None = None
+    business_elapsed: timedelta | None = None
+    wall_elapsed: timedelta | None = None
+    fired: list[str] = Field(default_factory=list)  # keys of the ladder steps already fired
+
+    @property
+    def running(self) -> bool:
+        return self.outcome is ClockOutcome.RUNNING
+
+
+class ThreadEntry(BaseModel):
+    id: int
+    kind: ThreadKind
+    author: Actor
+    body: str
+    created_at: datetime
+
+
+class EventContext(BaseModel):
+    """The ticket's dimensions right after an event, for reports recorded at event time."""
+
+    priority: Priority
+    department: str
+    help_topic: str
+    team: str | None = None
+    assignee: str | None = None
+
+
+class TimelineEvent(BaseModel):
+    seq: int
+    kind: EventKind
+    actor: Actor
+    at: datetime
+    detail: dict[str, str] = Field(default_factory=dict)
+    context: EventContext | None = None
+
+
+class TicketCommand(BaseModel):
+    """One command for a ticket; `command_id` makes a repeated signal or update a no-op."""
+
+    command_id: str
+    action: Action
+    actor: Actor
+    agent: str | None = None
+    team: str | None = None
+    priority: Priority | None = None
+    department: str | None = None
+    message: str | None = None
+    resolution: str | None = None
+    # set_pending: when to remind the assignee if the requester has not answered.
+    remind_at: datetime | None = None
+    # transfer: the new department's business hours (filled in by the API from its records).
+    schedule: Schedule | None = None
+
+
+class TicketState(BaseModel):
+    number: str
+    subject: str
+    requester: Person
+    help_topic: str
+    department: str
+    team: str | None = None
+    assignee: str | None = None
+    priority: Priority
+    status: TicketStatus = TicketStatus.OPEN
+    source: Source
+    sla_plan: SlaPlanSnapshot
+    created_at: datetime
+    # When the resolution clock last started: creation, or the latest reopen.
+    resolution_clock_start: datetime
+    first_response_due: datetime | None = None
+    next_response_due: datetime | None = None
+    resolution_due: datetime | None = None
+    # The earliest deadline of a running clock (the TicketNextDueAt search attribute).
+    next_due_at: datetime | None = None
+    clocks: list[ClockRun] = Field(default_factory=list)
+    remind_at: datetime | None = None
+    first_responded_at: datetime | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    auto_close_at: datetime | None = None
+    breached: list[SlaClock] = Field(default_factory=list)
+    overdue: bool = False
+    sla_breached: bool = False
+    escalation_level: int = 0
+    thread: list[ThreadEntry] = Field(default_factory=list)
+    timeline: list[TimelineEvent] = Field(default_factory=list)
+    version: int = 0
+    idempotency_key: str = ""
+    seen_commands: list[str] = Field(default_factory=list)
+
+
+class TicketInput(BaseModel):
+    """Start input of `TicketWorkflow`: a new ticket, or the state carried from a previous run."""
+
+    number: str
+    subject: str
+    message: str
+    requester: Person
+    help_topic: str
+    department: str
+    team: str | None = None
+    assignee: str | None = None
+    priority: Priority
+    source: Source
+    sla_plan: SlaPlanSnapshot
+    idempotency_key: str
+    # When the ticket was opened, if not now (a ticket imported from another system).
+    opened_at: datetime | None = None
+    prior_state: TicketState | None = None
+    # Tests lower this to exercise continue-as-new without thousands of events.
+    continue_as_new_after_events: int | None = None
+
+
+class Recipient(BaseModel):
+    """Who a notice goes to, by role; the notify activity resolves a role to a person."""
+
+    role: RecipientRole
+    handle: str | None = None
+
+
+class Notice(BaseModel):
+    """A notification the lifecycle wants sent; the workflow turns each into an activity."""
+
+    kind: NotificationKind
+    recipient: Recipient
+    subject: str
+    body: str
+    event_seq: int
+    # Nobody is told about their own action: the notify activity skips this agent.
+    exclude_agent: str | None = None
+
+
+class NotificationRequest(BaseModel):
+    """Input of the notify activity."""
+
+    idempotency_key: str
+    ticket: str
+    notice: Notice
+    requester: Person
+    department: str
+    team: str | None = None
+    assignee: str | None = None
+
+
+class NotificationResult(BaseModel):
+    """Output of the notify activity: to whom it went, or why nobody was told."""
+
+    sent_to: str | None = None
+    skipped: str | None = None

@@ -1,0 +1,46 @@
+"""Creation keys and ticket numbers: a retried create finds its ticket, numbers never run out.
+
+A number is 99,999 plus the id the database gives the key's row: six digits for the first
+900,000 tickets, then seven, and so on; one insert, never a search for a free number.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from shared.db.tables import TicketKey
+
+NUMBER_OFFSET = 99_999
+
+
+@dataclass(frozen=True)
+class Claim:
+    number: str
+    new: bool  # False: the key made this ticket before
+
+
+def number_of(key_id: int) -> str:
+    return str(NUMBER_OFFSET + key_id)
+
+
+def claim(session: Session, key_hash: str, fingerprint: str, now: datetime) -> Claim | None:
+    """The ticket number of `key_hash`, recorded now if new; None if the key was used before
+    for a different request (another fingerprint)."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(TicketKey)
+        .values(key_hash=key_hash, fingerprint=fingerprint, created_at=now)
+        .on_conflict_do_nothing(index_elements=[TicketKey.key_hash])
+        .returning(TicketKey.id)
+    )
+    inserted = session.scalar(statement)
+    if inserted is not None:
+        return Claim(number_of(inserted), new=True)
+    row = session.scalars(select(TicketKey).where(TicketKey.key_hash == key_hash)).one()
+    if row.fingerprint != fingerprint:
+        return None
+    return Claim(number_of(row.id), new=False)

@@ -1,0 +1,60 @@
+"""Publishing a workflow task's changes: projection, thread, timeline, report facts and
+notification outbox, in one transaction, so none is written without the others.
+"""
+
+from typing import Any
+
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from shared.db.facts import record_facts
+from shared.db.outbox import queue_notices
+from shared.db.projection import upsert_ticket
+from shared.db.tables import ThreadRow, TimelineRow
+from shared.models import PublishBatch, TicketState
+
+
+def publish(session: Session, batch: PublishBatch, channel: str) -> list[str]:
+    """Write `batch` unless a version as new is stored (a retry after a commit): what was done."""
+    state = batch.state
+    if not upsert_ticket(session, state):
+        return [f"v{state.version} was already published"]
+    record_facts(session, state)
+    _insert_new(session, ThreadRow, _thread_rows(state))
+    _insert_new(session, TimelineRow, _timeline_rows(state))
+    return [f"published v{state.version}", *queue_notices(session, state, batch.notices, channel)]
+
+
+def _thread_rows(state: TicketState) -> list[dict[str, Any]]:
+    return [
+        {
+            "ticket": state.number,
+            "entry": entry.id,
+            "kind": entry.kind.value,
+            "author": entry.author.model_dump(mode="json"),
+            "message_id": entry.message_id,
+            "size": entry.size,
+            "created_at": entry.created_at,
+        }
+        for entry in state.thread
+    ]
+
+
+def _timeline_rows(state: TicketState) -> list[dict[str, Any]]:
+    return [
+        {
+            "ticket": state.number,
+            "seq": event.seq,
+            "kind": event.kind.value,
+            "at": event.at,
+            "event": event.model_dump(mode="json"),
+        }
+        for event in state.timeline
+    ]
+
+
+def _insert_new(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        session.execute(insert(table).values(rows).on_conflict_do_nothing())

@@ -1,0 +1,37 @@
+"""How a notice reads: the one place where notification text is put together. Pure.
+
+The lifecycle queues notices with a subject and an opening line; a notice may quote a message
+of the thread. The requester's acknowledgement also explains how to follow the ticket; its
+access token is added by the notify service at delivery, so it is never stored.
+"""
+
+import hashlib
+
+from shared.enums import NotificationKind
+from shared.models import Notice
+
+# notify's limit on an idempotency key; longer keys are replaced by a fixed-length digest.
+MAX_KEY_CHARS = 200
+
+FOLLOW_UP = (
+    "To follow your ticket, or to add to it, use its number and the access token below "
+    "with our API (the token is yours alone: do not share it). Reply to this ticket to add "
+    "information."
+)
+
+
+def render_body(notice: Notice, quoted: str | None) -> str:
+    """The body of `notice`, quoting the thread message it refers to (if any)."""
+    parts = [part for part in (quoted, notice.body) if part]
+    if notice.kind is NotificationKind.TICKET_RECEIVED:
+        parts.append(FOLLOW_UP)
+    return "\n\n".join(parts)
+
+
+def notification_key(number: str, notice: Notice, email: str) -> str:
+    """One key per ticket event, kind and recipient: the same person never gets it twice."""
+    key = f"{number}:{notice.event_seq}:{notice.kind.value}:{email.lower()}"
+    if len(key) <= MAX_KEY_CHARS:
+        return key
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    return f"{number}:{notice.event_seq}:{notice.kind.value}:sha256:{digest}"
