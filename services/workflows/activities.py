@@ -11,6 +11,7 @@ from shared.db.facts import record_facts
 from shared.db.projection import upsert_ticket
 from shared.enums import NotificationKind, RecipientRole
 from shared.models import NotificationRequest, NotificationResult, Person, TicketState
+from shared.settings import get_settings
 
 
 class TicketActivities:
@@ -80,7 +81,12 @@ class TicketActivities:
             "channel": self._channel,
         }
         try:
-            response = self._http.post(f"{self._notify_url}/api/v1/notifications", json=payload)
+            response = self._http.post(
+                f"{self._notify_url}/api/v1/notifications",
+                json=payload,
+                # This process's NOTIFY_TOKEN: notify refuses callers without it.
+                headers={"Authorization": f"Bearer {get_settings().notify_token}"},
+            )
         except httpx.HTTPError as err:
             raise RuntimeError(f"notify service unreachable: {err}") from err
         if response.status_code in (400, 413, 422):
