@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from services.notify.auth import RequireServiceToken
 from services.notify.deps import SessionsDep
 from services.notify.errors import install_error_handlers
 from services.notify.limits import BodySizeLimit
@@ -31,6 +32,8 @@ def create_app(settings: Settings, mailer: Mailer | None = None) -> FastAPI:
 
     app = FastAPI(title="ticketflow notify", version="0.1.0", lifespan=lifespan)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Added last, so outermost: a caller without the token is refused before its body is read.
+    app.add_middleware(RequireServiceToken, token=settings.notify_token)
     install_error_handlers(app)
 
     @app.get("/healthz", tags=["health"])

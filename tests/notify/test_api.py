@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from shared.settings import Settings
-from tests.notify.conftest import MailSink, running_server
+from tests.notify.conftest import AUTH, MailSink, running_server
 from tests.notify.payloads import notification
 
 URL = "/api/v1/notifications"
@@ -127,7 +127,7 @@ def test_unreachable_database_answers_503(
 ) -> None:
     with (
         running_server(settings_without_database) as base_url,
-        httpx.Client(base_url=base_url, timeout=30) as http,
+        httpx.Client(base_url=base_url, headers=AUTH, timeout=30) as http,
     ):
         health = http.get("/healthz")
         assert health.status_code == 503
