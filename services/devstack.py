@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from shared import names
+from shared.settings import DEV_NOTIFY_TOKEN
 
 BIN = Path(sys.executable).parent
 
@@ -95,6 +96,7 @@ class Stack:
             SMTP_PORT=str(self.smtp_port),
             PUBLIC_URL=f"http://127.0.0.1:{self.intake_port}",
         )
+        env.setdefault("NOTIFY_TOKEN", DEV_NOTIFY_TOKEN)  # notify and the worker share it
         env.update(self.extra_env)
         return env
 

@@ -7,6 +7,8 @@ from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "dev-only-secret-change-me"
+DEV_NOTIFY_TOKEN = "dev-only-notify-token-change-me"
+MIN_NOTIFY_TOKEN_CHARS = 16
 
 
 class Settings(BaseSettings):
@@ -38,6 +40,8 @@ class Settings(BaseSettings):
     intake_port: int = 8000
     notify_host: str = "127.0.0.1"
     notify_port: int = 8001
+    # The service token notify requires of its callers (the worker) as `Authorization: Bearer`.
+    notify_token: str = DEV_NOTIFY_TOKEN
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025
@@ -54,6 +58,18 @@ class Settings(BaseSettings):
     def _secret_required_in_production(self) -> "Settings":
         if self.environment == "production" and self.secret_key == DEV_SECRET:
             raise ValueError("SECRET_KEY must be set in production")
+        return self
+
+    @model_validator(mode="after")
+    def _notify_token_required_in_production(self) -> "Settings":
+        if self.environment != "production":
+            return self
+        if self.notify_token == DEV_NOTIFY_TOKEN:
+            raise ValueError("NOTIFY_TOKEN must be set in production (it is the dev default)")
+        if len(self.notify_token.strip()) < MIN_NOTIFY_TOKEN_CHARS:
+            raise ValueError(
+                f"NOTIFY_TOKEN must be at least {MIN_NOTIFY_TOKEN_CHARS} characters in production"
+            )
         return self
 
 

@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from services.notify.auth import RequireServiceToken
 from services.notify.deps import SessionsDep
 from services.notify.errors import install_error_handlers
 from services.notify.limits import BodySizeLimit
@@ -39,18 +40,26 @@ def create_app(
 
     app = FastAPI(title="ticketflow notify", version="0.1.0", lifespan=lifespan)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Added last, so outermost: a caller without the token is refused before its body is read.
+    app.add_middleware(RequireServiceToken, token=settings.notify_token)
     install_error_handlers(app)
 
-    @app.get("/healthz", tags=["health"])
+    @app.get(
+        "/healthz",
+        tags=["health"],
+        responses={503: {"description": "The database is unreachable"}},
+    )
     def healthz(sessions: SessionsDep) -> JSONResponse:
+        """Open to anyone (no token): a real `SELECT 1` against the database."""
         try:
             with sessions() as session:
                 session.execute(text("SELECT 1"))
         except SQLAlchemyError as err:  # any database failure means "not ready"
             return JSONResponse(
-                {"status": "unavailable", "database": type(err).__name__}, status_code=503
+                {"status": "unavailable", "checks": {"database": f"down: {type(err).__name__}"}},
+                status_code=503,
             )
-        return JSONResponse({"status": "ok"})
+        return JSONResponse({"status": "ok", "checks": {"database": "ok"}})
 
     app.include_router(router)
     return app

@@ -7,6 +7,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.notify.mailer import Mailer
+from shared.settings import Settings
 
 
 def get_sessions(request: Request) -> sessionmaker[Session]:
@@ -19,6 +20,11 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
 def get_mailer(request: Request) -> Mailer:
     mailer: Mailer = request.app.state.mailer
     return mailer
@@ -26,4 +32,5 @@ def get_mailer(request: Request) -> Mailer:
 
 SessionsDep = Annotated[sessionmaker[Session], Depends(get_sessions)]
 SessionDep = Annotated[Session, Depends(get_session)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
 MailerDep = Annotated[Mailer, Depends(get_mailer)]

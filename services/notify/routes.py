@@ -5,11 +5,17 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from services.notify import service
+from services.notify.auth import UNAUTHORIZED_RESPONSE, ServiceToken
 from services.notify.deps import MailerDep, SessionDep, SessionsDep
 from services.notify.schemas import NotificationCreate, NotificationRead
 from shared.enums import NotificationKind
 
-router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"])
+router = APIRouter(
+    prefix="/api/v1/notifications",
+    tags=["notifications"],
+    dependencies=[ServiceToken],
+    responses=UNAUTHORIZED_RESPONSE,
+)
 
 
 @router.post(

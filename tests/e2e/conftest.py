@@ -33,6 +33,7 @@ def stack(
             extra_env={
                 "ENVIRONMENT": "test",
                 "SECRET_KEY": uuid.uuid4().hex,
+                "NOTIFY_TOKEN": uuid.uuid4().hex,
                 "TEMPORAL_TASK_QUEUE": f"e2e-{uuid.uuid4().hex[:8]}",
                 "TEMPORAL_RPC_TIMEOUT_SECONDS": "5",
             },
@@ -65,7 +66,8 @@ def api(stack: Stack) -> Iterator[httpx.Client]:
 
 @pytest.fixture
 def notify(stack: Stack) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=stack.notify_url, timeout=30) as client:
+    token = {"Authorization": f"Bearer {stack.env['NOTIFY_TOKEN']}"}
+    with httpx.Client(base_url=stack.notify_url, headers=token, timeout=30) as client:
         yield client
 
 

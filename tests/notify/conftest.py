@@ -22,6 +22,10 @@ from services.notify.main import build_server
 from shared.settings import Settings
 from tests.databases import postgres_database, sqlite_database
 
+# Not the dev default: proves the app uses the configured token.
+TOKEN = "test-notify-token-4f2a9c81d7e3"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -91,6 +95,7 @@ def settings(notify_db_url: str, sink: MailSink) -> Settings:
         smtp_port=sink.port,
         mail_from="helpdesk@ticketflow.test",
         max_body_bytes=4096,
+        notify_token=TOKEN,
     )
 
 
@@ -121,5 +126,13 @@ def base_url(settings: Settings) -> Iterator[str]:
 
 @pytest.fixture
 def client(base_url: str) -> Iterator[httpx.Client]:
+    """A caller holding the service token, as the worker is."""
+    with httpx.Client(base_url=base_url, headers=AUTH, timeout=30) as http:
+        yield http
+
+
+@pytest.fixture
+def anonymous(base_url: str) -> Iterator[httpx.Client]:
+    """A caller without the service token."""
     with httpx.Client(base_url=base_url, timeout=30) as http:
         yield http

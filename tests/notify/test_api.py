@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from shared.settings import Settings
-from tests.notify.conftest import MailSink, running_server
+from tests.notify.conftest import AUTH, MailSink, running_server
 from tests.notify.payloads import notification
 
 URL = "/api/v1/notifications"
@@ -110,7 +110,8 @@ def test_list_with_unknown_kind_or_no_ticket_is_422(client: httpx.Client) -> Non
 
 def test_healthz_reports_ok_with_a_database(client: httpx.Client) -> None:
     response = client.get("/healthz")
-    assert (response.status_code, response.json()) == (200, {"status": "ok"})
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "checks": {"database": "ok"}}
 
 
 @pytest.fixture
@@ -127,11 +128,14 @@ def test_unreachable_database_answers_503(
 ) -> None:
     with (
         running_server(settings_without_database) as base_url,
-        httpx.Client(base_url=base_url, timeout=30) as http,
+        httpx.Client(base_url=base_url, headers=AUTH, timeout=30) as http,
     ):
         health = http.get("/healthz")
         assert health.status_code == 503
-        assert health.json()["status"] == "unavailable"
+        assert health.json() == {
+            "status": "unavailable",
+            "checks": {"database": "down: OperationalError"},
+        }
         posted = http.post(URL, json=notification())
         assert posted.status_code == 503
         assert posted.json() == {"detail": "database is unavailable"}

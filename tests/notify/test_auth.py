@@ -1,0 +1,129 @@
+"""Service token: every path but /healthz refuses a caller without NOTIFY_TOKEN."""
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.notify.conftest import TOKEN, MailSink
+from tests.notify.payloads import notification
+
+URL = "/api/v1/notifications"
+REFUSED = {"detail": "missing or invalid service token"}
+
+# Every kind of path: the API (read and write), the docs, unknown paths and wrong methods.
+REQUESTS: list[tuple[str, str, dict[str, Any]]] = [
+    ("GET", URL, {"params": {"ticket": "100001"}}),
+    ("GET", URL, {}),
+    ("POST", URL, {"json": notification()}),
+    ("POST", URL, {"content": b"{not json", "headers": {"content-type": "application/json"}}),
+    ("DELETE", URL, {}),
+    ("GET", "/docs", {}),
+    ("GET", "/docs/oauth2-redirect", {}),
+    ("GET", "/redoc", {}),
+    ("GET", "/openapi.json", {}),
+    ("GET", "/no/such/path", {}),
+    ("GET", "/healthz/", {}),
+]
+
+WRONG_CREDENTIALS: dict[str, dict[str, str]] = {
+    "none": {},
+    "wrong": {"Authorization": "Bearer wrong-token-of-some-length"},
+    "longer": {"Authorization": f"Bearer {TOKEN}x"},
+    "prefix": {"Authorization": f"Bearer {TOKEN[:-1]}"},
+    "case": {"Authorization": f"Bearer {TOKEN.upper()}"},
+    "basic scheme": {"Authorization": f"Basic {TOKEN}"},
+    "no scheme": {"Authorization": TOKEN},
+    "empty": {"Authorization": "Bearer"},
+    "other header": {"X-Api-Key": TOKEN},
+}
+
+
+def assert_refused(response: httpx.Response) -> None:
+    assert response.status_code == 401, response.text
+    assert response.json() == REFUSED
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize("notify_db_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(("method", "path", "options"), REQUESTS)
+def test_every_path_but_healthz_refuses_without_the_token(
+    anonymous: httpx.Client, sink: MailSink, method: str, path: str, options: dict[str, Any]
+) -> None:
+    for name, credentials in WRONG_CREDENTIALS.items():
+        headers = {**options.get("headers", {}), **credentials}
+        response = anonymous.request(method, path, **{**options, "headers": headers})
+        assert response.status_code == 401, f"{name}: {response.status_code} {response.text}"
+        assert_refused(response)
+    assert sink.mails() == []
+
+
+def test_list_does_not_show_mail_bodies_without_the_token(
+    client: httpx.Client, anonymous: httpx.Client
+) -> None:
+    secret = "Access token: abcdef0123456789"
+    posted = client.post(URL, json=notification(ticket="400004", body=secret))
+    assert posted.status_code == 201, posted.text
+
+    refused = anonymous.get(URL, params={"ticket": "400004"})
+    assert_refused(refused)
+    assert secret not in refused.text
+
+    listed = client.get(URL, params={"ticket": "400004"})
+    assert listed.status_code == 200
+    assert [item["body"] for item in listed.json()] == [secret]
+
+
+def test_post_without_the_token_records_and_sends_nothing(
+    client: httpx.Client, anonymous: httpx.Client, sink: MailSink
+) -> None:
+    payload = notification(ticket="500005")
+    assert_refused(anonymous.post(URL, json=payload))
+    assert sink.mails() == []
+    assert client.get(URL, params={"ticket": "500005"}).json() == []
+
+    # The refusal left no record behind: the key is still new for the real caller.
+    assert client.post(URL, json=payload).status_code == 201
+    assert len(sink.mails()) == 1
+
+
+@pytest.mark.parametrize("notify_db_url", ["sqlite"], indirect=True)
+def test_oversized_body_without_the_token_is_refused_before_it_is_read(
+    anonymous: httpx.Client,
+) -> None:
+    assert_refused(anonymous.post(URL, json=notification(body="x" * 50_000)))
+
+
+@pytest.mark.parametrize("notify_db_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("path", ["/docs", "/redoc", "/openapi.json"])
+def test_docs_are_served_with_the_token(client: httpx.Client, path: str) -> None:
+    assert client.get(path).status_code == 200
+
+
+def test_healthz_needs_no_token(anonymous: httpx.Client) -> None:
+    response = anonymous.get("/healthz")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+
+
+def test_healthz_ignores_a_wrong_token(anonymous: httpx.Client) -> None:
+    response = anonymous.get("/healthz", headers={"Authorization": "Bearer nope"})
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("notify_db_url", ["sqlite"], indirect=True)
+def test_openapi_declares_the_bearer_scheme_and_401(client: httpx.Client) -> None:
+    document = client.get("/openapi.json").json()
+    assert document["components"]["securitySchemes"]["ServiceToken"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "The notify service token (NOTIFY_TOKEN), as "
+        "`Authorization: Bearer <token>`.",
+    }
+    operations = document["paths"][URL]
+    assert set(operations) == {"get", "post"}
+    for operation in operations.values():
+        assert operation["security"] == [{"ServiceToken": []}]
+        assert "401" in operation["responses"]
+        assert "WWW-Authenticate" in operation["responses"]["401"]["headers"]
+    assert "security" not in document["paths"]["/healthz"]["get"]
