@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
     mail_from: str = "helpdesk@ticketflow.local"
     notify_default_channel: Literal["email", "log"] = "email"
+    # Whether this notify process delivers the outbox (any number of them may: claims are
+    # atomic); off for an instance that should only answer the API.
+    notify_deliver_outbox: bool = True
 
     max_body_bytes: int = 64 * 1024
     public_url: str = "http://127.0.0.1:8000"

@@ -19,9 +19,7 @@ from shared.db.engine import make_engine, make_sessionmaker
 from shared.settings import Settings
 
 
-def create_app(
-    settings: Settings, mailer: Mailer | None = None, *, deliver_outbox: bool = True
-) -> FastAPI:
+def create_app(settings: Settings, mailer: Mailer | None = None) -> FastAPI:
     """Build the app; the engine is made at start-up, the mailer from settings unless given."""
 
     @asynccontextmanager
@@ -31,10 +29,10 @@ def create_app(
         app.state.sessions = make_sessionmaker(engine)
         app.state.mailer = mailer or ChannelMailer.from_settings(settings)
         delivery = DeliveryLoop(app.state.sessions, app.state.mailer, settings)
-        if deliver_outbox:
+        if settings.notify_deliver_outbox:
             delivery.start()
         yield
-        if deliver_outbox:
+        if settings.notify_deliver_outbox:
             delivery.stop()
         engine.dispose()
 
