@@ -14,12 +14,16 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
+from sqlalchemy import func, select
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from bench.bare import BareWorkflow
 from services.devstack import Stack
+from shared.db.engine import make_engine, make_sessionmaker
+from shared.db.tables import TicketRow
+from shared.ids import ticket_workflow_id
 
 ROOT = Path(__file__).resolve().parents[1]
 JANE = {"Authorization": "Bearer dev-jane-token"}
@@ -54,6 +58,57 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
+async def published(stack: Stack, count: int, timeout: float = 600) -> None:
+    """Wait until the projection holds `count` tickets."""
+    sessions = make_sessionmaker(make_engine(stack.database_url))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with sessions() as session:
+            if (session.scalar(select(func.count()).select_from(TicketRow)) or 0) >= count:
+                return
+        await asyncio.sleep(0.1)
+    raise TimeoutError(f"fewer than {count} tickets published after {timeout}s")
+
+
+async def lifecycle_history(api: httpx.AsyncClient, client: Client) -> dict[str, float]:
+    """The standard lifecycle through the API, then its history as the server keeps it:
+    create; assign; agent response; requester reply; agent response; resolve; close."""
+    created = (
+        await api.post(
+            "/api/v1/tickets",
+            json={
+                "requester": {"name": "Alice Customer", "email": "alice@example.com"},
+                "subject": "Online banking system down",
+                "message": "I cannot log in to online banking since this morning.",
+                "help_topic": "online-banking",
+            },
+        )
+    ).json()
+    number = created["number"]
+    requester = {"Authorization": f"Bearer {created['access_token']}"}
+    steps: list[tuple[str, dict[str, object], dict[str, str]]] = [
+        ("assign", {"agent": "john"}, JANE),
+        ("replies", {"message": "We are looking into it."}, JANE),
+        ("replies", {"message": "Thank you, it is still down."}, requester),
+        ("replies", {"message": "Fixed: the load balancer was down."}, JANE),
+        ("resolve", {"resolution": "Load balancer restarted."}, JANE),
+        ("close", {}, JANE),
+    ]
+    for path, body, headers in steps:
+        r = await api.post(f"/api/v1/tickets/{number}/{path}", json=body, headers=headers)
+        r.raise_for_status()
+    handle = client.get_workflow_handle(ticket_workflow_id(number))
+    await handle.result()
+    history = await handle.fetch_history()
+    proto = sum(event.ByteSize() for event in history.events)
+    as_json = len(json.dumps(history.to_json_dict()))
+    return {
+        "lifecycle_events": len(history.events),
+        "lifecycle_kb_proto": proto / 1024,
+        "lifecycle_kb_json": as_json / 1024,
+    }
+
+
 async def measure(stack: Stack, tickets: int, concurrency: int, commands: int) -> dict[str, float]:
     client = await Client.connect(
         f"127.0.0.1:{stack.temporal_port}", data_converter=pydantic_data_converter
@@ -66,6 +121,7 @@ async def measure(stack: Stack, tickets: int, concurrency: int, commands: int) -
     }
     limits = httpx.Limits(max_connections=concurrency * 2)
     async with httpx.AsyncClient(base_url=stack.intake_url, timeout=60, limits=limits) as api:
+        history = await lifecycle_history(api, client)
 
         async def create(i: int) -> None:
             r = await api.post("/api/v1/tickets", json={**body, "subject": f"bench {run} {i}"})
@@ -78,7 +134,13 @@ async def measure(stack: Stack, tickets: int, concurrency: int, commands: int) -
 
         # Warm both paths up, then measure them back to back.
         await timed_concurrently(concurrency, concurrency, create)
+        await published(stack, concurrency + 1)
+        t0 = time.perf_counter()
         api_rate = await timed_concurrently(tickets, concurrency, create)
+        # Created is not yet processed: the worker opens each ticket (projection, thread,
+        # timeline, facts, acknowledgement queued) after the API answered.
+        await published(stack, concurrency + 1 + tickets)
+        processed_rate = tickets / (time.perf_counter() - t0)
         bare_rate = await timed_concurrently(tickets, concurrency, bare_start)
 
         number = (await api.post("/api/v1/tickets", json={**body, "subject": "latency"})).json()[
@@ -104,9 +166,12 @@ async def measure(stack: Stack, tickets: int, concurrency: int, commands: int) -
             for i in range(tickets):
                 await client.get_workflow_handle(f"bare-{run}-{i}").signal(BareWorkflow.finish)
     return {
+        **history,
         "api_creates_per_s": api_rate,
         "bare_starts_per_s": bare_rate,
         "create_ratio": api_rate / bare_rate,
+        "processed_per_s": processed_rate,
+        "processed_ratio": processed_rate / bare_rate,
         "api_command_p50_ms": statistics.median(api_lat),
         "api_command_p99_ms": pct(api_lat, 99),
         "bare_update_p50_ms": statistics.median(bare_lat),
@@ -142,9 +207,18 @@ def main() -> None:
         stack.stop()
     results = {k: round(v, 3) for k, v in results.items()}
     print(f"database: {url.split(':')[0]}, tickets={args.tickets}, concurrency={args.concurrency}")
+    print(
+        f"  standard lifecycle history: {results['lifecycle_events']:.0f} events, "
+        f"{results['lifecycle_kb_proto']:.1f} KB (protobuf), "
+        f"{results['lifecycle_kb_json']:.1f} KB (JSON export)"
+    )
     print(f"  create via API   {results['api_creates_per_s']:8.1f} tickets/s")
     print(f"  bare start       {results['bare_starts_per_s']:8.1f} workflows/s")
     print(f"  ratio            {results['create_ratio']:8.3f}")
+    print(
+        f"  opened by worker {results['processed_per_s']:8.1f} tickets/s "
+        f"(ratio {results['processed_ratio']:.3f}: created and published, acknowledgement queued)"
+    )
     for label, key in (("API command", "api_command"), ("bare update", "bare_update")):
         p50, p99 = results[f"{key}_p50_ms"], results[f"{key}_p99_ms"]
         print(f"  {label:<16} p50 {p50:.1f} ms  p99 {p99:.1f} ms")

@@ -107,8 +107,8 @@ class TicketRead(BaseModel):
     auto_close_at: datetime | None
     version: int
     message_count: int
-    # None when the thread could not be read just now (the database is down); the rest of
-    # the answer is current all the same.
+    # Null in a command's answer (GET the ticket for its thread), and when the database cannot
+    # be read just now; the rest of the answer is current all the same.
     thread: list[ThreadEntryRead] | None
 
     @classmethod

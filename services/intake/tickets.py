@@ -237,7 +237,9 @@ async def _send(
     view = await ticket_service.run_command(
         client=ctx.client, sessions=ctx.sessions, settings=ctx.settings, request=request
     )
-    return await _read(ctx, view, internal=actor.kind is ActorKind.AGENT)
+    # A command's answer leaves the thread out (GET the ticket for it): a long thread would
+    # make every command as slow as reading it.
+    return TicketRead.of(view, None, {}, internal=actor.kind is ActorKind.AGENT)
 
 
 async def _read(ctx: Ctx, view: TicketView, *, internal: bool) -> TicketRead:
