@@ -6,8 +6,12 @@ Temporal nor the web stack to be importable, and nothing is built at import time
 
 import argparse
 import asyncio
+import os
+import signal
+import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -61,7 +65,16 @@ def build_parser() -> Parser:
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
     commands.add_parser("intake", help="run the HTTP API").set_defaults(command=intake)
     commands.add_parser("notify", help="run the notification service").set_defaults(command=notify)
-    commands.add_parser("worker", help="run the Temporal worker").set_defaults(command=worker)
+    workers = commands.add_parser("worker", help="run the Temporal worker")
+    workers.add_argument(
+        "--processes",
+        type=positive_int,
+        # A string default goes through `type` too, so a bad WORKER_PROCESSES is a usage error.
+        default=os.environ.get("WORKER_PROCESSES", "1"),
+        metavar="N",
+        help="worker processes on the same task queue (default: WORKER_PROCESSES, else 1)",
+    )
+    workers.set_defaults(command=worker)
     sink = commands.add_parser("mail-sink", help="run an SMTP sink writing .eml files")
     sink.add_argument("--host", default="127.0.0.1")
     sink.add_argument("--port", type=int, default=1025)
@@ -109,11 +122,43 @@ def notify(_: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def worker(_: argparse.Namespace, settings: Settings) -> int:
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return value
+
+
+def worker(args: argparse.Namespace, settings: Settings) -> int:
+    if args.processes > 1:
+        return supervise_workers(args.processes)
     from services.workflows.worker import run_worker
 
     asyncio.run(run_worker(settings))
     return 0
+
+
+def supervise_workers(count: int) -> int:
+    """Run `count` single-process workers on one task queue, so every core runs workflows.
+
+    SIGTERM or SIGINT is forwarded to them all; when one exits, the others are stopped too, so
+    whatever supervises this process sees the failure. Nothing is restarted. Each worker is
+    killed by the kernel if this process dies, even by SIGKILL.
+    """
+    from services.devstack import die_with_parent, terminate
+
+    received: list[int] = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, _frame: received.append(signum))
+    command = [sys.executable, "-m", "services.cli", "worker", "--processes", "1"]
+    procs = [subprocess.Popen(command, preexec_fn=die_with_parent()) for _ in range(count)]
+    while not received and all(proc.poll() is None for proc in procs):
+        time.sleep(0.2)
+    codes = terminate(procs, received[0] if received else signal.SIGTERM)
+    return next((code for code in codes if code != 0), 0)
 
 
 def mail_sink(args: argparse.Namespace, _: Settings) -> int:
@@ -173,3 +218,7 @@ def add_agent(args: argparse.Namespace, settings: Settings) -> int:
     print(f"created {agent.role} {agent.handle} ({agent.name} <{agent.email}>); token:")
     print(token)
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

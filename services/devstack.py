@@ -2,16 +2,24 @@
 
 `make run` uses it (`python -m services.devstack`); the end-to-end tests use `Stack` to run the
 same processes on free ports.
+
+Every process it starts is killed by the kernel if the process that started it dies, even by
+SIGKILL. The services stay in its process group, so a supervisor's group signal or Ctrl-C reaches
+them at once; Temporal gets a group of its own and is stopped last, because a worker told to stop
+while it starts up still asks the server, and waits for it, before it can exit.
 """
 
 import argparse
+import ctypes
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +29,9 @@ from shared import names
 from shared.settings import DEV_NOTIFY_TOKEN
 
 BIN = Path(sys.executable).parent
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+TCP_LISTEN = "0A"  # the state column of /proc/net/tcp
 
 
 def free_port() -> int:
@@ -55,6 +66,126 @@ def wait_healthy(url: str, timeout: float = 60.0) -> None:
     raise TimeoutError(f"{url} not healthy after {timeout}s: {last}")
 
 
+@cache
+def _prctl() -> Callable[..., int]:
+    # Looked up before fork: the child of a threaded parent should not dlopen or dlsym.
+    prctl: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
+    return prctl
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """A `preexec_fn`: the child gets SIGKILL when its parent dies, however the parent dies.
+
+    Linux ties this to the thread that forks, so spawn from the main thread. Elsewhere: None.
+    """
+    if sys.platform != "linux":
+        return None
+    prctl, parent = _prctl(), os.getpid()
+
+    def preexec() -> None:
+        if prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return preexec
+
+
+def terminate(
+    procs: Iterable[subprocess.Popen[bytes]], sig: int = signal.SIGTERM, grace: float = 10.0
+) -> list[int]:
+    """Send `sig` to every live process, SIGKILL those still alive after `grace` seconds, reap
+    them all; return their exit codes (128 + n for a process killed by signal n)."""
+    procs = list(procs)
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(sig)
+    deadline = time.monotonic() + grace
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return [code if code >= 0 else 128 - code for code in (proc.returncode for proc in procs)]
+
+
+class Stopping(BaseException):
+    """A signal asked the stack to stop (a BaseException, like KeyboardInterrupt)."""
+
+
+class StopSignals:
+    """The first SIGINT, SIGTERM or SIGHUP raises `Stopping`; any later one is absorbed.
+
+    Ctrl-C twice, or a group SIGTERM that GNU make forwards once more, must not cut the cleanup
+    short. Handlers rather than SIG_IGN: a process started afterwards must not inherit them.
+    """
+
+    def __init__(self) -> None:
+        self.raised = False
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, self._handle)
+
+    def absorb(self) -> None:
+        self.raised = True
+
+    def _handle(self, signum: int, _frame: object) -> None:
+        if not self.raised:
+            self.raised = True
+            raise Stopping(signal.Signals(signum).name)
+
+
+def listening_inodes(port: int) -> set[str]:
+    """Inodes of the TCP sockets listening on `port`, from /proc/net/tcp and tcp6."""
+    inodes = set()
+    for table in (Path("/proc/net/tcp"), Path("/proc/net/tcp6")):
+        try:
+            rows = table.read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            columns = row.split()
+            local, state, inode = columns[1], columns[3], columns[9]
+            if state == TCP_LISTEN and int(local.rsplit(":", 1)[1], 16) == port:
+                inodes.add(inode)
+    return inodes
+
+
+def socket_owner(inodes: set[str]) -> str | None:
+    """`pid N: command line` of a process holding one of these sockets, if /proc shows one."""
+    wanted = {f"socket:[{inode}]" for inode in inodes}
+    for fds in Path("/proc").glob("[0-9]*/fd"):
+        try:
+            links = [os.readlink(fd) for fd in fds.iterdir()]
+            command = (fds.parent / "cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:  # gone, or another user's
+            continue
+        if wanted.intersection(links):
+            return f"pid {fds.parent.name}: {command.decode(errors='replace').strip()[:120]}"
+    return None
+
+
+def port_taken(port: int) -> bool:
+    """Whether a server could not bind 127.0.0.1:`port` (SO_REUSEADDR, as servers set it)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+        return False
+
+
+def taken_ports(ports: dict[str, int]) -> list[str]:
+    """One line per port that is taken, naming what holds it where /proc tells."""
+    lines = []
+    for name, port in ports.items():
+        if port_taken(port):
+            owner = (inodes := listening_inodes(port)) and socket_owner(inodes)
+            lines.append(f"port {port} ({name}) is in use" + (f" by {owner}" if owner else ""))
+    return lines
+
+
 @dataclass
 class Stack:
     """The stack's processes, their ports and shared environment."""
@@ -66,7 +197,8 @@ class Stack:
     intake_port: int = 8000
     notify_port: int = 8001
     smtp_port: int = 1025
-    temporal_db: str | None = None  # None: in-memory
+    temporal_db: str | None = None  # None: in-memory, and no UI
+    worker_processes: int | None = None  # None: `ticketflow worker` decides (WORKER_PROCESSES)
     extra_env: dict[str, str] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
@@ -83,6 +215,18 @@ class Stack:
             smtp_port=free_port(),
             **options,
         )
+
+    @property
+    def ports(self) -> dict[str, int]:
+        ports = {
+            "Temporal": self.temporal_port,
+            "intake": self.intake_port,
+            "notify": self.notify_port,
+            "mail sink": self.smtp_port,
+        }
+        if self.temporal_db:
+            ports["Temporal UI"] = self.ui_port
+        return ports
 
     @property
     def env(self) -> dict[str, str]:
@@ -108,12 +252,18 @@ class Stack:
     def notify_url(self) -> str:
         return f"http://127.0.0.1:{self.notify_port}"
 
-    def _spawn(self, name: str, args: list[str]) -> None:
+    def _spawn(self, name: str, args: list[str], own_group: bool = False) -> None:
         self.var.mkdir(parents=True, exist_ok=True)
-        log = open(self.var / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the process
-        self.procs[name] = subprocess.Popen(
-            args, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        with open(self.var / f"{name}.log", "ab") as log:
+            self.procs[name] = subprocess.Popen(
+                args,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=die_with_parent(),
+                process_group=0 if own_group else None,
+            )
 
     def _ticketflow(self, name: str, *args: str) -> None:
         self._spawn(name, [str(BIN / "ticketflow"), *args])
@@ -136,7 +286,7 @@ class Stack:
             args += ["--search-attribute", f"{attribute}=Bool"]
         for attribute in names.DATETIME_ATTRIBUTES:
             args += ["--search-attribute", f"{attribute}=Datetime"]
-        self._spawn("temporal", args)
+        self._spawn("temporal", args, own_group=True)
         wait_for_port(self.temporal_port)
 
     def migrate_and_load(self, config: Path | None) -> str:
@@ -164,74 +314,111 @@ class Stack:
         wait_healthy(f"{self.intake_url}/healthz")
 
     def start_worker(self) -> None:
-        self._ticketflow("worker", "worker")
+        processes = (
+            [] if self.worker_processes is None else ["--processes", f"{self.worker_processes}"]
+        )
+        self._ticketflow("worker", "worker", *processes)
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         proc = self.procs.pop(name)
-        os.killpg(proc.pid, sig)
+        proc.send_signal(sig)
         proc.wait(timeout=30)
 
     def dead(self) -> list[str]:
         return [name for name, proc in self.procs.items() if proc.poll() is not None]
 
     def stop(self) -> None:
-        for name in reversed(list(self.procs)):
-            proc = self.procs[name]
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for name, proc in list(self.procs.items()):
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-            del self.procs[name]
+        """Stop the services, then Temporal: each is sent SIGTERM, then SIGKILL if still up after
+        a grace period; 8 s + 5 s keeps within the 15 s a supervisor waits."""
+        services = [proc for name, proc in self.procs.items() if name != "temporal"]
+        terminate(reversed(services), grace=8.0)
+        if "temporal" in self.procs:
+            terminate([self.procs["temporal"]], grace=5.0)
+        self.procs.clear()
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Run the whole ticketflow stack locally.")
     parser.add_argument("--var", type=Path, default=Path("var"))
     parser.add_argument("--config", type=Path, default=Path("config/demo.yaml"))
-    args = parser.parse_args(argv)
+    for name, default in (("temporal", 7233), ("ui", 8233), ("intake", 8000), ("notify", 8001)):
+        parser.add_argument(f"--{name}-port", type=int, default=default, metavar="PORT")
+    parser.add_argument("--smtp-port", type=int, default=1025, metavar="PORT")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="worker processes (default: WORKER_PROCESSES if set, else one per CPU)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     var: Path = args.var.resolve()
     url = os.environ.get("DATABASE_URL", f"sqlite:///{var / 'ticketflow.db'}")
-    stack = Stack(var=var, database_url=url, temporal_db=str(var / "temporal.db"))
+    stack = Stack(
+        var=var,
+        database_url=url,
+        temporal_port=args.temporal_port,
+        ui_port=args.ui_port,
+        intake_port=args.intake_port,
+        notify_port=args.notify_port,
+        smtp_port=args.smtp_port,
+        temporal_db=str(var / "temporal.db"),
+        worker_processes=args.workers or _default_workers(),
+    )
+    # Checked before anything starts: a second `make run` must fail here, not in a log file.
+    if taken := taken_ports(stack.ports):
+        for line in taken:
+            print(f"ticketflow: {line}", file=sys.stderr)
+        print("ticketflow: nothing started (see --help to choose other ports)", file=sys.stderr)
+        return 1
+    signals = StopSignals()
+    try:
+        return run(stack, args.config)
+    except Stopping as stop:
+        print(f"\n{stop}: stopping...", flush=True)
+        return 0
+    finally:
+        signals.absorb()
+        stack.stop()
+
+
+def _default_workers() -> int | None:
+    return None if "WORKER_PROCESSES" in os.environ else os.cpu_count() or 1
+
+
+def run(stack: Stack, config: Path) -> int:
+    """Start the stack, print how to use it, and wait until one of its processes exits."""
     try:
         stack.start_temporal()
-        tokens = stack.migrate_and_load(args.config)
+        tokens = stack.migrate_and_load(config)
         stack.start_services()
     except (OSError, TimeoutError, subprocess.CalledProcessError) as err:
-        print(f"ticketflow: could not start the stack: {err} (logs in {var})", file=sys.stderr)
-        stack.stop()
+        print(
+            f"ticketflow: could not start the stack: {err} (logs in {stack.var})", file=sys.stderr
+        )
         return 1
     print(
         "\nticketflow is running\n"
         f"  API docs     {stack.intake_url}/docs\n"
         f"  Temporal UI  http://127.0.0.1:{stack.ui_port}\n"
         f"  notify       {stack.notify_url}/api/v1/notifications\n"
-        f"  mail sink    {var / 'mail'} (every mail sent, as .eml)\n"
-        f"  logs         {var}/*.log\n"
-        f"  database     {url}\n"
+        f"  mail sink    {stack.var / 'mail'} (every mail sent, as .eml)\n"
+        f"  logs         {stack.var}/*.log\n"
+        f"  database     {stack.database_url}\n"
         "\ndemo agents (handle token):\n"
         f"{tokens or '  (tokens set earlier: see config/demo.yaml)'}\n"
         "Ctrl-C stops everything.",
         flush=True,
     )
-    signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        while not (dead := stack.dead()):
-            time.sleep(0.5)
-        stopped = ", ".join(dead)
-        print(f"ticketflow: {stopped} stopped unexpectedly (logs in {var})", file=sys.stderr)
-    except KeyboardInterrupt:
-        pass
-    print("\nstopping...", flush=True)
-    stack.stop()
-    return 0
-
-
-def _interrupt(_signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt
+    while not (dead := stack.dead()):
+        time.sleep(0.5)
+    stopped = ", ".join(dead)
+    print(f"ticketflow: {stopped} stopped unexpectedly (logs in {stack.var})", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":
