@@ -26,6 +26,10 @@ class Unavailable(Exception):
         self.dependency = dependency
 
 
+class NotApplied(Exception):
+    """No worker applied a command in time; it never will (its deadline passed)."""
+
+
 class Refused(Exception):
     """The workflow or the API refused a request for a reason with its own status."""
 
@@ -53,6 +57,18 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Conflict)
     async def _conflict(_: Request, err: Conflict) -> JSONResponse:
         return JSONResponse({"detail": err.reason}, status_code=409)
+
+    @app.exception_handler(NotApplied)
+    async def _not_applied(_: Request, __: NotApplied) -> JSONResponse:
+        return JSONResponse(
+            {
+                "detail": "no worker applied the command in time; it was not applied and "
+                "never will be: retry it",
+                "applied": False,
+            },
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
 
     @app.exception_handler(Refused)
     async def _refused(_: Request, err: Refused) -> JSONResponse:

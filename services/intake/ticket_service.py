@@ -19,12 +19,13 @@ from temporalio.client import (
     WithStartWorkflowOperation,
     WorkflowHandle,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from services.intake.errors import Conflict, NotFound, Refused, Unavailable
+from services.intake.errors import Conflict, NotApplied, NotFound, Refused, Unavailable
 from services.intake.schemas import TicketCreate
 from services.workflows.ticket_workflow import TicketWorkflow
 from shared import lifecycle
@@ -146,6 +147,10 @@ async def create_ticket(
         )
     except WorkflowAlreadyStartedError:  # the key's ticket, closed since
         return await read_view(client, sessions, settings, number)
+    except RPCError as err:
+        # The start may have landed though its answer did not: then the ticket exists.
+        if not await _started(handle, settings):
+            raise Unavailable("temporal") from err
     if not claim.new:
         return await read_view(client, sessions, settings, number)
     return TicketView.of(state)
@@ -185,13 +190,13 @@ async def run_command(
         )
     except WorkflowUpdateFailedError as err:
         raise _refused(err) from err
+    except WorkflowUpdateRPCTimeoutOrCancelledError:
+        return await _settle(handle, cmd, update_id)
     except RPCError as err:
         if err.status is RPCStatusCode.NOT_FOUND:
             return await _restart(client, sessions, settings, request.number, cmd, update_id)
         if err.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
             return await _settle(handle, cmd, update_id)
-        raise Unavailable("temporal") from err
-    except TimeoutError as err:
         raise Unavailable("temporal") from err
 
 
@@ -267,12 +272,19 @@ async def _settle(
             return outcome
         except WorkflowUpdateFailedError as err:
             raise _refused(err) from err
-        except RPCError as err:
-            if err.status is RPCStatusCode.NOT_FOUND or left <= timedelta(0):
-                raise Unavailable(
-                    "the ticket's worker (the command was not applied and will not be; retry it)"
-                ) from err
+        except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError) as err:
+            gone = isinstance(err, RPCError) and err.status is RPCStatusCode.NOT_FOUND
+            if gone or left <= timedelta(0):
+                raise NotApplied() from err
         await asyncio.sleep(0.5)
+
+
+async def _started(handle: WorkflowHandle[TicketWorkflow, TicketView], settings: Settings) -> bool:
+    try:
+        await handle.describe(rpc_timeout=_rpc_timeout(settings))
+    except RPCError:
+        return False
+    return True
 
 
 async def _restart(
@@ -328,6 +340,9 @@ async def _restart(
         )
     except WorkflowUpdateFailedError as err:
         raise _refused(err) from err
+    except WorkflowUpdateRPCTimeoutOrCancelledError:
+        handle = client.get_workflow_handle_for(TicketWorkflow.run, ticket_workflow_id(number))
+        return await _settle(handle, cmd, update_id)
 
 
 async def read_view(
@@ -377,7 +392,7 @@ def _refused(err: WorkflowUpdateFailedError) -> Exception:
 
 def _refusal_error(refusal: Refusal | None, reason: str) -> Exception:
     if refusal is Refusal.EXPIRED:
-        return Unavailable("the ticket's worker (the command was not applied and will not be)")
+        return NotApplied()
     if refusal in REFUSAL_STATUS:
         return Refused(REFUSAL_STATUS[refusal], reason)
     return Conflict(reason)

@@ -2,6 +2,7 @@
 
 import email
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -57,3 +58,47 @@ def test_worker_sigkill_loses_nothing_and_sends_nothing_twice(
         for path in (stack.var / "mail").glob("*.eml")
     )
     assert mail_keys and max(mail_keys.values()) == 1, "a notification was mailed twice"
+
+
+def test_answers_are_definitive_when_the_worker_dies(api: httpx.Client, stack: Stack) -> None:
+    """A 503 means not applied, for good; a retry with the key applies once and then repeats
+    the first outcome; a retry without a key applies once; a reused key is refused."""
+    number = open_ticket(api, "Definitive answers")["number"]
+    ticket = f"/api/v1/tickets/{number}"
+    assert api.post(f"{ticket}/notes", json={"message": "before"}, headers=JANE).status_code == 200
+    stack.kill("worker")
+    keyed = {**JANE, "Idempotency-Key": "assign-under-fault"}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        assigned = pool.submit(api.post, f"{ticket}/assign", json={"agent": "john"}, headers=keyed)
+        noted = pool.submit(api.post, f"{ticket}/notes", json={"message": "unkeyed"}, headers=JANE)
+        answers = [assigned.result(), noted.result()]
+    for answer in answers:
+        assert answer.status_code == 503, answer.text
+        assert answer.json()["applied"] is False
+    stack.start_worker()
+    # The worker is back and has seen both commands: neither applied, and neither ever will.
+    eventually(
+        lambda: (
+            api.post(f"{ticket}/notes", json={"message": "after"}, headers=JANE).status_code == 200
+        ),
+        timeout=60,
+        what="the restarted worker",
+    )
+    state = api.get(ticket, headers=JANE).json()
+    assert state["assignee"] is None
+    assert [e["body"] for e in state["thread"]].count("unkeyed") == 0
+    # The keyed retry applies once; retried again it answers the first outcome, not a 409.
+    for _ in range(2):
+        again = api.post(f"{ticket}/assign", json={"agent": "john"}, headers=keyed)
+        assert again.status_code == 200, again.text
+        assert again.json()["assignee"] == "john"
+    # The same key for another request is refused, and changes nothing.
+    other = api.post(f"{ticket}/assign", json={"agent": "jane"}, headers=keyed)
+    assert other.status_code == 422, other.text
+    # Without a key, the client's retry of the 503 applies once.
+    assert api.post(f"{ticket}/notes", json={"message": "unkeyed"}, headers=JANE).status_code == 200
+    state = api.get(ticket, headers=JANE).json()
+    assert state["assignee"] == "john"
+    assert [e["body"] for e in state["thread"]].count("unkeyed") == 1
+    timeline = api.get(f"{ticket}/timeline", headers=JANE).json()["events"]
+    assert [e["kind"] for e in timeline].count("assigned") == 2  # at creation, and john once
