@@ -32,7 +32,7 @@ with workflow.unsafe.imports_passed_through():
 
 # Keep this many command ids across continue-as-new: signals are at-least-once, and an API
 # retry with the same Idempotency-Key comes within minutes, not thousands of commands later.
-SEEN_COMMANDS_KEPT = 1000
+SEEN_COMMANDS_KEPT = 500
 
 PUBLISH_TIMEOUT = timedelta(seconds=10)
 # The database may be down for a while: keep trying, the ticket's state is safe meanwhile.

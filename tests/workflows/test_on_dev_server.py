@@ -1,9 +1,13 @@
 """Workflow behaviour the time-skipping server cannot show: continue-as-new, search attributes."""
 
 import asyncio
+import statistics
+import time
 import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from temporalio.client import Client
@@ -14,7 +18,8 @@ from services.workflows.activities import TicketActivities
 from services.workflows.ticket_workflow import TicketWorkflow
 from shared.db import thread
 from shared.db.engine import make_engine, make_sessionmaker
-from shared.enums import Action, Priority
+from shared.enums import Action, EventKind, Priority
+from shared.models import MessageRef
 from tests.databases import sqlite_database
 from tests.devserver import start_dev_server
 from tests.messages import ref
@@ -99,3 +104,86 @@ async def test_search_attributes_follow_the_ticket(dev_worker: tuple[Client, str
         await asyncio.sleep(0.2)
     else:
         raise AssertionError(f"no workflow matched {query}")
+
+
+async def test_a_thousand_message_ten_megabyte_ticket_stays_bounded(
+    dev_worker: tuple[Client, str],
+) -> None:
+    """1,000 messages of 10 KiB each (10 MiB of text): every command still answers in about the
+    same time, each run's history and every payload stay small, the continue-as-new chain
+    ends in a working run, and its timers still fire."""
+    client, queue = dev_worker
+    data = new_input()
+    handle = await start(client, queue, data)
+    latest = client.get_workflow_handle_for(TicketWorkflow.run, handle.id)
+    size = 10 * 1024
+    took: list[float] = []
+    for i in range(1000):
+        began = time.perf_counter()
+        note = cmd(Action.NOTE, message=MessageRef(id=f"{data.number}-{i}", size=size))
+        view = await latest.execute_update(TicketWorkflow.execute, note)
+        took.append(time.perf_counter() - began)
+    assert view.thread_count == 1001
+    state = await latest.query(TicketWorkflow.state)
+    assert data.message is not None
+    assert state.thread_bytes == data.message.size + 1000 * size
+    # A timer armed in the last run still fires: the pending reminder.
+    remind_at = datetime.now(UTC) + timedelta(seconds=2)
+    await latest.execute_update(
+        TicketWorkflow.execute, cmd(Action.SET_PENDING, remind_at=remind_at)
+    )
+    for _ in range(100):
+        if EventKind.PENDING_REMINDER in [e.kind for e in DEV.timeline(data.number)]:
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("the reminder never fired")
+    runs = await history_sizes(client, handle.id)
+    first, last = statistics.median(took[:50]), statistics.median(took[-50:])
+    print(
+        f"\n1,000 x 10 KiB messages: {len(runs)} runs; largest run history "
+        f"{max(b for b, _ in runs) / 1024:.0f} KiB, largest payload {max(p for _, p in runs)} B; "
+        f"command p50 at messages 1-50 {first * 1000:.1f} ms, at 951-1000 {last * 1000:.1f} ms"
+    )
+    assert len(runs) > 1  # the chain continued as new, and its last run works
+    assert max(b for b, _ in runs) < 256 * 1024
+    assert max(p for _, p in runs) < 64 * 1024
+    assert last < 3 * first + 0.02
+
+
+async def history_sizes(client: Client, workflow_id: str) -> list[tuple[int, int]]:
+    """(history bytes, largest payload bytes) of each run of a continue-as-new chain."""
+    out = []
+    run_id: str | None = None
+    while True:
+        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        payloads = [len(p.data) for event in history.events for p in _payloads(event)]
+        out.append((sum(e.ByteSize() for e in history.events), max(payloads, default=0)))
+        started = history.events[0].workflow_execution_started_event_attributes
+        if not started.continued_execution_run_id:
+            return out
+        run_id = started.continued_execution_run_id
+
+
+def _payloads(event: Any) -> list[Any]:
+    """Every payload an event carries (inputs, results, update arguments and outcomes)."""
+    found: list[Any] = []
+
+    def walk(message: Any) -> None:
+        for field, value in message.ListFields():
+            if field.message_type is None:
+                continue
+            if hasattr(value, "ListFields"):
+                items = [value]
+            elif hasattr(value, "keys"):  # a map: its values
+                items = list(value.values())
+            else:  # a repeated field
+                items = list(value)
+            for item in items:
+                if field.message_type.full_name == "temporal.api.common.v1.Payload":
+                    found.append(item)
+                elif hasattr(item, "ListFields"):
+                    walk(item)
+
+    walk(event)
+    return found
