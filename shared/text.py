@@ -85,7 +85,8 @@ def scrub(text: str, *, multiline: bool) -> str:
     the stored text predates the rules (mail headers)."""
 
     def replace(match: re.Match[str]) -> str:
-        return " " if match[0] in _LINE_BREAKS or match[0] == "\t" else "\ufffd"
+        spacing = match[0] in _LINE_BREAKS or match[0] == "\t"
+        return " " if spacing and not multiline else "\ufffd"
 
     pattern = _MULTI_LINE_REFUSED if multiline else _SINGLE_LINE_REFUSED
     return pattern.sub(replace, _SURROGATE.sub("\ufffd", text))
