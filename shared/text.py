@@ -131,11 +131,6 @@ def email_problem(address: str) -> str | None:
     return None
 
 
-def check_email(address: str) -> str:
-    mail_address(address)
-    return address
-
-
 def mail_address(address: str) -> tuple[str, str]:
     """Local part and IDNA (ASCII) domain of an address, as SMTP takes them; raises
     TextError if it is not an address we send to."""
@@ -324,7 +319,10 @@ MailSubject = Annotated[
 ]
 MailBody = Annotated[str, StringConstraints(max_length=MAIL_BODY_MAX), _MULTI_LINE, _ESCAPE]
 IdempotencyKey = Annotated[
-    str, StringConstraints(min_length=1), BeforeValidator(_key_rule), _ESCAPE
+    str,
+    StringConstraints(min_length=1, max_length=KEY_MAX, pattern=KEY_PATTERN),
+    BeforeValidator(_key_rule),
+    _ESCAPE,
 ]
 
 
