@@ -9,17 +9,20 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
-    ConfigDict,
-    StringConstraints,
+    TypeAdapter,
+    ValidationError,
     model_validator,
 )
 
+from shared import text
 from shared.business_time import MonthDay, OpeningInterval, Schedule
 from shared.enums import Priority, Role, SlaClock
 from shared.models import Ladder
 from shared.sla import format_duration, parse_duration
 
-HANDLE_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+HANDLE_PATTERN = text.HANDLE_PATTERN
+# Longer targets could only be typos, and would overflow the due-time arithmetic.
+MAX_DURATION = timedelta(days=3650)
 # The ISO-8601 shape, checked before parsing: pydantic would also take "3600" or "1 day".
 _ISO_DURATION = re.compile(
     r"P(?=\d|T\d)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?"
@@ -31,45 +34,80 @@ def _duration(text: str) -> str:
     if not _ISO_DURATION.fullmatch(text):
         raise ValueError(f"{text!r} is not an ISO-8601 duration such as PT4H or P1D")
     try:
-        return format_duration(parse_duration(text))
+        value = parse_duration(text)
     except ValueError as err:
         raise ValueError(f"{text!r} is not a positive duration") from err
+    return format_duration(_at_most_max(value))
 
 
-def _iso_ladder_durations(value: Any) -> Any:
-    """Ladder durations in the same ISO-8601 form as every other duration (pydantic alone
-    would also take 3600 or "1 day"); zero is allowed for a step at the breach."""
-    if not isinstance(value, dict):
-        return value
-    steps = value.get("steps")
-    durations = [value.get("repeat_every")]
-    durations += [s.get("after_breach") for s in steps or [] if isinstance(s, dict)]
-    for text in durations:
-        if text is not None and not (isinstance(text, str) and _ISO_DURATION.fullmatch(text)):
-            raise ValueError(f"{text!r} is not an ISO-8601 duration such as PT1H or PT0S")
+def _at_most_max(value: timedelta) -> timedelta:
+    if value > MAX_DURATION:
+        raise ValueError(f"a duration may be at most {format_duration(MAX_DURATION)} (ten years)")
     return value
 
 
-def _positive_repeat(ladder: Ladder) -> Ladder:
+def _ladder_input(value: Any) -> Any:
+    """Ladder durations in the same ISO-8601 form as every other duration (pydantic alone
+    would also take 3600 or "1 day"); zero is allowed for a step at the breach. Step names
+    follow the rules of every other name (`Ladder` itself takes any string)."""
+    if not isinstance(value, dict):
+        return value
+    steps = [s for s in value.get("steps") or [] if isinstance(s, dict)]
+    durations = [value.get("repeat_every"), *(s.get("after_breach") for s in steps)]
+    for duration in durations:
+        if duration is not None and not (
+            isinstance(duration, str) and _ISO_DURATION.fullmatch(duration)
+        ):
+            raise ValueError(f"{duration!r} is not an ISO-8601 duration such as PT1H or PT0S")
+    for step in steps:
+        name = step.get("name")
+        if isinstance(name, str):
+            problem = text.input_text_problem(name, multiline=False)
+            if problem is None and not name.strip():
+                problem = "may not be empty"
+            if problem is None and len(name.strip()) > text.NAME_MAX:
+                problem = f"should have at most {text.NAME_MAX} characters"
+            if problem is not None:
+                raise ValueError(f"step name {problem}")
+    return value
+
+
+def _checked_ladder(ladder: Ladder) -> Ladder:
     if ladder.repeat_every is not None and ladder.repeat_every <= timedelta(0):
         raise ValueError("repeat_every must be positive")
+    for duration in [ladder.repeat_every, *(step.after_breach for step in ladder.steps)]:
+        if duration is not None:
+            _at_most_max(duration)
     return ladder
 
 
-Handle = Annotated[str, StringConstraints(pattern=HANDLE_PATTERN)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Email = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
-]
+_INT = TypeAdapter(int)
+_MONTH_DAY_RANGES = {"month": (1, 12), "day": (1, 31)}
+
+
+def _month_day_in_range(value: Any) -> Any:
+    """Month 1-12 and day 1-31 before `MonthDay` builds a date (a huge month overflows)."""
+    if isinstance(value, dict):
+        for field, (low, high) in _MONTH_DAY_RANGES.items():
+            try:
+                number = _INT.validate_python(value.get(field))
+            except ValidationError:
+                continue  # MonthDay reports what is wrong with it
+            if not low <= number <= high:
+                raise ValueError(f"{field} must be from {low} to {high}")
+    return value
+
+
+Handle = text.Handle
+Name = text.Name
+Email = text.Email
 Duration = Annotated[str, AfterValidator(_duration)]
-SlaLadder = Annotated[
-    Ladder, BeforeValidator(_iso_ladder_durations), AfterValidator(_positive_repeat)
-]
+SlaLadder = Annotated[Ladder, BeforeValidator(_ladder_input), AfterValidator(_checked_ladder)]
+YearlyHoliday = Annotated[MonthDay, BeforeValidator(_month_day_in_range)]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Strict(text.InputModel):
+    """A request body (or config file entry): unknown fields and bad text are refused."""
 
 
 class Patch(Strict):
@@ -114,12 +152,13 @@ class AgentRead(BaseModel):
     teams: list[str]
 
 
-class ScheduleCreate(Schedule):
+class ScheduleCreate(Schedule, text.InputModel):
     """Business hours: a handle and a name beside the fields of `Schedule`, which validates
     them (known time zone, no overlapping intervals, times of day given as strings)."""
 
     handle: Handle
     name: Name
+    yearly_holidays: list[YearlyHoliday] = []
 
 
 class ScheduleUpdate(Patch):
@@ -129,7 +168,7 @@ class ScheduleUpdate(Patch):
     timezone: str | None = None
     hours: dict[int, list[OpeningInterval]] | None = None
     holidays: list[date] | None = None
-    yearly_holidays: list[MonthDay] | None = None
+    yearly_holidays: list[YearlyHoliday] | None = None
 
 
 class ScheduleRead(BaseModel):

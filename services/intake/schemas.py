@@ -1,33 +1,32 @@
 """Request and response bodies of the ticket API."""
 
 from datetime import datetime
-from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, Field
 
+from shared import text
 from shared.enums import ClockOutcome, Priority, SlaClock, Source, ThreadKind, TicketStatus
 from shared.models import Person, ThreadEntry, TicketView, TimelineEvent
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
-Handle = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
-Email = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
-]
+# The input rules live in shared.text, shared with notify and the admin API.
+Text = text.Body
+Handle = text.Handle
+Email = text.Email
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Strict(text.InputModel):
+    """A request body: unknown fields, control characters and invalid Unicode are refused."""
 
 
 class RequesterIn(Strict):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    name: text.Name
     email: Email
 
 
 class TicketCreate(Strict):
     requester: RequesterIn
-    subject: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+    # SUBJECT_MAX leaves room for the prefixes notices add within notify's subject limit.
+    subject: text.Subject
     message: Text
     help_topic: Handle
     priority: Priority | None = None

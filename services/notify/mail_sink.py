@@ -39,9 +39,14 @@ def start_mail_sink(host: str, port: int, directory: Path | str) -> Controller:
     """Start the sink in a background thread; call `.stop()` on the result to end it."""
     path = Path(directory)
     path.mkdir(parents=True, exist_ok=True)
-    # server_hostname avoids a DNS lookup of our own name at start-up.
+    # server_hostname avoids a DNS lookup of our own name at start-up; SMTPUTF8 lets mail to
+    # an address with a non-ASCII local part (jürgen@example.com) through, as real servers do.
     controller = Controller(
-        EmlWriter(path), hostname=host, port=port, server_hostname="ticketflow-mail-sink"
+        EmlWriter(path),
+        hostname=host,
+        port=port,
+        server_hostname="ticketflow-mail-sink",
+        enable_SMTPUTF8=True,
     )
     controller.start()
     return controller

@@ -6,6 +6,7 @@ import smtplib
 import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -13,10 +14,14 @@ from typing import Protocol
 
 from shared.enums import Channel
 from shared.settings import Settings
+from shared.text import TextError, mail_address, scrub
 
 log = logging.getLogger("ticketflow.notify")
 
 IDEMPOTENCY_HEADER = "X-Ticketflow-Idempotency-Key"
+# Folding at 78 columns drops a space between RFC 2047 encoded words (a CPython bug), which
+# garbles long non-ASCII subjects; 998 is RFC 5322's hard limit and folds only when needed.
+MAIL_POLICY = policy.default.clone(max_line_length=998)
 
 
 class DeliveryError(Exception):
@@ -47,16 +52,34 @@ def message_id(idempotency_key: str, mail_from: str) -> str:
 
 
 def build_message(mail: OutgoingMail, mail_from: str, now: datetime) -> EmailMessage:
-    message = EmailMessage()
+    """The message to send. Header values are scrubbed to one line whatever was stored (notify
+    refuses such input, older records may predate that), and the policy encodes non-ASCII
+    headers (RFC 2047, or raw UTF-8 when smtplib sends with SMTPUTF8)."""
+    local, domain = recipient_address(mail.recipient_email)
+    message = EmailMessage(policy=MAIL_POLICY)
     message["From"] = mail_from
-    message["To"] = Address(display_name=mail.recipient_name, addr_spec=mail.recipient_email)
-    message["Subject"] = mail.subject
+    message["To"] = Address(
+        display_name=_header(mail.recipient_name), username=local, domain=domain
+    )
+    message["Subject"] = _header(mail.subject)
     message["Date"] = format_datetime(now)
     message["Message-ID"] = message_id(mail.idempotency_key, mail_from)
-    message[IDEMPOTENCY_HEADER] = mail.idempotency_key
-    message["X-Ticketflow-Ticket"] = mail.ticket
-    message.set_content(mail.body)
+    message[IDEMPOTENCY_HEADER] = _header(mail.idempotency_key)
+    message["X-Ticketflow-Ticket"] = _header(mail.ticket)
+    message.set_content(scrub(mail.body, multiline=True))
     return message
+
+
+def recipient_address(email: str) -> tuple[str, str]:
+    """Local part and IDNA domain: only a non-ASCII local part then needs SMTPUTF8."""
+    try:
+        return mail_address(email)
+    except TextError as err:
+        raise DeliveryError(f"recipient address {err}") from err
+
+
+def _header(value: str) -> str:
+    return scrub(value, multiline=False)
 
 
 class ChannelMailer:
@@ -103,15 +126,18 @@ class ChannelMailer:
             )
             return
         message = build_message(mail, self._mail_from, datetime.now(UTC))
+        local, domain = recipient_address(mail.recipient_email)
         try:
-            self._send(message)
+            self._send(message, f"{local}@{domain}")
         except (smtplib.SMTPException, OSError) as err:
             raise DeliveryError(f"{type(err).__name__}: {err}") from err
 
-    def _send(self, message: EmailMessage) -> None:
+    def _send(self, message: EmailMessage, recipient: str) -> None:
+        # The envelope names the one recipient, never addresses read back from headers. With a
+        # non-ASCII address smtplib itself adds SMTPUTF8 (and fails if the server lacks it).
         with smtplib.SMTP(self._host, self._port, timeout=self._timeout) as smtp:
             if self._starttls:
                 smtp.starttls(context=ssl.create_default_context())
             if self._username:
                 smtp.login(self._username, self._password or "")
-            smtp.send_message(message)
+            smtp.send_message(message, to_addrs=[recipient])

@@ -1,48 +1,33 @@
 """API schemas of the notify service: what a caller sends and what it reads back."""
 
 from datetime import UTC, datetime
-from email.errors import HeaderParseError
-from email.headerregistry import Address
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, Field
 
+from shared import text
 from shared.db.tables import Notification
 from shared.enums import Channel, DeliveryStatus, NotificationKind
 
-# A deliberately simple address check: one @, no whitespace, a dot in the domain.
-EMAIL_PATTERN = r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$"
-# Header values must not carry line breaks, or a caller could inject mail headers.
-HeaderText = Annotated[str, StringConstraints(pattern=r"^[^\r\n]*$")]
+# The same rules as intake's (shared.text): whatever intake accepts, notify can deliver.
+# Names and subjects are single lines, so they cannot inject a mail header.
 
 
-class Recipient(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: Annotated[HeaderText, Field(min_length=1, max_length=200)]
-    email: Annotated[str, Field(max_length=320, pattern=EMAIL_PATTERN)]
-
-    @field_validator("email")
-    @classmethod
-    def _parses_as_address(cls, value: str) -> str:
-        # The pattern admits a few forms (e.g. "a..b@x.io") that the email package rejects.
-        try:
-            Address(addr_spec=value)
-        except (HeaderParseError, ValueError, IndexError) as err:
-            raise ValueError("not a valid email address") from err
-        return value
+class Recipient(text.InputModel):
+    name: text.Name
+    email: text.Email
 
 
-class NotificationCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    # Printable ASCII without spaces: it travels in a mail header and in log lines.
-    idempotency_key: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[!-~]+$")]
+class NotificationCreate(text.InputModel):
+    # Printable ASCII of at most KEY_MAX characters: it travels in a mail header and in log
+    # lines. Callers build keys with shared.text.bounded_key, which always fits.
+    idempotency_key: text.IdempotencyKey
     ticket: Annotated[str, Field(min_length=1, max_length=16, pattern=r"^[!-~]+$")]
     kind: NotificationKind
     recipient: Recipient
-    subject: Annotated[HeaderText, Field(min_length=1, max_length=300)]
-    body: str
+    # MAIL_SUBJECT_MAX = intake's SUBJECT_MAX plus room for the notice's prefix.
+    subject: text.MailSubject
+    body: text.MailBody
     channel: Channel
 
 

@@ -300,7 +300,7 @@ def test_a_bad_entry_rolls_back_everything(session: Session, database_url: str) 
     [
         (
             {"agents": [{"handle": "bob", "name": "Bob", "email": "nope", "role": "agent"}]},
-            "agents 'bob': email: String should match pattern",
+            "agents 'bob': email: not a valid e-mail address",
         ),
         (
             {"agents": [{"handle": "bob", "name": "Bob", "email": "b@x.io", "role": "boss"}]},

@@ -1,0 +1,278 @@
+"""Notify's input contract and the mail it writes: the same text and address rules as intake
+(422, never 500), SMTPUTF8 for a non-ASCII local part, IDNA for a non-ASCII domain, and no
+header injection even from a record that predates the rules."""
+
+import email
+import email.policy
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from typing import Any
+
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import TypeAdapter, ValidationError
+
+from services.notify.mailer import (
+    MAIL_POLICY,
+    ChannelMailer,
+    DeliveryError,
+    OutgoingMail,
+    build_message,
+)
+from shared import text
+from shared.enums import Channel
+from tests.notify.conftest import MailSink, free_port
+from tests.notify.payloads import notification
+
+URL = "/api/v1/notifications"
+
+
+def post_escaped(client: httpx.Client, body: dict[str, Any]) -> httpx.Response:
+    """JSON written with \\u escapes, so that a lone surrogate can be sent."""
+    content = json.dumps(body).encode("ascii")
+    return client.post(URL, content=content, headers={"content-type": "application/json"})
+
+
+def parsed(raw: bytes) -> EmailMessage:
+    """The headers as a reader sees them (raw UTF-8 too, as SMTPUTF8 sends them)."""
+    text = raw.decode("utf-8").replace("\r\n", "\n")
+    message = email.message_from_string(text, _class=EmailMessage, policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+def content(raw: bytes) -> str:
+    """The body as a reader sees it, line ends as "\n"."""
+    message = email.message_from_bytes(raw, _class=EmailMessage, policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    body: str = message.get_content()
+    return body.replace("\r\n", "\n")
+
+
+BAD_NOTIFICATIONS: list[tuple[dict[str, Any], str]] = [
+    ({"subject": "Hello \ud800"}, "lone UTF-16 surrogate (U+D800)"),
+    ({"body": "Thanks \udfff"}, "lone UTF-16 surrogate (U+DFFF)"),
+    ({"recipient": {"name": "Anna\ud800", "email": "a@example.com"}}, "lone UTF-16 surrogate"),
+    ({"subject": "Hello\x00"}, "U+0000 (NUL)"),
+    ({"body": "Thanks\x00"}, "U+0000 (NUL)"),
+    ({"recipient": {"name": "Anna\x00", "email": "a@example.com"}}, "U+0000 (NUL)"),
+    ({"subject": "Hello\x0bthere"}, "line break, U+000B (vertical tab)"),
+    ({"subject": "Hello\r\nBcc: evil@example.com"}, "single line"),
+    ({"subject": "Hello\u2028Bcc: evil@example.com"}, "line break, U+2028"),
+    ({"subject": "Hello\x85there"}, "line break, U+0085"),
+    ({"body": "page\x0cbreak"}, "U+000C (form feed)"),
+    ({"body": "bell\x07"}, "control character U+0007"),
+    ({"subject": "s" * 301}, "at most 300 characters"),
+    ({"idempotency_key": "k" * 201}, "at most 200 characters, not 201"),
+    ({"idempotency_key": "100001:1:received:jürgen@example.com"}, "printable ASCII"),
+    ({"recipient": {"name": "A", "email": "a..b@example.com"}}, "not a valid e-mail address"),
+    ({"recipient": {"name": "A", "email": 'a"b@example.com'}}, "not a valid e-mail address"),
+    ({"recipient": {"name": "A", "email": "a" * 188 + "@example.com"}}, "at most 64 bytes"),
+    ({"recipient": {"name": "A", "email": "a@straße.de"}}, "xn-- form"),
+]
+
+
+def test_bad_notifications_are_422_with_the_reason_and_nothing_is_sent(
+    client: httpx.Client, sink: MailSink
+) -> None:
+    for override, reason in BAD_NOTIFICATIONS:
+        response = post_escaped(client, notification(**override))
+        assert response.status_code == 422, (override, response.text)
+        [error] = response.json()["detail"]
+        assert reason in error["msg"], (override, error)
+    for body in ({**notification(), "\ud800": 1}, {**notification(), "kind": "x\ud800"}):
+        assert post_escaped(client, body).status_code == 422
+    assert sink.mails() == []
+
+
+def test_a_non_ascii_local_part_is_delivered_with_smtputf8(
+    client: httpx.Client, sink: MailSink
+) -> None:
+    # The sink (like a real server) must offer SMTPUTF8, or smtplib refuses to send this.
+    recipient = {"name": "Jürgen Müller", "email": "jürgen@example.com"}
+    response = client.post(URL, json=notification(recipient=recipient))
+    assert response.status_code == 201, response.text
+    assert response.json()["recipient"] == recipient
+    [eml] = sink.mails()
+    message = parsed(eml.read_bytes())
+    assert message["To"].addresses[0].addr_spec == "jürgen@example.com"
+    assert message["To"].addresses[0].display_name == "Jürgen Müller"
+
+
+def test_an_idn_domain_is_delivered_in_its_ascii_form(client: httpx.Client, sink: MailSink) -> None:
+    response = client.post(URL, json=notification(recipient={"name": "U", "email": "u@bücher.de"}))
+    assert response.status_code == 201, response.text
+    assert response.json()["recipient"]["email"] == "u@bücher.de"
+    [eml] = sink.mails()
+    raw = eml.read_bytes()
+    raw.decode("ascii")  # no SMTPUTF8 needed: the whole message is ASCII
+    assert parsed(raw)["To"].addresses[0].addr_spec == "u@xn--bcher-kva.de"
+
+
+def test_long_subjects_and_multi_line_bodies_arrive_intact(
+    client: httpx.Client, sink: MailSink
+) -> None:
+    subject = "[#123456789012] We received your request: " + "Grüße " * 42
+    body = "Schritte:\n\t1. öffnen\r\n\t2. schließen\n\n— Jürgen"
+    response = client.post(URL, json=notification(subject=subject, body=body))
+    assert response.status_code == 201, response.text
+    [eml] = sink.mails()
+    assert str(parsed(eml.read_bytes())["Subject"]) == subject
+    assert content(eml.read_bytes()) == body.replace("\r\n", "\n") + "\n"
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    smtp_utf8: bool
+    content: bytes
+
+
+@dataclass
+class Recorder:
+    """An aiosmtpd handler that keeps the envelope too, to see who a mail really went to."""
+
+    received: list[Received] = field(default_factory=list)
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        self.received.append(
+            Received(
+                mail_from=str(envelope.mail_from),
+                rcpt_tos=list(envelope.rcpt_tos),
+                smtp_utf8=bool(envelope.smtp_utf8),
+                content=envelope.original_content or b"",
+            )
+        )
+        return "250 OK"
+
+
+@pytest.fixture
+def recorder() -> Iterator[tuple[Recorder, ChannelMailer]]:
+    handler = Recorder()
+    port = free_port()
+    controller = Controller(
+        handler,
+        hostname="127.0.0.1",
+        port=port,
+        server_hostname="recorder",
+        enable_SMTPUTF8=True,
+    )
+    controller.start()
+    yield handler, ChannelMailer(host="127.0.0.1", port=port, mail_from="helpdesk@t.test")
+    controller.stop()
+
+
+MAIL = OutgoingMail(
+    idempotency_key="100001:1:ticket_received",
+    ticket="100001",
+    channel=Channel.EMAIL,
+    recipient_name="Anna",
+    recipient_email="anna@example.com",
+    subject="[#100001] We received your request",
+    body="Thanks",
+)
+EXPECTED_HEADERS = {
+    "from",
+    "to",
+    "subject",
+    "date",
+    "message-id",
+    "x-ticketflow-idempotency-key",
+    "x-ticketflow-ticket",
+    "content-type",
+    "content-transfer-encoding",
+    "mime-version",
+}
+
+
+def test_a_subject_with_crlf_bcc_cannot_add_a_header_and_is_still_delivered(
+    recorder: tuple[Recorder, ChannelMailer],
+) -> None:
+    handler, mailer = recorder
+    # As a record written before the rules could hold it: notify's API now refuses these.
+    mail = replace(
+        MAIL,
+        subject="Hello\r\nBcc: evil@example.com",
+        recipient_name="Anna\r\nBcc: evil2@example.com",
+        idempotency_key="k\nBcc: evil3@example.com",
+        ticket="100001\r\nX-Evil: 1",
+        body="one\x00two\x0bthree\n\tfour\r\nfive",
+    )
+    mailer.deliver(mail)
+    [received] = handler.received
+    assert received.rcpt_tos == ["anna@example.com"]
+    head, _, _ = received.content.partition(b"\r\n\r\n")
+    assert b"\x00" not in head and b"\x0b" not in head
+    names = {
+        line.split(b":")[0].decode().lower() for line in head.split(b"\r\n") if line[:1] > b" "
+    }
+    assert names <= EXPECTED_HEADERS, names
+    message = parsed(received.content)
+    assert "Bcc" not in message and "X-Evil" not in message
+    assert str(message["Subject"]) == "Hello  Bcc: evil@example.com"
+    assert message["To"].addresses[0].display_name == "Anna  Bcc: evil2@example.com"
+    assert content(received.content) == "one\ufffdtwo\ufffdthree\n\tfour\nfive\n"
+
+
+def test_smtputf8_is_used_only_for_a_non_ascii_local_part(
+    recorder: tuple[Recorder, ChannelMailer],
+) -> None:
+    handler, mailer = recorder
+    mailer.deliver(replace(MAIL, recipient_email="jürgen@example.com", subject="Grüße"))
+    mailer.deliver(replace(MAIL, recipient_email="user@bücher.example", subject="Grüße"))
+    intl, idn = handler.received
+    assert (intl.rcpt_tos, intl.smtp_utf8) == (["jürgen@example.com"], True)
+    assert (idn.rcpt_tos, idn.smtp_utf8) == (["user@xn--bcher-kva.example"], False)
+    idn.content.decode("ascii")
+    assert str(parsed(idn.content)["Subject"]) == "Grüße"
+
+
+def test_a_stored_address_that_breaks_the_rules_is_a_delivery_error(
+    recorder: tuple[Recorder, ChannelMailer],
+) -> None:
+    handler, mailer = recorder
+    with pytest.raises(DeliveryError, match="recipient address"):
+        mailer.deliver(replace(MAIL, recipient_email="a..b@example.com"))
+    assert handler.received == []
+
+
+SUBJECTS = TypeAdapter(text.MailSubject)
+
+
+@settings(max_examples=300)
+@given(st.text(min_size=1, max_size=text.MAIL_SUBJECT_MAX))
+def test_every_accepted_subject_reads_back_as_sent(subject: str) -> None:
+    try:
+        SUBJECTS.validate_python(subject)
+    except ValidationError:
+        return
+    message = build_message(replace(MAIL, subject=subject), "helpdesk@t.test", datetime.now(UTC))
+    for raw in (message.as_bytes(), message.as_bytes(policy=MAIL_POLICY.clone(utf8=True))):
+        assert max(len(line) for line in raw.split(b"\n")) <= 998
+        # A reader drops the spaces that lead a header value, and nothing else.
+        assert str(parsed(raw)["Subject"]) == subject.lstrip(" ")
+
+
+NAMES = TypeAdapter(text.Name)
+
+
+@settings(max_examples=200)
+@given(st.text(min_size=1, max_size=text.NAME_MAX))
+def test_no_accepted_name_adds_or_changes_a_recipient(name: str) -> None:
+    try:
+        NAMES.validate_python(name)
+    except ValidationError:
+        return
+    mail = replace(MAIL, recipient_name=name)
+    message = build_message(mail, "helpdesk@t.test", datetime.now(UTC))
+    for raw in (message.as_bytes(), message.as_bytes(policy=MAIL_POLICY.clone(utf8=True))):
+        [address] = parsed(raw)["To"].addresses
+        assert address.addr_spec == "anna@example.com"
