@@ -5,13 +5,9 @@ of the thread. The requester's acknowledgement also explains how to follow the t
 access token is added by the notify service at delivery, so it is never stored.
 """
 
-import hashlib
-
 from shared.enums import NotificationKind
 from shared.models import Notice
-
-# notify's limit on an idempotency key; longer keys are replaced by a fixed-length digest.
-MAX_KEY_CHARS = 200
+from shared.text import bounded_key
 
 FOLLOW_UP = (
     "To follow your ticket, or to add to it, use its number and the access token below "
@@ -30,8 +26,4 @@ def render_body(notice: Notice, quoted: str | None) -> str:
 
 def notification_key(number: str, notice: Notice, email: str) -> str:
     """One key per ticket event, kind and recipient: the same person never gets it twice."""
-    key = f"{number}:{notice.event_seq}:{notice.kind.value}:{email.lower()}"
-    if len(key) <= MAX_KEY_CHARS:
-        return key
-    digest = hashlib.sha256(key.encode()).hexdigest()
-    return f"{number}:{notice.event_seq}:{notice.kind.value}:sha256:{digest}"
+    return bounded_key(number, str(notice.event_seq), notice.kind.value, email.lower())
