@@ -75,6 +75,13 @@ def build_parser() -> Parser:
         help="worker processes on the same task queue (default: WORKER_PROCESSES, else 1)",
     )
     workers.set_defaults(command=worker)
+    doctor = commands.add_parser(
+        "doctor", help="list open tickets whose workflow is not running or is wedged (exit 1)"
+    )
+    doctor.add_argument(
+        "--recover", action="store_true", help="start each again from its projection"
+    )
+    doctor.set_defaults(command=run_doctor)
     sink = commands.add_parser("mail-sink", help="run an SMTP sink writing .eml files")
     sink.add_argument("--host", default="127.0.0.1")
     sink.add_argument("--port", type=int, default=1025)
@@ -218,6 +225,26 @@ def add_agent(args: argparse.Namespace, settings: Settings) -> int:
     print(f"created {agent.role} {agent.handle} ({agent.name} <{agent.email}>); token:")
     print(token)
     return 0
+
+
+def run_doctor(args: argparse.Namespace, settings: Settings) -> int:
+    from services.doctor import find_problems, recover
+    from shared.db.engine import make_engine, make_sessionmaker
+    from shared.temporal import connect
+
+    async def go() -> int:
+        client = await connect(settings)
+        sessions = make_sessionmaker(make_engine(settings.database_url))
+        problems = await find_problems(client, sessions)
+        for problem in problems:
+            print(f"ticket {problem.number}: {problem.what}")
+            if args.recover:
+                print(await recover(client, sessions, settings, problem.number))
+        if not problems:
+            print("every open ticket's workflow is running")
+        return 1 if problems and not args.recover else 0
+
+    return asyncio.run(go())
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from sqlalchemy import text
 from temporalio.client import Client
 
 from services.intake.admin import router as admin_router
+from services.intake.alerts import router as alerts_router
 from services.intake.deps import SessionDep, TemporalDep
 from services.intake.errors import install_error_handlers
 from services.intake.reports import router as reports_router
@@ -73,5 +74,6 @@ def create_app(settings: Settings, temporal: Client | None = None) -> FastAPI:
 
     app.include_router(tickets_router)
     app.include_router(admin_router)
+    app.include_router(alerts_router)
     app.include_router(reports_router)
     return app

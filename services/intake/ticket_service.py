@@ -27,7 +27,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from services.intake.errors import Conflict, NotApplied, NotFound, Refused, Unavailable
 from services.intake.schemas import TicketCreate
-from services.workflows.ticket_workflow import TicketWorkflow
+from services.workflows.ticket_workflow import WORKFLOW_TASK_TIMEOUT, TicketWorkflow
 from shared import lifecycle
 from shared import search_attributes as sa
 from shared.db import directory, keys, thread
@@ -46,8 +46,6 @@ from shared.models import (
 )
 from shared.settings import Settings
 
-# How long a workflow task may take; an update not accepted by its deadline plus this never is.
-WORKFLOW_TASK_TIMEOUT = timedelta(seconds=5)
 # Allowance for the clocks of this host and the Temporal server to differ.
 CLOCK_SKEW = timedelta(seconds=2)
 

@@ -34,6 +34,8 @@ with workflow.unsafe.imports_passed_through():
 # retry with the same Idempotency-Key comes within minutes, not thousands of commands later.
 SEEN_COMMANDS_KEPT = 500
 
+# Its starters set this: an update not accepted within its deadline plus this never is.
+WORKFLOW_TASK_TIMEOUT = timedelta(seconds=5)
 PUBLISH_TIMEOUT = timedelta(seconds=10)
 # The database may be down for a while: keep trying, the ticket's state is safe meanwhile.
 PUBLISH_RETRY = RetryPolicy(

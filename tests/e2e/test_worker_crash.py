@@ -1,15 +1,18 @@
 """The worker killed with SIGKILL mid-lifecycle loses nothing and sends nothing twice."""
 
+import asyncio
 import email
+import subprocess
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
 import pytest
+from temporalio.client import Client
 
 from services.devstack import Stack
-from tests.e2e.conftest import JANE, eventually, notifications, open_ticket
+from tests.e2e.conftest import JANE, ROOT, eventually, notifications, open_ticket
 
 pytestmark = pytest.mark.e2e
 
@@ -102,3 +105,31 @@ def test_answers_are_definitive_when_the_worker_dies(api: httpx.Client, stack: S
     assert [e["body"] for e in state["thread"]].count("unkeyed") == 1
     timeline = api.get(f"{ticket}/timeline", headers=JANE).json()["events"]
     assert [e["kind"] for e in timeline].count("assigned") == 2  # at creation, and john once
+
+
+def test_a_terminated_run_is_an_alert_and_recovers(api: httpx.Client, stack: Stack) -> None:
+    number = open_ticket(api, "Terminated by mistake")["number"]
+    ticket = f"/api/v1/tickets/{number}"
+    assert api.post(f"{ticket}/assign", json={"agent": "john"}, headers=JANE).status_code == 200
+
+    async def terminate() -> None:
+        client = await Client.connect(f"127.0.0.1:{stack.temporal_port}")
+        await client.get_workflow_handle(f"ticket-{number}").terminate(reason="operator slip")
+
+    asyncio.run(terminate())
+    alerts = api.get("/api/v1/admin/alerts", headers=JANE).json()
+    assert {"ticket": number, "problem": "its workflow is terminated"}.items() <= next(
+        a for a in alerts["tickets"] if a["ticket"] == number
+    ).items()
+    doctor = [str(ROOT / ".venv/bin/ticketflow"), "doctor"]
+    found = subprocess.run(doctor, env=stack.env, capture_output=True, text=True, timeout=60)
+    assert found.returncode == 1 and f"ticket {number}: its workflow is terminated" in found.stdout
+    fixed = subprocess.run(
+        [*doctor, "--recover"], env=stack.env, capture_output=True, text=True, timeout=60
+    )
+    assert fixed.returncode == 0, fixed.stderr
+    # The ticket goes on from where its projection was: assigned to john, and it takes commands.
+    r = api.post(f"{ticket}/replies", json={"message": "back"}, headers=JANE)
+    assert r.status_code == 200 and r.json()["assignee"] == "john"
+    alerts = api.get("/api/v1/admin/alerts", headers=JANE).json()
+    assert all(a["ticket"] != number for a in alerts["tickets"])
