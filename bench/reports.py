@@ -23,8 +23,8 @@ import httpx
 import uvicorn
 from sqlalchemy import Engine, text
 
-from services.devstack import free_port
 from services.intake.app import create_app
+from services.processes import free_port
 from shared.access import hash_token
 from shared.db.engine import make_engine
 from shared.settings import Settings

@@ -155,7 +155,7 @@ def supervise_workers(count: int) -> int:
     whatever supervises this process sees the failure. Nothing is restarted. Each worker is
     killed by the kernel if this process dies, even by SIGKILL.
     """
-    from services.devstack import die_with_parent, terminate
+    from services.processes import die_with_parent, terminate
 
     received: list[int] = []
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from services.devstack import free_port, port_taken
+from services.processes import free_port, port_taken
 from tests.processes import Proc, family, kill_all, wait_gone
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
