@@ -5,5 +5,8 @@ COPY shared ./shared
 COPY services ./services
 COPY config ./config
 RUN pip install --no-cache-dir .
+# Outside compose too, the image runs as production: it refuses to start with the dev
+# SECRET_KEY or NOTIFY_TOKEN, or with short ones, and says why.
+ENV ENVIRONMENT=production
 USER nobody
 CMD ["ticketflow", "intake"]

@@ -7,6 +7,8 @@ from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "dev-only-secret-change-me"
+# Requester tokens are HMACs under SECRET_KEY: a short key could be guessed offline.
+MIN_SECRET_KEY_CHARS = 32
 DEV_NOTIFY_TOKEN = "dev-only-notify-token-change-me"
 MIN_NOTIFY_TOKEN_CHARS = 16
 
@@ -59,8 +61,15 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _secret_required_in_production(self) -> "Settings":
-        if self.environment == "production" and self.secret_key == DEV_SECRET:
-            raise ValueError("SECRET_KEY must be set in production")
+        if self.environment != "production":
+            return self
+        if self.secret_key == DEV_SECRET:
+            raise ValueError("SECRET_KEY must be set in production (it is the dev default)")
+        if len(self.secret_key.strip()) < MIN_SECRET_KEY_CHARS:
+            raise ValueError(
+                f"SECRET_KEY must have at least {MIN_SECRET_KEY_CHARS} characters in production: "
+                "requester tokens derive from it (openssl rand -hex 32)"
+            )
         return self
 
     @model_validator(mode="after")

@@ -4,7 +4,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
+from pydantic import ValidationError
 
 from shared.settings import Settings
 
@@ -54,8 +56,28 @@ def test_every_command_is_a_cli_subcommand() -> None:
 
 
 def test_production_settings_demand_a_secret() -> None:
-    import pytest
-    from pydantic import ValidationError
-
     with pytest.raises(ValidationError, match="SECRET_KEY"):
         Settings(environment="production")
+
+
+@pytest.mark.parametrize("key", ["", "x", "short-but-not-default"])
+def test_production_refuses_a_weak_secret(key: str) -> None:
+    with pytest.raises(ValidationError, match="at least 32 characters"):
+        Settings(environment="production", secret_key=key, notify_token="n" * 32)
+
+
+def test_production_accepts_a_strong_secret() -> None:
+    Settings(environment="production", secret_key="k" * 32, notify_token="n" * 32)
+
+
+def test_the_image_runs_as_production() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "ENV ENVIRONMENT=production" in dockerfile
+
+
+def test_compose_publishes_temporal_and_its_ui_on_loopback_only() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    ports = [p for service in compose["services"].values() for p in service.get("ports", [])]
+    for port in ports:
+        if str(port).endswith(("7233", "8080")):
+            assert str(port).startswith("127.0.0.1:"), port
