@@ -1,0 +1,120 @@
+"""The intake API at its edges, on SQLite and PostgreSQL: out-of-range and control-character
+query strings, credentials checked before the body, 405 with `Allow`, the OpenAPI document,
+aware UTC times, security headers and CORS, and error bodies that never leak internals."""
+
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from services.intake.app import create_app
+from shared import reference
+from shared.db.engine import make_engine, make_sessionmaker
+from shared.db.tables import TicketRow
+from shared.reference_schemas import AgentCreate
+from shared.settings import Settings
+
+TICKETS = "/api/v1/tickets"
+ADMIN = "/api/v1/admin"
+REPORTS = "/api/v1/reports"
+WINDOW = {"from": "2025-01-01T00:00:00Z", "to": "2025-02-01T00:00:00Z"}
+BAD_JSON = {"content": b"{nope", "headers": {"Content-Type": "application/json"}}
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def tokens(database_url: str) -> dict[str, str]:
+    """One agent per role, bootstrapped through the service layer as the CLI does."""
+    engine = make_engine(database_url)
+    found: dict[str, str] = {}
+    with make_sessionmaker(engine)() as session:
+        for role in ("admin", "agent", "viewer"):
+            data = AgentCreate(handle=role, name=role, email=f"{role}@example.com", role=role)
+            _, found[role] = reference.create_agent(session=session, data=data)
+        session.commit()
+    engine.dispose()
+    return found
+
+
+def client_for(database_url: str, **settings: Any) -> TestClient:
+    app = create_app(Settings(database_url=database_url, environment="test", **settings))
+    return TestClient(app, raise_server_exceptions=False)
+
+
+@pytest.fixture
+def client(database_url: str) -> Iterator[TestClient]:
+    with client_for(database_url) as c:
+        yield c
+
+
+def as_(tokens: dict[str, str], role: str) -> dict[str, str]:
+    return bearer(tokens[role])
+
+
+# 1. Query strings: bounded pages, no control characters
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"page": "0"},
+        {"page": "10001"},
+        {"page": str(10**18)},
+        {"page": str(2**63)},
+        {"page": str(10**30)},
+        {"per_page": "0"},
+        {"per_page": "201"},
+        {"per_page": str(10**30)},
+    ],
+)
+def test_pages_out_of_range_are_rejected(
+    client: TestClient, tokens: dict[str, str], query: dict[str, str]
+) -> None:
+    response = client.get(TICKETS, params=query, headers=as_(tokens, "agent"))
+    assert response.status_code == 422, response.text
+
+
+def test_last_page_in_range_is_answered(client: TestClient, tokens: dict[str, str]) -> None:
+    response = client.get(
+        TICKETS, params={"page": "10000", "per_page": "200"}, headers=as_(tokens, "agent")
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["items"] == []
+
+
+@pytest.mark.parametrize("field", ["q", "assignee", "team", "department", "help_topic"])
+@pytest.mark.parametrize("value", ["a\x00b", "a\x1fb", "a\nb", "\x7f"])
+def test_control_characters_in_ticket_filters_are_rejected(
+    client: TestClient, tokens: dict[str, str], field: str, value: str
+) -> None:
+    response = client.get(TICKETS, params={field: value}, headers=as_(tokens, "agent"))
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["query", field]
+
+
+def test_ordinary_text_filters_are_answered(client: TestClient, tokens: dict[str, str]) -> None:
+    for q in ("café", "o'brien", "100%_done", "a b"):
+        response = client.get(TICKETS, params={"q": q}, headers=as_(tokens, "agent"))
+        assert response.status_code == 200, (q, response.text)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {**WINDOW, "from": "2025-01-01T00:00:00\x00"},
+        {**WINDOW, "group_by": "team\x00"},
+        {**WINDOW, "format": "csv\x00"},
+    ],
+)
+def test_control_characters_in_report_filters_are_rejected(
+    client: TestClient, tokens: dict[str, str], params: dict[str, str]
+) -> None:
+    response = client.get(f"{REPORTS}/sla", params=params, headers=as_(tokens, "admin"))
+    assert response.status_code == 422, response.text
