@@ -10,6 +10,7 @@ from sqlalchemy import text
 from temporalio.client import Client
 
 from services.intake.admin import router as admin_router
+from services.intake.auth import AuthenticateFirst
 from services.intake.deps import SessionDep, TemporalDep
 from services.intake.errors import install_error_handlers
 from services.intake.reports import router as reports_router
@@ -51,6 +52,9 @@ def create_app(settings: Settings, temporal: Client | None = None) -> FastAPI:
             if len(body) > settings.max_body_bytes:
                 return JSONResponse({"detail": "request body too large"}, status_code=413)
         return await call_next(request)
+
+    # Added after (so outside) the size limit: credentials come before anything of the body.
+    app.add_middleware(AuthenticateFirst)
 
     @app.get("/healthz", tags=["health"])
     async def healthz(session: SessionDep, client: TemporalDep) -> JSONResponse:

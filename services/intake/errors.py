@@ -1,6 +1,9 @@
 """Errors the intake service raises, and the one place they become HTTP answers."""
 
-from fastapi import FastAPI, Request
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -36,53 +39,79 @@ class Forbidden(Exception):
         self.reason = reason
 
 
+def _answer(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+
+async def _not_found(_: Request, err: NotFound) -> Response:
+    return _answer(404, f"{err.what} not found")
+
+
+async def _conflict(_: Request, err: Conflict) -> Response:
+    return _answer(409, err.reason)
+
+
+async def _unauthorized(_: Request, __: Unauthorized) -> Response:
+    return _answer(401, "missing or invalid credentials", {"WWW-Authenticate": "Bearer"})
+
+
+async def _forbidden(_: Request, err: Forbidden) -> Response:
+    return _answer(403, err.reason)
+
+
+async def _unavailable(_: Request, err: Unavailable) -> Response:
+    return _answer(503, f"{err.dependency} is unavailable")
+
+
+async def _integrity(_: Request, __: IntegrityError) -> Response:
+    return _answer(409, "conflicting concurrent write")
+
+
+async def _database_busy(_: Request, __: PoolTimeout) -> Response:
+    return _answer(503, "database is busy, retry shortly")
+
+
+async def _database_down(_: Request, __: DBAPIError) -> Response:
+    return _answer(503, "database is unavailable")
+
+
+async def _no_worker(_: Request, __: WorkflowUpdateRPCTimeoutOrCancelledError) -> Response:
+    return _answer(
+        503,
+        "no worker answered in time; the command may still be applied: "
+        "retry it with the same Idempotency-Key",
+    )
+
+
+async def _temporal_down(_: Request, __: RPCError) -> Response:
+    return _answer(503, "temporal is unavailable")
+
+
+Handler = Callable[[Request, Any], Awaitable[Response]]
+# The most specific class wins (as in Starlette): IntegrityError is a DBAPIError.
+HANDLERS: dict[type[Exception], Handler] = {
+    NotFound: _not_found,
+    Conflict: _conflict,
+    Unauthorized: _unauthorized,
+    Forbidden: _forbidden,
+    Unavailable: _unavailable,
+    IntegrityError: _integrity,
+    PoolTimeout: _database_busy,
+    DBAPIError: _database_down,
+    WorkflowUpdateRPCTimeoutOrCancelledError: _no_worker,
+    RPCError: _temporal_down,
+}
+
+
+async def error_answer(request: Request, err: Exception) -> Response:
+    """The answer to `err` outside FastAPI's exception handling (in a middleware)."""
+    for cls in type(err).__mro__:
+        handler = HANDLERS.get(cls)
+        if handler is not None:
+            return await handler(request, err)
+    raise err
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(NotFound)
-    async def _not_found(_: Request, err: NotFound) -> JSONResponse:
-        return JSONResponse({"detail": f"{err.what} not found"}, status_code=404)
-
-    @app.exception_handler(Conflict)
-    async def _conflict(_: Request, err: Conflict) -> JSONResponse:
-        return JSONResponse({"detail": err.reason}, status_code=409)
-
-    @app.exception_handler(Unauthorized)
-    async def _unauthorized(_: Request, __: Unauthorized) -> JSONResponse:
-        return JSONResponse(
-            {"detail": "missing or invalid credentials"},
-            status_code=401,
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-
-    @app.exception_handler(Forbidden)
-    async def _forbidden(_: Request, err: Forbidden) -> JSONResponse:
-        return JSONResponse({"detail": err.reason}, status_code=403)
-
-    @app.exception_handler(Unavailable)
-    async def _unavailable(_: Request, err: Unavailable) -> JSONResponse:
-        return JSONResponse({"detail": f"{err.dependency} is unavailable"}, status_code=503)
-
-    @app.exception_handler(IntegrityError)
-    async def _integrity(_: Request, __: IntegrityError) -> JSONResponse:
-        return JSONResponse({"detail": "conflicting concurrent write"}, status_code=409)
-
-    @app.exception_handler(PoolTimeout)
-    async def _database_busy(_: Request, __: PoolTimeout) -> JSONResponse:
-        return JSONResponse({"detail": "database is busy, retry shortly"}, status_code=503)
-
-    @app.exception_handler(DBAPIError)
-    async def _database_down(_: Request, __: DBAPIError) -> JSONResponse:
-        return JSONResponse({"detail": "database is unavailable"}, status_code=503)
-
-    @app.exception_handler(WorkflowUpdateRPCTimeoutOrCancelledError)
-    async def _no_worker(_: Request, __: WorkflowUpdateRPCTimeoutOrCancelledError) -> JSONResponse:
-        return JSONResponse(
-            {
-                "detail": "no worker answered in time; the command may still be applied: "
-                "retry it with the same Idempotency-Key"
-            },
-            status_code=503,
-        )
-
-    @app.exception_handler(RPCError)
-    async def _temporal_down(_: Request, __: RPCError) -> JSONResponse:
-        return JSONResponse({"detail": "temporal is unavailable"}, status_code=503)
+    for cls, handler in HANDLERS.items():
+        app.add_exception_handler(cls, handler)

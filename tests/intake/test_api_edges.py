@@ -118,3 +118,75 @@ def test_control_characters_in_report_filters_are_rejected(
 ) -> None:
     response = client.get(f"{REPORTS}/sla", params=params, headers=as_(tokens, "admin"))
     assert response.status_code == 422, response.text
+
+
+# 2. Credentials before the body
+
+
+ADMIN_WRITES = [
+    ("POST", f"{ADMIN}/{kind}")
+    for kind in ("agents", "teams", "departments", "help-topics", "sla-plans", "schedules")
+] + [
+    ("PATCH", f"{ADMIN}/{kind}/someone")
+    for kind in ("agents", "teams", "departments", "help-topics", "sla-plans", "schedules")
+]
+TICKET_COMMANDS = [
+    ("POST", f"{TICKETS}/123456/{command}")
+    for command in ("assign", "priority", "transfer", "notes", "pending", "resolve")
+]
+
+
+@pytest.mark.parametrize(("method", "path"), ADMIN_WRITES)
+def test_admin_writes_check_credentials_before_the_body(
+    client: TestClient, tokens: dict[str, str], method: str, path: str
+) -> None:
+    for headers, expected in [
+        ({}, 401),
+        (bearer("not-a-token"), 401),
+        (as_(tokens, "agent"), 403),
+        (as_(tokens, "viewer"), 403),
+        (as_(tokens, "admin"), 422),
+    ]:
+        sent = {**BAD_JSON["headers"], **headers}
+        response = client.request(method, path, content=BAD_JSON["content"], headers=sent)
+        assert response.status_code == expected, (headers, response.text)
+    anonymous = client.request(method, path, content=b"x" * 100_000)
+    assert anonymous.status_code == 401, "credentials before the body's size, too"
+
+
+@pytest.mark.parametrize(("method", "path"), TICKET_COMMANDS)
+def test_ticket_commands_check_credentials_before_the_body(
+    client: TestClient, tokens: dict[str, str], method: str, path: str
+) -> None:
+    for headers, expected in [
+        ({}, 401),
+        (bearer("not-a-token"), 401),
+        (as_(tokens, "viewer"), 403),
+        (as_(tokens, "agent"), 422),
+    ]:
+        sent = {**BAD_JSON["headers"], **headers}
+        response = client.request(method, path, content=BAD_JSON["content"], headers=sent)
+        assert response.status_code == expected, (headers, response.text)
+    bad_number = client.post(f"{TICKETS}/12/assign", json={"agent": "BAD!"})
+    assert bad_number.status_code == 401
+
+
+def test_replies_check_credentials_before_the_body(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
+    """A requester's token must be the ticket's; a viewer may not reply; both before the body."""
+    path = f"{TICKETS}/123456/replies"
+    for headers, expected in [
+        ({}, 401),
+        (bearer("not-this-tickets-token"), 401),
+        (as_(tokens, "viewer"), 403),
+    ]:
+        sent = {**BAD_JSON["headers"], **headers}
+        response = client.post(path, content=BAD_JSON["content"], headers=sent)
+        assert response.status_code == expected, (headers, response.text)
+
+
+def test_agent_reads_check_credentials_before_the_query(client: TestClient) -> None:
+    assert client.get(TICKETS, params={"page": "0"}).status_code == 401
+    assert client.get(f"{REPORTS}/sla", params={"from": "x"}).status_code == 401
+    assert client.get(f"{REPORTS}/agents", params={"to": "x"}).status_code == 401
