@@ -4,9 +4,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.exceptions import HTTPException
+from starlette.routing import Match
 from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
@@ -87,6 +91,24 @@ async def _temporal_down(_: Request, __: RPCError) -> Response:
     return _answer(503, "temporal is unavailable")
 
 
+async def _http_error(request: Request, err: HTTPException) -> Response:
+    if err.status_code == 405:
+        # The router names only the methods of the first route on the path (POST for
+        # /api/v1/tickets, where GET is allowed too): name those of every route there.
+        allow = ", ".join(sorted(_methods_at(request)))
+        err = HTTPException(405, err.detail, headers={**(err.headers or {}), "Allow": allow})
+    return await http_exception_handler(request, err)
+
+
+def _methods_at(request: Request) -> set[str]:
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.routes):
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= route.methods or set()
+    return methods
+
+
 Handler = Callable[[Request, Any], Awaitable[Response]]
 # The most specific class wins (as in Starlette): IntegrityError is a DBAPIError.
 HANDLERS: dict[type[Exception], Handler] = {
@@ -100,6 +122,7 @@ HANDLERS: dict[type[Exception], Handler] = {
     DBAPIError: _database_down,
     WorkflowUpdateRPCTimeoutOrCancelledError: _no_worker,
     RPCError: _temporal_down,
+    HTTPException: _http_error,
 }
 
 

@@ -190,3 +190,23 @@ def test_agent_reads_check_credentials_before_the_query(client: TestClient) -> N
     assert client.get(TICKETS, params={"page": "0"}).status_code == 401
     assert client.get(f"{REPORTS}/sla", params={"from": "x"}).status_code == 401
     assert client.get(f"{REPORTS}/agents", params={"to": "x"}).status_code == 401
+
+
+# 3. 405 answers say what is allowed
+
+
+def concrete(path: str) -> str:
+    return path.replace("{number}", "123456").replace("{handle}", "someone")
+
+
+def test_every_405_lists_the_allowed_methods(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    checked = 0
+    for path, operations in paths.items():
+        allowed = {method.upper() for method in operations}
+        for method in {"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"} - allowed:
+            response = client.request(method, concrete(path))
+            assert response.status_code == 405, (method, path)
+            assert set(response.headers["allow"].split(", ")) == allowed, (method, path)
+            checked += 1
+    assert checked > 50
