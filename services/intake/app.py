@@ -3,21 +3,72 @@
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from sqlalchemy import text
+from starlette.routing import BaseRoute
 from temporalio.client import Client
 
 from services.intake.admin import router as admin_router
-from services.intake.auth import AuthenticateFirst
+from services.intake.auth import SAFE_METHODS, Access, AuthenticateFirst, route_access
 from services.intake.deps import SessionDep, TemporalDep
-from services.intake.errors import install_error_handlers
+from services.intake.errors import ErrorBody, install_error_handlers
 from services.intake.reports import router as reports_router
 from services.intake.tickets import router as tickets_router
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.settings import Settings
 from shared.temporal import connect
+
+ERRORS = {
+    401: "Missing or invalid credentials",
+    403: "The caller's role may not do this",
+    404: "A record the request names does not exist",
+    409: "The request conflicts with the record's state, or with a concurrent change",
+}
+
+
+class IntakeApp(FastAPI):
+    """FastAPI whose OpenAPI document also states the error answers of each operation."""
+
+    def openapi(self) -> dict[str, Any]:
+        schema = super().openapi()
+        document_errors(schema, self.routes)
+        return schema
+
+
+def document_errors(schema: dict[str, Any], routes: list[BaseRoute]) -> None:
+    """Add 401, 403, 404 and 409 (with `ErrorBody`) where they can happen, read from each
+    route: 401 if it needs credentials; 403 if it needs a role beyond reading (or writes, as
+    viewers may not); 404 if its path names a record, or if anyone may write through it (a
+    ticket names its help topic); 409 if it writes. Answers a route declares itself are kept
+    (the reports declare 403: a viewer may see some of them only). Idempotent."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.setdefault("ErrorBody", ErrorBody.model_json_schema())
+    body = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+    for route in iter_route_contexts(routes):
+        path = route.path_format or ""
+        operations = schema.get("paths", {}).get(path, {})
+        access = route_access(route)
+        for method in route.methods or ():
+            operation = operations.get(method.lower())
+            if operation is None:
+                continue
+            writes = method not in SAFE_METHODS
+            statuses = {
+                401: access > Access.PUBLIC,
+                403: access >= Access.WRITER or (writes and access > Access.PUBLIC),
+                404: "{" in path or (writes and access is Access.PUBLIC),
+                409: writes,
+            }
+            for status, applies in statuses.items():
+                if applies:
+                    answer: dict[str, Any] = {"description": ERRORS[status], "content": body}
+                    if status == 401:
+                        answer["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}}}
+                    operation["responses"].setdefault(str(status), answer)
 
 
 def create_app(settings: Settings, temporal: Client | None = None) -> FastAPI:
@@ -32,7 +83,7 @@ def create_app(settings: Settings, temporal: Client | None = None) -> FastAPI:
         yield
         engine.dispose()
 
-    app = FastAPI(
+    app = IntakeApp(
         title="ticketflow intake",
         version="0.1.0",
         description="Tickets as durable Temporal workflows.",

@@ -7,12 +7,19 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse
 from fastapi.routing import iter_route_contexts
+from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
+
+
+class ErrorBody(BaseModel):
+    """The body of every error answer but 422 (whose `detail` lists the faults)."""
+
+    detail: str
 
 
 class NotFound(Exception):

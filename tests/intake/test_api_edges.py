@@ -210,3 +210,45 @@ def test_every_405_lists_the_allowed_methods(client: TestClient) -> None:
             assert set(response.headers["allow"].split(", ")) == allowed, (method, path)
             checked += 1
     assert checked > 50
+
+
+# 4. The OpenAPI document
+
+
+def operations(schema: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            yield method.upper(), path, operation
+
+
+def test_openapi_declares_the_bearer_scheme_and_error_answers(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    schemes = schema["components"]["securitySchemes"]
+    assert [s for s in schemes.values() if s == {**s, "type": "http", "scheme": "bearer"}]
+    error_body = schema["components"]["schemas"]["ErrorBody"]
+    assert error_body["properties"]["detail"]["type"] == "string"
+    documented = {(method, path): set(op["responses"]) for method, path, op in operations(schema)}
+    for method, path, op in operations(schema):
+        for status in {"401", "403", "404", "409"} & set(op["responses"]):
+            content = op["responses"][status]["content"]["application/json"]
+            assert content["schema"] == {"$ref": "#/components/schemas/ErrorBody"}
+        secured = bool(op.get("security"))
+        assert secured == ("401" in op["responses"]), (method, path)
+    expect = {
+        ("GET", TICKETS): {"401"},
+        ("POST", TICKETS): {"404", "409"},
+        ("GET", f"{TICKETS}/{{number}}"): {"401", "404"},
+        ("GET", f"{TICKETS}/{{number}}/timeline"): {"401", "404"},
+        ("POST", f"{TICKETS}/{{number}}/assign"): {"401", "403", "404", "409"},
+        ("POST", f"{TICKETS}/{{number}}/replies"): {"401", "403", "404", "409"},
+        ("GET", f"{ADMIN}/agents"): {"401", "403"},
+        ("POST", f"{ADMIN}/agents"): {"401", "403", "409"},
+        ("GET", f"{ADMIN}/teams/{{handle}}"): {"401", "403", "404"},
+        ("PATCH", f"{ADMIN}/schedules/{{handle}}"): {"401", "403", "404", "409"},
+        ("GET", f"{REPORTS}/sla"): {"401", "403"},
+        ("GET", f"{REPORTS}/agents"): {"401", "403"},
+        ("GET", "/healthz"): set(),
+    }
+    for operation, statuses in expect.items():
+        assert documented[operation] & {"401", "403", "404", "409"} == statuses, operation
+    assert not schema["paths"][TICKETS]["post"].get("security")
