@@ -1,9 +1,16 @@
 """Request and response bodies of the ticket API."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 from shared.enums import ClockOutcome, Priority, SlaClock, Source, ThreadKind, TicketStatus
 from shared.models import Person, TicketState, TimelineEvent
@@ -161,6 +168,15 @@ class TicketSummary(BaseModel):
     resolution_due: datetime | None
     created_at: datetime
     updated_at: datetime
+
+    @field_validator("first_response_due", "resolution_due", "created_at", "updated_at")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        # SQLite keeps times without their offset (they are UTC); PostgreSQL answers them in the
+        # session's zone. Answer aware UTC either way, as single reads do.
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class TicketPage(BaseModel):

@@ -252,3 +252,66 @@ def test_openapi_declares_the_bearer_scheme_and_error_answers(client: TestClient
     for operation, statuses in expect.items():
         assert documented[operation] & {"401", "403", "404", "409"} == statuses, operation
     assert not schema["paths"][TICKETS]["post"].get("security")
+
+
+# 5. Times
+
+
+def insert_ticket(database_url: str, number: str, created_at: datetime) -> None:
+    engine = make_engine(database_url)
+    with make_sessionmaker(engine)() as session:
+        session.add(
+            TicketRow(
+                number=number,
+                version=1,
+                subject="Printer on fire",
+                status="open",
+                priority="normal",
+                source="web",
+                requester_name="Ann",
+                requester_email="ann@example.com",
+                help_topic="general",
+                department="support",
+                team=None,
+                assignee=None,
+                sla_plan="default",
+                first_response_due=created_at + timedelta(hours=4),
+                resolution_due=created_at + timedelta(days=1),
+                overdue=False,
+                escalation_level=0,
+                created_at=created_at,
+                updated_at=created_at,
+                state={},
+            )
+        )
+        session.commit()
+    engine.dispose()
+
+
+def test_ticket_list_times_are_aware_utc(
+    client: TestClient, tokens: dict[str, str], database_url: str
+) -> None:
+    created = datetime(2025, 3, 3, 9, 30, tzinfo=UTC)
+    insert_ticket(database_url, "000001", created)
+    response = client.get(TICKETS, headers=as_(tokens, "agent"))
+    assert response.status_code == 200, response.text
+    [item] = response.json()["items"]
+    for field in ("created_at", "updated_at", "first_response_due", "resolution_due"):
+        at = datetime.fromisoformat(item[field])
+        assert at.utcoffset() == timedelta(0), (field, item[field])
+    assert datetime.fromisoformat(item["created_at"]) == created
+
+
+def test_schedule_times_are_answered_as_written(client: TestClient, tokens: dict[str, str]) -> None:
+    hours = {"0": [{"start": "09:00", "end": "12:30"}, {"start": "13:15", "end": "24:00"}]}
+    body = {"handle": "office", "name": "Office", "timezone": "UTC", "hours": hours}
+    admin = as_(tokens, "admin")
+    created = client.post(f"{ADMIN}/schedules", json=body, headers=admin)
+    assert created.status_code == 201, created.text
+    assert created.json()["hours"] == hours
+    assert client.get(f"{ADMIN}/schedules/office", headers=admin).json()["hours"] == hours
+    [listed] = client.get(f"{ADMIN}/schedules", headers=admin).json()["items"]
+    assert listed["hours"] == hours
+    seconds = {"0": [{"start": "09:00:30", "end": "17:00"}]}
+    patched = client.patch(f"{ADMIN}/schedules/office", json={"hours": seconds}, headers=admin)
+    assert patched.json()["hours"] == seconds
