@@ -6,10 +6,13 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.routing import iter_route_contexts
 from sqlalchemy import text
+from starlette.datastructures import MutableHeaders
 from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
 
 from services.intake.admin import router as admin_router
@@ -28,6 +31,32 @@ ERRORS = {
     404: "A record the request names does not exist",
     409: "The request conflicts with the record's state, or with a concurrent change",
 }
+
+
+# On every answer, unless a route set its own: JSON is never sniffed as HTML, never framed,
+# never cached (answers carry tickets and tokens), and no URL leaks through a Referer.
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+class SecurityHeaders:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers if scope["type"] == "http" else send)
 
 
 class IntakeApp(FastAPI):
@@ -104,8 +133,21 @@ def create_app(settings: Settings, temporal: Client | None = None) -> FastAPI:
                 return JSONResponse({"detail": "request body too large"}, status_code=413)
         return await call_next(request)
 
-    # Added after (so outside) the size limit: credentials come before anything of the body.
+    # Each added middleware wraps the ones before: credentials come before anything of the
+    # body; CORS answers preflights and marks every answer, the 401s too; headers go on all.
     app.add_middleware(AuthenticateFirst)
+    if settings.cors_origins:
+        # Bearer tokens, no cookies: credentialed CORS is never needed, so never allowed.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=False,
+            allow_methods=["GET", "POST", "PATCH"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+            expose_headers=["Content-Disposition"],
+            max_age=600,
+        )
+    app.add_middleware(SecurityHeaders)
 
     @app.get("/healthz", tags=["health"])
     async def healthz(session: SessionDep, client: TemporalDep) -> JSONResponse:

@@ -315,3 +315,74 @@ def test_schedule_times_are_answered_as_written(client: TestClient, tokens: dict
     seconds = {"0": [{"start": "09:00:30", "end": "17:00"}]}
     patched = client.patch(f"{ADMIN}/schedules/office", json={"hours": seconds}, headers=admin)
     assert patched.json()["hours"] == seconds
+
+
+# 6. Security headers and CORS
+
+SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "content-security-policy": "frame-ancestors 'none'",
+    "referrer-policy": "no-referrer",
+    "cache-control": "no-store",
+}
+
+
+def test_every_answer_carries_the_security_headers(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
+    answers = [
+        client.get(f"{ADMIN}/agents", headers=as_(tokens, "admin")),  # 200
+        client.get(f"{ADMIN}/agents"),  # 401
+        client.get(f"{ADMIN}/agents", headers=as_(tokens, "agent")),  # 403
+        client.get(f"{ADMIN}/agents/nobody", headers=as_(tokens, "admin")),  # 404
+        client.delete(f"{ADMIN}/agents"),  # 405
+        client.get(TICKETS, params={"page": "0"}, headers=as_(tokens, "agent")),  # 422
+        client.get(
+            f"{REPORTS}/sla", params={**WINDOW, "format": "csv"}, headers=as_(tokens, "admin")
+        ),
+        client.get("/nowhere"),  # 404
+    ]
+    for response in answers:
+        for name, value in SECURITY_HEADERS.items():
+            assert response.headers.get(name) == value, (response.request.url, name)
+
+
+def test_cors_is_off_unless_origins_are_listed(client: TestClient) -> None:
+    preflight = {"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"}
+    response = client.options(TICKETS, headers=preflight)
+    assert "access-control-allow-origin" not in response.headers
+    response = client.get("/nowhere", headers={"Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in response.headers
+
+
+def test_cors_allows_listed_origins_only_without_credentials(database_url: str) -> None:
+    desk = "https://desk.example.com"
+    with client_for(database_url, cors_origins=[desk]) as c:
+        ask = {
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type",
+        }
+        allowed = c.options(TICKETS, headers={**ask, "Origin": desk})
+        assert allowed.status_code == 200, allowed.text
+        assert allowed.headers["access-control-allow-origin"] == desk
+        assert "access-control-allow-credentials" not in allowed.headers
+        assert "authorization" in allowed.headers["access-control-allow-headers"].lower()
+        refused = c.options(TICKETS, headers={**ask, "Origin": "https://evil.example"})
+        assert refused.headers.get("access-control-allow-origin") is None
+        simple = c.get(f"{ADMIN}/agents", headers={"Origin": desk})
+        assert simple.status_code == 401
+        assert simple.headers["access-control-allow-origin"] == desk
+
+
+def test_cors_origins_setting_refuses_a_wildcard_and_reads_a_list(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with pytest.raises(ValueError, match="wildcard"):
+        Settings(cors_origins=["*"])
+    monkeypatch.setenv("CORS_ORIGINS", "https://a.example, https://b.example")
+    assert Settings().cors_origins == ["https://a.example", "https://b.example"]
+    monkeypatch.setenv("CORS_ORIGINS", "")
+    assert Settings().cors_origins == []
+    monkeypatch.delenv("CORS_ORIGINS")
+    assert Settings().cors_origins == []
