@@ -118,7 +118,7 @@ def create_app(settings: Settings, temporal: Client | None = None) -> FastAPI:
         description="Tickets as durable Temporal workflows.",
         lifespan=lifespan,
     )
-    install_error_handlers(app)
+    install_error_handlers(app, headers=SECURITY_HEADERS)
 
     @app.middleware("http")
     async def limit_body_size(

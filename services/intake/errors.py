@@ -1,6 +1,10 @@
-"""Errors the intake service raises, and the one place they become HTTP answers."""
+"""Errors the intake service raises, and the one place they become HTTP answers.
 
-from collections.abc import Awaitable, Callable
+An answer never carries a stack trace, a SQL statement or a secret: what was not foreseen
+is answered 500 with a generic body, and logged with its traceback."""
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -8,12 +12,14 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse
 from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
+
+log = logging.getLogger(__name__)
 
 
 class ErrorBody(BaseModel):
@@ -70,7 +76,8 @@ async def _forbidden(_: Request, err: Forbidden) -> Response:
     return _answer(403, err.reason)
 
 
-async def _unavailable(_: Request, err: Unavailable) -> Response:
+async def _unavailable(request: Request, err: Unavailable) -> Response:
+    log.warning("%s unavailable on %s", err.dependency, _where(request))
     return _answer(503, f"{err.dependency} is unavailable")
 
 
@@ -78,15 +85,19 @@ async def _integrity(_: Request, __: IntegrityError) -> Response:
     return _answer(409, "conflicting concurrent write")
 
 
-async def _database_busy(_: Request, __: PoolTimeout) -> Response:
+async def _database_busy(request: Request, __: PoolTimeout) -> Response:
+    log.warning("no database connection free in time on %s", _where(request))
     return _answer(503, "database is busy, retry shortly")
 
 
-async def _database_down(_: Request, __: DBAPIError) -> Response:
+async def _database_down(request: Request, err: DBAPIError) -> Response:
+    """The database could not be reached or refused to work (SQLite: also a missing table)."""
+    log.error("database error on %s", _where(request), exc_info=err)
     return _answer(503, "database is unavailable")
 
 
-async def _no_worker(_: Request, __: WorkflowUpdateRPCTimeoutOrCancelledError) -> Response:
+async def _no_worker(request: Request, err: WorkflowUpdateRPCTimeoutOrCancelledError) -> Response:
+    log.warning("no worker answered in time on %s: %s", _where(request), err)
     return _answer(
         503,
         "no worker answered in time; the command may still be applied: "
@@ -94,8 +105,19 @@ async def _no_worker(_: Request, __: WorkflowUpdateRPCTimeoutOrCancelledError) -
     )
 
 
-async def _temporal_down(_: Request, __: RPCError) -> Response:
+async def _temporal_down(request: Request, err: RPCError) -> Response:
+    log.error("temporal error on %s", _where(request), exc_info=err)
     return _answer(503, "temporal is unavailable")
+
+
+async def unexpected(request: Request, err: Exception) -> Response:
+    """Anything not foreseen, a bad SQL statement included: logged in full, answered blank."""
+    log.error("unexpected error on %s", _where(request), exc_info=err)
+    return _answer(500, "internal server error")
+
+
+def _where(request: Request) -> str:
+    return f"{request.method} {request.url.path}"
 
 
 async def _http_error(request: Request, err: HTTPException) -> Response:
@@ -126,7 +148,9 @@ HANDLERS: dict[type[Exception], Handler] = {
     Unavailable: _unavailable,
     IntegrityError: _integrity,
     PoolTimeout: _database_busy,
-    DBAPIError: _database_down,
+    OperationalError: _database_down,
+    InterfaceError: _database_down,
+    DBAPIError: unexpected,  # a statement the database refused: a bug, not an outage
     WorkflowUpdateRPCTimeoutOrCancelledError: _no_worker,
     RPCError: _temporal_down,
     HTTPException: _http_error,
@@ -139,9 +163,18 @@ async def error_answer(request: Request, err: Exception) -> Response:
         handler = HANDLERS.get(cls)
         if handler is not None:
             return await handler(request, err)
-    raise err
+    return await unexpected(request, err)
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI, *, headers: Mapping[str, str]) -> None:
+    """`headers` go on the answer to an unexpected error: Starlette sends that one from
+    outside every middleware, where the headers of the other answers are added."""
     for cls, handler in HANDLERS.items():
         app.add_exception_handler(cls, handler)
+
+    async def _last_resort(request: Request, err: Exception) -> Response:
+        response = await unexpected(request, err)
+        response.headers.update(headers)
+        return response
+
+    app.add_exception_handler(Exception, _last_resort)

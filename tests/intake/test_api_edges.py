@@ -386,3 +386,47 @@ def test_cors_origins_setting_refuses_a_wildcard_and_reads_a_list(
     assert Settings().cors_origins == []
     monkeypatch.delenv("CORS_ORIGINS")
     assert Settings().cors_origins == []
+
+
+# 7. Error bodies never leak
+
+
+def test_database_errors_answer_without_sql_and_are_logged(
+    client: TestClient,
+    tokens: dict[str, str],
+    database_url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    engine = make_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE tickets"))
+    engine.dispose()
+    with caplog.at_level(logging.ERROR):
+        response = client.get(TICKETS, params={"q": "secret"}, headers=as_(tokens, "agent"))
+    assert response.status_code in (500, 503), response.text
+    assert response.json() in (
+        {"detail": "internal server error"},
+        {"detail": "database is unavailable"},
+    )
+    for leak in ("SELECT", "tickets", "secret", "Traceback", "sqlalchemy", "psycopg", "sqlite"):
+        assert leak.lower() not in response.text.lower()
+    assert any(r.exc_info and "tickets" in str(r.exc_info[1]) for r in caplog.records)
+
+
+def test_unexpected_errors_answer_a_generic_500_and_are_logged(
+    client: TestClient,
+    tokens: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(**_: Any) -> Any:
+        raise RuntimeError("SELECT password FROM vault -- hunter2")
+
+    monkeypatch.setattr(reference, "list_agents", broken)
+    with caplog.at_level(logging.ERROR):
+        response = client.get(f"{ADMIN}/agents", headers=as_(tokens, "admin"))
+    assert response.status_code == 500
+    assert response.json() == {"detail": "internal server error"}
+    for name, value in SECURITY_HEADERS.items():
+        assert response.headers.get(name) == value
+    assert any(r.exc_info and "hunter2" in str(r.exc_info[1]) for r in caplog.records)
