@@ -25,14 +25,6 @@ from shared.db.engine import make_engine, make_sessionmaker
 from shared.settings import Settings
 from shared.temporal import connect
 
-ERRORS = {
-    401: "Missing or invalid credentials",
-    403: "The caller's role may not do this",
-    404: "A record the request names does not exist",
-    409: "The request conflicts with the record's state, or with a concurrent change",
-}
-
-
 # On every answer, unless a route set its own: JSON is never sniffed as HTML, never framed,
 # never cached (answers carry tickets and tokens), and no URL leaks through a Referer.
 SECURITY_HEADERS = {
@@ -45,6 +37,8 @@ SECURITY_HEADERS = {
 
 
 class SecurityHeaders:
+    """Adds SECURITY_HEADERS to every HTTP answer that passes through it."""
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
@@ -57,6 +51,14 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers if scope["type"] == "http" else send)
+
+
+ERRORS = {
+    401: "Missing or invalid credentials",
+    403: "The caller's role may not do this",
+    404: "A record the request names does not exist",
+    409: "The request conflicts with the record's state, or with a concurrent change",
+}
 
 
 class IntakeApp(FastAPI):
