@@ -2,7 +2,7 @@
 config file, so both accept exactly the same input."""
 
 import re
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import (
@@ -11,6 +11,7 @@ from pydantic import (
     BeforeValidator,
     TypeAdapter,
     ValidationError,
+    field_serializer,
     model_validator,
 )
 
@@ -178,6 +179,23 @@ class ScheduleRead(BaseModel):
     hours: dict[int, list[OpeningInterval]]
     holidays: list[date]
     yearly_holidays: list[MonthDay]
+
+    @field_serializer("hours", when_used="json")
+    def _hours_as_written(
+        self, hours: dict[int, list[OpeningInterval]]
+    ) -> dict[int, list[dict[str, str]]]:
+        """Times of day as they are written: "09:00" (not "09:00:00"), "24:00" for midnight."""
+
+        def written(at: time) -> str:
+            return at.isoformat("minutes" if at.second == at.microsecond == 0 else "auto")
+
+        return {
+            day: [
+                {"start": written(i.start), "end": "24:00" if i.end == time(0) else written(i.end)}
+                for i in intervals
+            ]
+            for day, intervals in hours.items()
+        }
 
 
 class DepartmentCreate(Strict):

@@ -1,16 +1,18 @@
 """Settings from the environment; one class, validated at start-up, never built at import."""
 
+import re
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEV_SECRET = "dev-only-secret-change-me"
 # Requester tokens are HMACs under SECRET_KEY: a short key could be guessed offline.
 MIN_SECRET_KEY_CHARS = 32
 DEV_NOTIFY_TOKEN = "dev-only-notify-token-change-me"
 MIN_NOTIFY_TOKEN_CHARS = 16
+_ORIGIN = re.compile(r"https?://[^/\s*]+")
 
 
 class Settings(BaseSettings):
@@ -58,6 +60,26 @@ class Settings(BaseSettings):
 
     max_body_bytes: int = 64 * 1024
     public_url: str = "http://127.0.0.1:8000"
+    # Origins whose pages may call the intake API from a browser (CORS), comma-separated in
+    # CORS_ORIGINS: "https://desk.example.com,https://portal.example.com". Empty: none may.
+    cors_origins: Annotated[list[str], NoDecode] = []
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _exact_origins(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            if "*" in origin:
+                raise ValueError("CORS_ORIGINS names origins; a wildcard is not allowed")
+            if not _ORIGIN.fullmatch(origin):
+                raise ValueError(f"{origin!r} is no origin such as https://desk.example.com")
+        return origins
 
     @model_validator(mode="after")
     def _secret_required_in_production(self) -> "Settings":

@@ -3,21 +3,104 @@
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from sqlalchemy import text
+from starlette.datastructures import MutableHeaders
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
 
 from services.intake.admin import router as admin_router
 from services.intake.alerts import router as alerts_router
+from services.intake.auth import SAFE_METHODS, Access, AuthenticateFirst, route_access
 from services.intake.deps import SessionDep, TemporalDep
-from services.intake.errors import install_error_handlers
+from services.intake.errors import ErrorBody, install_error_handlers
 from services.intake.reports import router as reports_router
 from services.intake.tickets import router as tickets_router
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.settings import Settings
 from shared.temporal import connect
+
+# On every answer, unless a route set its own: JSON is never sniffed as HTML, never framed,
+# never cached (answers carry tickets and tokens), and no URL leaks through a Referer.
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+class SecurityHeaders:
+    """Adds SECURITY_HEADERS to every HTTP answer that passes through it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers if scope["type"] == "http" else send)
+
+
+ERRORS = {
+    401: "Missing or invalid credentials",
+    403: "The caller's role may not do this",
+    404: "A record the request names does not exist",
+    409: "The request conflicts with the record's state, or with a concurrent change",
+}
+
+
+class IntakeApp(FastAPI):
+    """FastAPI whose OpenAPI document also states the error answers of each operation."""
+
+    def openapi(self) -> dict[str, Any]:
+        schema = super().openapi()
+        document_errors(schema, self.routes)
+        return schema
+
+
+def document_errors(schema: dict[str, Any], routes: list[BaseRoute]) -> None:
+    """Add 401, 403, 404 and 409 (with `ErrorBody`) where they can happen, read from each
+    route: 401 if it needs credentials; 403 if it needs a role beyond reading (or writes, as
+    viewers may not); 404 if its path names a record, or if anyone may write through it (a
+    ticket names its help topic); 409 if it writes. Answers a route declares itself are kept
+    (the reports declare 403: a viewer may see some of them only). Idempotent."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.setdefault("ErrorBody", ErrorBody.model_json_schema())
+    body = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+    for route in iter_route_contexts(routes):
+        path = route.path_format or ""
+        operations = schema.get("paths", {}).get(path, {})
+        access = route_access(route)
+        for method in route.methods or ():
+            operation = operations.get(method.lower())
+            if operation is None:
+                continue
+            writes = method not in SAFE_METHODS
+            statuses = {
+                401: access > Access.PUBLIC,
+                403: access >= Access.WRITER or (writes and access > Access.PUBLIC),
+                404: "{" in path or (writes and access is Access.PUBLIC),
+                409: writes,
+            }
+            for status, applies in statuses.items():
+                if applies:
+                    answer: dict[str, Any] = {"description": ERRORS[status], "content": body}
+                    if status == 401:
+                        answer["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}}}
+                    operation["responses"].setdefault(str(status), answer)
 
 
 def create_app(settings: Settings, temporal: Client | None = None) -> FastAPI:
@@ -32,13 +115,13 @@ def create_app(settings: Settings, temporal: Client | None = None) -> FastAPI:
         yield
         engine.dispose()
 
-    app = FastAPI(
+    app = IntakeApp(
         title="ticketflow intake",
         version="0.1.0",
         description="Tickets as durable Temporal workflows.",
         lifespan=lifespan,
     )
-    install_error_handlers(app)
+    install_error_handlers(app, headers=SECURITY_HEADERS)
 
     @app.middleware("http")
     async def limit_body_size(
@@ -52,6 +135,22 @@ def create_app(settings: Settings, temporal: Client | None = None) -> FastAPI:
             if len(body) > settings.max_body_bytes:
                 return JSONResponse({"detail": "request body too large"}, status_code=413)
         return await call_next(request)
+
+    # Each added middleware wraps the ones before: credentials come before anything of the
+    # body; CORS answers preflights and marks every answer, the 401s too; headers go on all.
+    app.add_middleware(AuthenticateFirst)
+    if settings.cors_origins:
+        # Bearer tokens, no cookies: credentialed CORS is never needed, so never allowed.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=False,
+            allow_methods=["GET", "POST", "PATCH"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+            expose_headers=["Content-Disposition"],
+            max_age=600,
+        )
+    app.add_middleware(SecurityHeaders)
 
     @app.get("/healthz", tags=["health"])
     async def healthz(session: SessionDep, client: TemporalDep) -> JSONResponse:

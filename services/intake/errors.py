@@ -1,11 +1,31 @@
-"""Errors the intake service raises, and the one place they become HTTP answers."""
+"""Errors the intake service raises, and the one place they become HTTP answers.
 
-from fastapi import FastAPI, Request
+An answer never carries a stack trace, a SQL statement or a secret: what was not foreseen
+is answered 500 with a generic body, and logged with its traceback."""
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from fastapi.routing import iter_route_contexts
+from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.exceptions import HTTPException
+from starlette.routing import Match
 from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
+
+log = logging.getLogger(__name__)
+
+
+class ErrorBody(BaseModel):
+    """The body of every error answer but 422 (whose `detail` lists the faults)."""
+
+    detail: str
 
 
 class NotFound(Exception):
@@ -49,69 +69,141 @@ class Forbidden(Exception):
         self.reason = reason
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(NotFound)
-    async def _not_found(_: Request, err: NotFound) -> JSONResponse:
-        return JSONResponse({"detail": f"{err.what} not found"}, status_code=404)
+def _answer(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
-    @app.exception_handler(Conflict)
-    async def _conflict(_: Request, err: Conflict) -> JSONResponse:
-        return JSONResponse({"detail": err.reason}, status_code=409)
 
-    @app.exception_handler(NotApplied)
-    async def _not_applied(_: Request, __: NotApplied) -> JSONResponse:
-        return JSONResponse(
-            {
-                "detail": "no worker applied the command in time; it was not applied and "
-                "never will be: retry it",
-                "applied": False,
-            },
-            status_code=503,
-            headers={"Retry-After": "5"},
-        )
+async def _not_found(_: Request, err: NotFound) -> Response:
+    return _answer(404, f"{err.what} not found")
 
-    @app.exception_handler(Refused)
-    async def _refused(_: Request, err: Refused) -> JSONResponse:
-        return JSONResponse({"detail": err.reason}, status_code=err.status_code)
 
-    @app.exception_handler(Unauthorized)
-    async def _unauthorized(_: Request, __: Unauthorized) -> JSONResponse:
-        return JSONResponse(
-            {"detail": "missing or invalid credentials"},
-            status_code=401,
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+async def _conflict(_: Request, err: Conflict) -> Response:
+    return _answer(409, err.reason)
 
-    @app.exception_handler(Forbidden)
-    async def _forbidden(_: Request, err: Forbidden) -> JSONResponse:
-        return JSONResponse({"detail": err.reason}, status_code=403)
 
-    @app.exception_handler(Unavailable)
-    async def _unavailable(_: Request, err: Unavailable) -> JSONResponse:
-        return JSONResponse({"detail": f"{err.dependency} is unavailable"}, status_code=503)
+async def _unauthorized(_: Request, __: Unauthorized) -> Response:
+    return _answer(401, "missing or invalid credentials", {"WWW-Authenticate": "Bearer"})
 
-    @app.exception_handler(IntegrityError)
-    async def _integrity(_: Request, __: IntegrityError) -> JSONResponse:
-        return JSONResponse({"detail": "conflicting concurrent write"}, status_code=409)
 
-    @app.exception_handler(PoolTimeout)
-    async def _database_busy(_: Request, __: PoolTimeout) -> JSONResponse:
-        return JSONResponse({"detail": "database is busy, retry shortly"}, status_code=503)
+async def _forbidden(_: Request, err: Forbidden) -> Response:
+    return _answer(403, err.reason)
 
-    @app.exception_handler(DBAPIError)
-    async def _database_down(_: Request, __: DBAPIError) -> JSONResponse:
-        return JSONResponse({"detail": "database is unavailable"}, status_code=503)
 
-    @app.exception_handler(WorkflowUpdateRPCTimeoutOrCancelledError)
-    async def _no_worker(_: Request, __: WorkflowUpdateRPCTimeoutOrCancelledError) -> JSONResponse:
-        return JSONResponse(
-            {
-                "detail": "no worker answered in time; the command was not applied and "
-                "will not be: retry it"
-            },
-            status_code=503,
-        )
+async def _unavailable(request: Request, err: Unavailable) -> Response:
+    log.warning("%s unavailable on %s", err.dependency, _where(request))
+    return _answer(503, f"{err.dependency} is unavailable")
 
-    @app.exception_handler(RPCError)
-    async def _temporal_down(_: Request, __: RPCError) -> JSONResponse:
-        return JSONResponse({"detail": "temporal is unavailable"}, status_code=503)
+
+async def _integrity(_: Request, __: IntegrityError) -> Response:
+    return _answer(409, "conflicting concurrent write")
+
+
+async def _database_busy(request: Request, __: PoolTimeout) -> Response:
+    log.warning("no database connection free in time on %s", _where(request))
+    return _answer(503, "database is busy, retry shortly")
+
+
+async def _database_down(request: Request, err: DBAPIError) -> Response:
+    """The database could not be reached or refused to work (SQLite: also a missing table)."""
+    log.error("database error on %s", _where(request), exc_info=err)
+    return _answer(503, "database is unavailable")
+
+
+async def _not_applied(request: Request, __: NotApplied) -> Response:
+    log.warning("a command was not applied in time on %s", _where(request))
+    return JSONResponse(
+        {
+            "detail": "no worker applied the command in time; it was not applied and "
+            "never will be: retry it",
+            "applied": False,
+        },
+        status_code=503,
+        headers={"Retry-After": "5"},
+    )
+
+
+async def _refused(_: Request, err: Refused) -> Response:
+    return _answer(err.status_code, err.reason)
+
+
+async def _no_worker(request: Request, err: WorkflowUpdateRPCTimeoutOrCancelledError) -> Response:
+    """Only reads get here (commands settle their outcome first): nothing was changed."""
+    log.warning("no worker answered in time on %s: %s", _where(request), err)
+    return _answer(503, "no worker answered in time; nothing was changed: retry")
+
+
+async def _temporal_down(request: Request, err: RPCError) -> Response:
+    log.error("temporal error on %s", _where(request), exc_info=err)
+    return _answer(503, "temporal is unavailable")
+
+
+async def unexpected(request: Request, err: Exception) -> Response:
+    """Anything not foreseen, a bad SQL statement included: logged in full, answered blank."""
+    log.error("unexpected error on %s", _where(request), exc_info=err)
+    return _answer(500, "internal server error")
+
+
+def _where(request: Request) -> str:
+    return f"{request.method} {request.url.path}"
+
+
+async def _http_error(request: Request, err: HTTPException) -> Response:
+    if err.status_code == 405:
+        # The router names only the methods of the first route on the path (POST for
+        # /api/v1/tickets, where GET is allowed too): name those of every route there.
+        allow = ", ".join(sorted(_methods_at(request)))
+        err = HTTPException(405, err.detail, headers={**(err.headers or {}), "Allow": allow})
+    return await http_exception_handler(request, err)
+
+
+def _methods_at(request: Request) -> set[str]:
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.routes):
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= route.methods or set()
+    return methods
+
+
+Handler = Callable[[Request, Any], Awaitable[Response]]
+# The most specific class wins (as in Starlette): IntegrityError is a DBAPIError.
+HANDLERS: dict[type[Exception], Handler] = {
+    NotFound: _not_found,
+    Conflict: _conflict,
+    Unauthorized: _unauthorized,
+    Forbidden: _forbidden,
+    Unavailable: _unavailable,
+    NotApplied: _not_applied,
+    Refused: _refused,
+    IntegrityError: _integrity,
+    PoolTimeout: _database_busy,
+    OperationalError: _database_down,
+    InterfaceError: _database_down,
+    DBAPIError: unexpected,  # a statement the database refused: a bug, not an outage
+    WorkflowUpdateRPCTimeoutOrCancelledError: _no_worker,
+    RPCError: _temporal_down,
+    HTTPException: _http_error,
+}
+
+
+async def error_answer(request: Request, err: Exception) -> Response:
+    """The answer to `err` outside FastAPI's exception handling (in a middleware)."""
+    for cls in type(err).__mro__:
+        handler = HANDLERS.get(cls)
+        if handler is not None:
+            return await handler(request, err)
+    return await unexpected(request, err)
+
+
+def install_error_handlers(app: FastAPI, *, headers: Mapping[str, str]) -> None:
+    """`headers` go on the answer to an unexpected error: Starlette sends that one from
+    outside every middleware, where the headers of the other answers are added."""
+    for cls, handler in HANDLERS.items():
+        app.add_exception_handler(cls, handler)
+
+    async def _last_resort(request: Request, err: Exception) -> Response:
+        response = await unexpected(request, err)
+        response.headers.update(headers)
+        return response
+
+    app.add_exception_handler(Exception, _last_resort)

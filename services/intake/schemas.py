@@ -1,8 +1,13 @@
 """Request and response bodies of the ticket API."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    Field,
+    field_validator,
+)
 
 from shared import text
 from shared.enums import ClockOutcome, Priority, SlaClock, Source, ThreadKind, TicketStatus
@@ -168,6 +173,15 @@ class TicketSummary(BaseModel):
     resolution_due: datetime | None
     created_at: datetime
     updated_at: datetime
+
+    @field_validator("first_response_due", "resolution_due", "created_at", "updated_at")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        # SQLite keeps times without their offset (they are UTC); PostgreSQL answers them in the
+        # session's zone. Answer aware UTC either way, as single reads do.
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class TicketPage(BaseModel):

@@ -1,6 +1,9 @@
 """The ticket list: filters over the database projection, paginated."""
 
-from pydantic import BaseModel, ConfigDict, Field
+import unicodedata
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -9,19 +12,34 @@ from shared.db.tables import TicketRow
 from shared.enums import Priority, TicketStatus
 from shared.models import Person
 
+# Deep pages cost a scan of every row before them, and past 2**63 an OFFSET no longer fits the
+# database's integer: 10,000 pages of up to 200 tickets is far beyond what anyone pages through.
+MAX_PAGE = 10_000
+
+
+def _printable(text: str) -> str:
+    # PostgreSQL refuses NUL in a string (the driver raises before the query is sent), and no
+    # subject, name or handle holds a control character: refuse them as bad input.
+    if any(unicodedata.category(char) == "Cc" for char in text):
+        raise ValueError("control characters are not allowed")
+    return text
+
+
+FilterText = Annotated[str, StringConstraints(max_length=200), AfterValidator(_printable)]
+
 
 class TicketFilter(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: TicketStatus | None = None
     priority: Priority | None = None
-    assignee: str | None = None
-    team: str | None = None
-    department: str | None = None
-    help_topic: str | None = None
+    assignee: FilterText | None = None
+    team: FilterText | None = None
+    department: FilterText | None = None
+    help_topic: FilterText | None = None
     overdue: bool | None = None
-    q: str | None = Field(default=None, max_length=200, description="subject or requester")
-    page: int = Field(default=1, ge=1)
+    q: FilterText | None = Field(default=None, description="subject or requester")
+    page: int = Field(default=1, ge=1, le=MAX_PAGE)
     per_page: int = Field(default=50, ge=1, le=200)
 
 

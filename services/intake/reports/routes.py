@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query, Response
 
 from services.intake.auth import CurrentAgent
 from services.intake.deps import SessionDep
+from services.intake.errors import ErrorBody
 from services.intake.reports.agents import agent_report
 from services.intake.reports.csv_export import agents_csv, sla_csv
 from services.intake.reports.schemas import (
@@ -20,9 +21,16 @@ from services.intake.reports.sla import sla_report
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 CSV: dict[str, dict[str, object]] = {"text/csv": {}}
+RESPONSES: dict[int | str, dict[str, object]] = {
+    200: {"content": CSV},
+    403: {
+        "model": ErrorBody,
+        "description": "This report (or grouping) is not for the caller's role",
+    },
+}
 
 
-@router.get("/sla", response_model=SlaReport, responses={200: {"content": CSV}})
+@router.get("/sla", response_model=SlaReport, responses=RESPONSES)
 def get_sla_report(
     query: Annotated[SlaQuery, Query()], agent: CurrentAgent, session: SessionDep
 ) -> SlaReport | Response:
@@ -34,7 +42,7 @@ def get_sla_report(
     return report
 
 
-@router.get("/agents", response_model=AgentReport, responses={200: {"content": CSV}})
+@router.get("/agents", response_model=AgentReport, responses=RESPONSES)
 def get_agent_report(
     query: Annotated[WindowQuery, Query()], agent: CurrentAgent, session: SessionDep
 ) -> AgentReport | Response:
