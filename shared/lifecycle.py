@@ -239,12 +239,15 @@ def _assign(state: TicketState, cmd: TicketCommand, now: datetime) -> list[Notic
 
 
 def _assignment_notices(state: TicketState, seq: int, actor: str | None) -> list[Notice]:
-    role = RecipientRole.ASSIGNEE if state.assignee else RecipientRole.TEAM_LEAD
+    if state.assignee:
+        role, subject = RecipientRole.ASSIGNEE, f"[#{state.number}] Assigned to you"
+    else:  # routed to a team: its lead hands it out
+        role, subject = RecipientRole.TEAM_LEAD, f"[#{state.number}] New ticket for your team"
     return [
         notice(
             NotificationKind.ASSIGNED,
             role,
-            f"[#{state.number}] Assigned to you: {state.subject}",
+            f"{subject}: {state.subject}",
             f"Ticket {state.number} ({state.priority.value}) needs your attention.",
             seq,
             exclude_agent=actor,

@@ -1,5 +1,7 @@
 """Temporal names shared by the intake service, the worker and other clients."""
 
+from shared.enums import Action
+
 TASK_QUEUE = "ticketflow"
 
 # The lean core's workflow type; "TicketWorkflow" (services/workflows/v1) ran before it.
@@ -17,8 +19,16 @@ SIGNAL_RESOLVE = "resolve"
 SIGNAL_CLOSE = "close"
 SIGNAL_REOPEN = "reopen"
 
-# The validated path used by the HTTP API: one update whose validator runs the state machine.
+# The validated path: an update whose validator runs the state machine. The HTTP API sends each
+# command as the update named for its action ("update.assign", …: the history reads like the
+# ticket's story); "execute" takes any action.
 UPDATE_EXECUTE = "execute"
+
+
+def update_for(action: Action) -> str:
+    return f"update.{action.value}"
+
+
 QUERY_STATE = "state"
 # The ticket as the API shows it (TicketView): small, without the state's carried baggage.
 QUERY_VIEW = "view"

@@ -28,7 +28,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from services.intake.errors import Conflict, NotApplied, NotFound, Refused, Unavailable
 from services.intake.schemas import TicketCreate
 from services.workflows.ticket_workflow import WORKFLOW_TASK_TIMEOUT, TicketWorkflow
-from shared import lifecycle
+from shared import lifecycle, names
 from shared import search_attributes as sa
 from shared.db import directory, keys, thread
 from shared.db.projection import stored_state
@@ -183,9 +183,14 @@ async def run_command(
     handle = client.get_workflow_handle_for(TicketWorkflow.run, ticket_workflow_id(request.number))
     update_id = f"{cmd.command_id}:{cmd.fingerprint[:16]}"
     try:
-        return await handle.execute_update(
-            TicketWorkflow.execute, cmd, id=update_id, rpc_timeout=_command_wait(settings)
+        view: TicketView = await handle.execute_update(
+            names.update_for(cmd.action),
+            cmd,
+            id=update_id,
+            result_type=TicketView,
+            rpc_timeout=_command_wait(settings),
         )
+        return view
     except WorkflowUpdateFailedError as err:
         raise _refused(err) from err
     except WorkflowUpdateRPCTimeoutOrCancelledError:
@@ -264,8 +269,8 @@ async def _settle(
     while True:
         left = sealed - datetime.now(UTC)
         try:
-            outcome: TicketView = await handle.get_update_handle_for(
-                TicketWorkflow.execute, update_id
+            outcome: TicketView = await handle.get_update_handle(
+                update_id, result_type=TicketView
             ).result(rpc_timeout=max(left, timedelta(seconds=1)))
             return outcome
         except WorkflowUpdateFailedError as err:
@@ -329,9 +334,10 @@ async def _restart(
         static_summary=f"#{number} {prior.subject}",
     )
     try:
-        return await client.execute_update_with_start_workflow(
-            TicketWorkflow.execute,
+        restarted: TicketView = await client.execute_update_with_start_workflow(
+            names.update_for(cmd.action),
             cmd,
+            result_type=TicketView,
             id=update_id,
             start_workflow_operation=start,
             rpc_timeout=_command_wait(settings),
@@ -341,6 +347,7 @@ async def _restart(
     except WorkflowUpdateRPCTimeoutOrCancelledError:
         handle = client.get_workflow_handle_for(TicketWorkflow.run, ticket_workflow_id(number))
         return await _settle(handle, cmd, update_id)
+    return restarted
 
 
 async def read_view(

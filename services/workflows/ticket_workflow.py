@@ -60,6 +60,11 @@ class TicketWorkflow:
         self._attributes = sa.current(workflow.info().typed_search_attributes)
         self._timer: asyncio.Task[None] | None = None
         self._timer_at: datetime | None = None
+        # One update per action, named for it, so the UI's history reads "assign", "resolve"…
+        for action in Action:
+            workflow.set_update_handler(
+                names.update_for(action), self.execute, validator=self._validate_execute
+            )
 
     @workflow.run
     async def run(self, data: TicketInput) -> TicketView:
@@ -128,7 +133,9 @@ class TicketWorkflow:
     def execute(self, cmd: TicketCommand) -> TicketView:
         """The validated path: the validator refuses an illegal command before history.
 
-        A command seen before (the same id and request) answers the ticket as it is now.
+        A command seen before (the same id and request) answers the ticket as it is now. The
+        API sends each command as the update named for its action (`names.update_for`), which
+        runs this handler too; `execute` takes any action.
         """
         if not self._seen(cmd):
             try:
