@@ -4,6 +4,9 @@ import hashlib
 import hmac
 import secrets
 
+# The fixed tokens of config/demo.yaml: public, so never valid in production.
+DEMO_TOKENS = ("dev-jane-token", "dev-john-token", "dev-vera-token")
+
 
 def new_agent_token() -> str:
     return "tf_" + secrets.token_urlsafe(32)

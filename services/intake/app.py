@@ -10,6 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.routing import iter_route_contexts
 from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.datastructures import MutableHeaders
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -23,6 +24,7 @@ from services.intake.errors import ErrorBody, install_error_handlers
 from services.intake.reports import router as reports_router
 from services.intake.tickets import router as tickets_router
 from shared.db.engine import make_engine, make_sessionmaker
+from shared.db.safety import agents_with_demo_tokens
 from shared.settings import Settings
 from shared.temporal import connect
 
@@ -103,6 +105,17 @@ def document_errors(schema: dict[str, Any], routes: list[BaseRoute]) -> None:
                     operation["responses"].setdefault(str(status), answer)
 
 
+def refuse_demo_tokens(sessions: sessionmaker[Session]) -> None:
+    """Production never starts with the demo file's public agent tokens loaded."""
+    with sessions() as session:
+        handles = agents_with_demo_tokens(session)
+    if handles:
+        raise RuntimeError(
+            f"agents {', '.join(handles)} have the demo file's public tokens: in production, "
+            "rotate their tokens first (PATCH /api/v1/admin/agents/HANDLE rotate_token)"
+        )
+
+
 def create_app(settings: Settings, temporal: Client | None = None) -> FastAPI:
     """Build the app; `temporal` may be given (tests), else it connects lazily at start-up."""
 
@@ -111,6 +124,8 @@ def create_app(settings: Settings, temporal: Client | None = None) -> FastAPI:
         engine = make_engine(settings.database_url)
         app.state.settings = settings
         app.state.sessions = make_sessionmaker(engine)
+        if settings.environment == "production":
+            refuse_demo_tokens(app.state.sessions)
         app.state.temporal = temporal or await connect(settings, lazy=True)
         yield
         engine.dispose()
