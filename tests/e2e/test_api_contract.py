@@ -6,7 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from tests.e2e.conftest import JANE, JOHN, VERA, eventually, open_ticket
+from services.devstack import Stack
+from tests.e2e.conftest import JANE, JOHN, VERA, eventually, notifications, open_ticket
 
 pytestmark = pytest.mark.e2e
 
@@ -143,3 +144,56 @@ def test_repeated_command_with_idempotency_key_applies_once(api: httpx.Client) -
         assert r.status_code == 200
     thread = api.get(f"/api/v1/tickets/{number}", headers=JANE).json()["thread"]
     assert [e["body"] for e in thread].count("once") == 1
+
+
+def test_a_requester_writing_too_fast_gets_429_and_the_ticket_works_on(api: httpx.Client) -> None:
+    created = open_ticket(api, "Chatty requester")
+    ticket = f"/api/v1/tickets/{created['number']}"
+    requester = {"Authorization": f"Bearer {created['access_token']}"}
+    answers = [
+        api.post(f"{ticket}/replies", json={"message": f"m{i}"}, headers=requester).status_code
+        for i in range(21)
+    ]
+    assert answers == [200] * 20 + [429]
+    assert api.post(f"{ticket}/notes", json={"message": "ok"}, headers=JANE).status_code == 200
+
+
+def test_a_key_holds_after_its_ticket_closed(api: httpx.Client) -> None:
+    key = {"Idempotency-Key": f"closed-{uuid.uuid4().hex}"}
+    body = {
+        "requester": {"name": "Dora", "email": "dora@example.com"},
+        "subject": "Once only",
+        "message": "please",
+        "help_topic": "network",
+    }
+    first = api.post("/api/v1/tickets", json=body, headers=key).json()
+    assert api.post(f"/api/v1/tickets/{first['number']}/close", headers=JANE).status_code == 200
+    again = api.post("/api/v1/tickets", json=body, headers=key)
+    assert again.status_code == 201 and again.json()["number"] == first["number"]
+    assert again.json()["status"] == "closed"
+
+
+def test_longer_numbers_are_well_formed_and_unknown_ones_are_404(api: httpx.Client) -> None:
+    for number in ("1000000", "123456789012"):
+        assert api.get(f"/api/v1/tickets/{number}", headers=JANE).status_code == 404
+    assert api.get("/api/v1/tickets/12345", headers=JANE).status_code == 422
+
+
+def test_access_tokens_are_never_stored_with_a_notification(
+    api: httpx.Client, notify: httpx.Client, stack: Stack
+) -> None:
+    created = open_ticket(api, "Where is my token")
+    number, token = created["number"], created["access_token"]
+    received = eventually(
+        lambda: [
+            n
+            for n in notifications(notify, number)
+            if n["kind"] == "ticket_received" and n["status"] == "sent"
+        ],
+        what="the acknowledgement",
+    )
+    assert token not in received[0]["body"]
+    mails = [p.read_text() for p in (stack.var / "mail").glob("*.eml")]
+    assert any(token in mail for mail in mails), "the requester's mail carries the token"
+    logs = "".join(p.read_text(errors="replace") for p in stack.var.glob("*.log"))
+    assert token not in logs
