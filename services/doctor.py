@@ -91,20 +91,7 @@ async def recover(
     handle = client.get_workflow_handle(ticket_workflow_id(number))
     if "wedged" in what:
         await handle.terminate(reason="ticketflow doctor: recovering a wedged run")
-    data = TicketInput(
-        number=stored.number,
-        subject=stored.subject,
-        requester=stored.requester,
-        help_topic=stored.help_topic,
-        department=stored.department,
-        team=stored.team,
-        assignee=stored.assignee,
-        priority=stored.priority,
-        source=stored.source,
-        sla_plan=stored.sla_plan,
-        idempotency_key=stored.idempotency_key,
-        prior_state=stored,
-    )
+    data = TicketInput.resuming(stored)
     await client.start_workflow(
         TicketWorkflow.run,
         data,

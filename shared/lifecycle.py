@@ -166,15 +166,7 @@ def open_ticket(data: TicketInput, now: datetime) -> tuple[TicketState, list[Not
         now = min(data.opened_at, now)
     requester = Actor(kind=ActorKind.REQUESTER, name=data.requester.name)
     state = TicketState(
-        number=data.number,
-        subject=data.subject,
-        requester=data.requester,
-        help_topic=data.help_topic,
-        department=data.department,
-        team=data.team,
-        assignee=data.assignee,
-        priority=data.priority,
-        source=data.source,
+        **data.details(),
         sla_plan=data.sla_plan,
         created_at=now,
         resolution_clock_start=now,

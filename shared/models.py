@@ -4,6 +4,7 @@ Kept apart from the workflow module so the Temporal sandbox imports them passed 
 """
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -192,7 +193,9 @@ class TicketCommand(BaseModel):
     schedule: Schedule | None = None
 
 
-class TicketState(BaseModel):
+class TicketDetails(BaseModel):
+    """What a ticket is about and where it stands: shared by its input, state and views."""
+
     number: str
     subject: str
     requester: Person
@@ -201,8 +204,15 @@ class TicketState(BaseModel):
     team: str | None = None
     assignee: str | None = None
     priority: Priority
-    status: TicketStatus = TicketStatus.OPEN
     source: Source
+
+    def details(self) -> dict[str, Any]:
+        """These fields alone, to build another of the ticket's models from."""
+        return {name: getattr(self, name) for name in TicketDetails.model_fields}
+
+
+class TicketState(TicketDetails):
+    status: TicketStatus = TicketStatus.OPEN
     sla_plan: SlaPlanSnapshot
     created_at: datetime
     # When the resolution clock last started: creation, or the latest reopen.
@@ -239,22 +249,13 @@ class TicketState(BaseModel):
     seen: dict[str, str] = Field(default_factory=dict)
 
 
-class TicketView(BaseModel):
+class TicketView(TicketDetails):
     """The ticket as commands answer it and the `view` query returns it: its fields, running
     clocks and the thread entries not yet published, without the state's carried baggage
     (plan snapshot, command ids). Small, because every update's result is kept in history.
     """
 
-    number: str
-    subject: str
-    requester: Person
-    help_topic: str
-    department: str
-    team: str | None
-    assignee: str | None
-    priority: Priority
     status: TicketStatus
-    source: Source
     sla_plan: str
     sla_timezone: str
     created_at: datetime
@@ -291,20 +292,11 @@ class TicketView(BaseModel):
         )
 
 
-class TicketInput(BaseModel):
+class TicketInput(TicketDetails):
     """Start input of `TicketWorkflow`: a new ticket, or the state carried from a previous run."""
 
-    number: str
-    subject: str
     # The first message (None only for a run that carries `prior_state`).
     message: MessageRef | None = None
-    requester: Person
-    help_topic: str
-    department: str
-    team: str | None = None
-    assignee: str | None = None
-    priority: Priority
-    source: Source
     sla_plan: SlaPlanSnapshot
     idempotency_key: str
     # When the ticket was opened, if not now (a ticket imported from another system).
@@ -312,6 +304,17 @@ class TicketInput(BaseModel):
     prior_state: TicketState | None = None
     # Tests lower this to exercise continue-as-new without thousands of events.
     continue_as_new_after_events: int | None = None
+
+    @classmethod
+    def resuming(cls, state: TicketState) -> "TicketInput":
+        """A new run of the ticket's workflow that goes on from `state` (a reopened closed
+        ticket, or one recovered from its projection)."""
+        return cls(
+            **state.details(),
+            sla_plan=state.sla_plan,
+            idempotency_key=state.idempotency_key,
+            prior_state=state,
+        )
 
 
 class Recipient(BaseModel):

@@ -307,20 +307,7 @@ async def _restart(
         lifecycle.check(prior, cmd)
     except IllegalTransition as err:
         raise _refusal_error(err.refusal, err.reason) from err
-    data = TicketInput(
-        number=prior.number,
-        subject=prior.subject,
-        requester=prior.requester,
-        help_topic=prior.help_topic,
-        department=prior.department,
-        team=prior.team,
-        assignee=prior.assignee,
-        priority=prior.priority,
-        source=prior.source,
-        sla_plan=prior.sla_plan,
-        idempotency_key=prior.idempotency_key,
-        prior_state=prior,
-    )
+    data = TicketInput.resuming(prior)
     # The same ticket continues in a new run of its workflow id.
     start = WithStartWorkflowOperation(
         TicketWorkflow.run,
