@@ -197,3 +197,18 @@ def test_access_tokens_are_never_stored_with_a_notification(
     assert any(token in mail for mail in mails), "the requester's mail carries the token"
     logs = "".join(p.read_text(errors="replace") for p in stack.var.glob("*.log"))
     assert token not in logs
+
+
+def test_a_read_right_after_create_shows_the_ticket(api: httpx.Client) -> None:
+    def create_then_read(i: int) -> tuple[int, dict[str, object]]:
+        created = open_ticket(api, f"Read me at once {i}")
+        token = {"Authorization": f"Bearer {created['access_token']}"}
+        read = api.get(f"/api/v1/tickets/{created['number']}", headers=token)
+        return read.status_code, read.json()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        reads = list(pool.map(create_then_read, range(16)))
+    for status, body in reads:
+        assert status == 200, body
+        thread = body["thread"]
+        assert isinstance(thread, list) and len(thread) == 1
