@@ -25,9 +25,9 @@ from services.devstack import Stack
 from services.workflows.ticket_workflow import TicketWorkflow
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.db.tables import Notification, SlaClockFact
-from shared.enums import Priority, Source
-from shared.ids import ticket_workflow_id
-from shared.models import Person, SlaPlanSnapshot, TicketInput
+from shared.domain.enums import Priority, Source
+from shared.domain.ids import ticket_workflow_id
+from shared.domain.models import Person, SlaPlanSnapshot, TicketInput
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -23,7 +23,7 @@ from bench.bare import BareWorkflow
 from services.devstack import Stack
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.db.tables import TicketRow
-from shared.ids import ticket_workflow_id
+from shared.domain.ids import ticket_workflow_id
 
 ROOT = Path(__file__).resolve().parents[1]
 JANE = {"Authorization": "Bearer dev-jane-token"}

@@ -20,7 +20,7 @@ from typing import NoReturn
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from shared.enums import Role
+from shared.domain.enums import Role
 from shared.settings import Settings
 
 
@@ -197,7 +197,7 @@ def migrate(_: argparse.Namespace, settings: Settings) -> int:
 
 def load_config(args: argparse.Namespace, settings: Settings) -> int:
     """Print `handle token` for every token set, so a dev stack can show them."""
-    from shared.config_file import load_config as load
+    from shared.reference.config_file import load_config as load
 
     with _session(settings) as session:
         report = load(session, args.file)
@@ -213,8 +213,8 @@ def load_config(args: argparse.Namespace, settings: Settings) -> int:
 
 def add_agent(args: argparse.Namespace, settings: Settings) -> int:
     """Print the new agent's token last: it is shown once, only its hash is stored."""
-    from shared import reference
-    from shared.reference_schemas import AgentCreate
+    from shared.reference import service as reference
+    from shared.reference.schemas import AgentCreate
 
     data = AgentCreate(
         handle=args.handle, name=args.name, email=args.email, role=args.role, teams=args.teams
@@ -230,7 +230,7 @@ def add_agent(args: argparse.Namespace, settings: Settings) -> int:
 def run_doctor(args: argparse.Namespace, settings: Settings) -> int:
     from services.doctor import find_problems, recover
     from shared.db.engine import make_engine, make_sessionmaker
-    from shared.temporal import connect
+    from shared.temporal.client import connect
 
     async def go() -> int:
         client = await connect(settings)

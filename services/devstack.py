@@ -29,8 +29,8 @@ from services.processes import (
     wait_for_port,
     wait_healthy,
 )
-from shared import names
 from shared.settings import DEV_NOTIFY_TOKEN
+from shared.temporal import names
 
 BIN = Path(sys.executable).parent
 

@@ -16,13 +16,13 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from services.workflows.ticket_workflow import WORKFLOW_TASK_TIMEOUT, TicketWorkflow
-from shared import search_attributes as sa
 from shared.db.projection import stored_state
 from shared.db.tables import TicketRow
-from shared.enums import TicketStatus
-from shared.ids import ticket_workflow_id
-from shared.models import TicketInput
+from shared.domain.enums import TicketStatus
+from shared.domain.ids import ticket_workflow_id
+from shared.domain.models import TicketInput
 from shared.settings import Settings
+from shared.temporal import search_attributes as sa
 
 # A workflow task failing this many times in a row is a wedge, not a blip.
 WEDGED_ATTEMPTS = 3

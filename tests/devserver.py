@@ -6,7 +6,7 @@ from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from shared import search_attributes as sa
+from shared.temporal import search_attributes as sa
 from tests.servers import binary
 
 # Low enough that a test with a few dozen messages crosses it.

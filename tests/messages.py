@@ -2,7 +2,7 @@
 
 import hashlib
 
-from shared.models import MessageRef
+from shared.domain.models import MessageRef
 
 
 def ref(text: str) -> MessageRef:

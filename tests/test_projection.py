@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 
 from services.workflows.activities import TicketActivities
-from shared import lifecycle
 from shared.db import thread
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.db.tables import Notification, SlaClockFact, TicketEventFact, TicketRow
-from shared.enums import Action, ActorKind, EventKind
-from shared.models import Actor, Notice, PublishBatch, TicketCommand, TicketState
+from shared.domain import lifecycle
+from shared.domain.enums import Action, ActorKind, EventKind
+from shared.domain.models import Actor, Notice, PublishBatch, TicketCommand, TicketState
 from tests.messages import ref
 from tests.workflows.conftest import new_input
 

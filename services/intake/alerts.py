@@ -11,7 +11,7 @@ from services.doctor import find_problems
 from services.intake.auth import AdminAgent
 from services.intake.deps import SessionsDep, TemporalDep
 from shared.db.tables import Notification
-from shared.enums import DeliveryStatus
+from shared.domain.enums import DeliveryStatus
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 

@@ -26,7 +26,7 @@ from services.intake.tickets import router as tickets_router
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.db.safety import agents_with_demo_tokens
 from shared.settings import Settings
-from shared.temporal import connect
+from shared.temporal.client import connect
 
 # On every answer, unless a route set its own: JSON is never sniffed as HTML, never framed,
 # never cached (answers carry tickets and tokens), and no URL leaks through a Referer.

@@ -22,7 +22,7 @@ from services.intake.deps import SessionsDep
 from services.intake.errors import Forbidden, Unauthorized, error_answer
 from shared.access import hash_token, requester_token_valid
 from shared.db import directory
-from shared.enums import Role
+from shared.domain.enums import Role
 from shared.settings import Settings
 
 

@@ -9,11 +9,11 @@ from pydantic import (
     field_validator,
 )
 
-from shared import text
-from shared.enums import ClockOutcome, Priority, SlaClock, Source, ThreadKind, TicketStatus
-from shared.models import Person, ThreadEntry, TicketView, TimelineEvent
+from shared.domain import text
+from shared.domain.enums import ClockOutcome, Priority, SlaClock, Source, ThreadKind, TicketStatus
+from shared.domain.models import Person, ThreadEntry, TicketView, TimelineEvent
 
-# The input rules live in shared.text, shared with notify and the admin API.
+# The input rules live in shared.domain.text, shared with notify and the admin API.
 Text = text.Body
 Handle = text.Handle
 Email = text.Email

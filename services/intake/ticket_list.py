@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 
 from services.intake.schemas import TicketPage, TicketSummary
 from shared.db.tables import TicketRow
-from shared.enums import Priority, TicketStatus
-from shared.models import Person
+from shared.domain.enums import Priority, TicketStatus
+from shared.domain.models import Person
 
 # Deep pages cost a scan of every row before them, and past 2**63 an OFFSET no longer fits the
 # database's integer: 10,000 pages of up to 200 tickets is far beyond what anyone pages through.

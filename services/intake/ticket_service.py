@@ -28,15 +28,14 @@ from temporalio.service import RPCError, RPCStatusCode
 from services.intake.errors import Conflict, NotApplied, NotFound, Refused, Unavailable
 from services.intake.schemas import TicketCreate
 from services.workflows.ticket_workflow import WORKFLOW_TASK_TIMEOUT, TicketWorkflow
-from shared import lifecycle, names
-from shared import search_attributes as sa
 from shared.db import directory, keys, thread
 from shared.db.projection import stored_state
 from shared.db.tables import Agent, Department, SlaPlan, Team
-from shared.enums import Action, Priority, Role
-from shared.ids import ticket_workflow_id
-from shared.lifecycle import IllegalTransition, Refusal
-from shared.models import (
+from shared.domain import lifecycle
+from shared.domain.enums import Action, Priority, Role
+from shared.domain.ids import ticket_workflow_id
+from shared.domain.lifecycle import IllegalTransition, Refusal
+from shared.domain.models import (
     Actor,
     MessageRef,
     Person,
@@ -45,6 +44,8 @@ from shared.models import (
     TicketView,
 )
 from shared.settings import Settings
+from shared.temporal import names
+from shared.temporal import search_attributes as sa
 
 # Allowance for the clocks of this host and the Temporal server to differ.
 CLOCK_SKEW = timedelta(seconds=2)

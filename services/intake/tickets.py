@@ -36,8 +36,8 @@ from services.intake.schemas import (
 from services.intake.ticket_list import TicketFilter, list_tickets
 from shared.access import requester_token, requester_token_valid
 from shared.db import thread
-from shared.enums import Action, ActorKind, Priority, Role
-from shared.models import Actor, TicketView
+from shared.domain.enums import Action, ActorKind, Priority, Role
+from shared.domain.models import Actor, TicketView
 from shared.settings import Settings
 
 CommandField = str | Priority | datetime | None

@@ -12,9 +12,9 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Protocol
 
-from shared.enums import Channel
+from shared.domain.enums import Channel
+from shared.domain.text import TextError, mail_address, scrub
 from shared.settings import Settings
-from shared.text import TextError, mail_address, scrub
 
 log = logging.getLogger("ticketflow.notify")
 

@@ -19,7 +19,7 @@ from services.notify.mailer import DeliveryError, Mailer
 from services.notify.schemas import as_utc
 from shared.access import requester_token
 from shared.db.tables import Notification
-from shared.enums import DeliveryStatus, NotificationKind
+from shared.domain.enums import DeliveryStatus, NotificationKind
 from shared.settings import Settings
 
 log = logging.getLogger("ticketflow.notify.outbox")

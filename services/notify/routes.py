@@ -8,7 +8,7 @@ from services.notify import service
 from services.notify.auth import UNAUTHORIZED_RESPONSE, ServiceToken
 from services.notify.deps import MailerDep, SessionDep, SessionsDep
 from services.notify.schemas import NotificationCreate, NotificationRead
-from shared.enums import NotificationKind
+from shared.domain.enums import NotificationKind
 
 router = APIRouter(
     prefix="/api/v1/notifications",

@@ -5,11 +5,11 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from shared import text
 from shared.db.tables import Notification
-from shared.enums import Channel, DeliveryStatus, NotificationKind
+from shared.domain import text
+from shared.domain.enums import Channel, DeliveryStatus, NotificationKind
 
-# The same rules as intake's (shared.text): whatever intake accepts, notify can deliver.
+# The same rules as intake's (shared.domain.text): whatever intake accepts, notify can deliver.
 # Names and subjects are single lines, so they cannot inject a mail header.
 
 
@@ -20,7 +20,7 @@ class Recipient(text.InputModel):
 
 class NotificationCreate(text.InputModel):
     # Printable ASCII of at most KEY_MAX characters: it travels in a mail header and in log
-    # lines. Callers build keys with shared.text.bounded_key, which always fits.
+    # lines. Callers build keys with shared.domain.text.bounded_key, which always fits.
     idempotency_key: text.IdempotencyKey
     ticket: Annotated[str, Field(min_length=1, max_length=16, pattern=r"^[!-~]+$")]
     kind: NotificationKind

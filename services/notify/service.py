@@ -13,7 +13,7 @@ from services.notify.errors import DeliveryFailed, DeliveryInProgress
 from services.notify.mailer import DeliveryError, Mailer, OutgoingMail
 from services.notify.schemas import NotificationCreate, as_utc
 from shared.db.tables import Notification
-from shared.enums import Channel, DeliveryStatus, NotificationKind
+from shared.domain.enums import Channel, DeliveryStatus, NotificationKind
 
 # A pending record older than this is taken to be a crashed attempt and may be claimed.
 ATTEMPT_LEASE = timedelta(seconds=60)

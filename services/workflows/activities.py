@@ -4,7 +4,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
 from shared.db.publish import publish
-from shared.models import PublishBatch
+from shared.domain.models import PublishBatch
 
 
 class TicketActivities:

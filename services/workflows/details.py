@@ -2,7 +2,7 @@
 
 from datetime import datetime, timedelta
 
-from shared.models import ClockRun, TicketState
+from shared.domain.models import ClockRun, TicketState
 
 
 def current_details(state: TicketState, now: datetime) -> str:

@@ -17,11 +17,10 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from services.workflows.activities import TicketActivities
     from services.workflows.details import current_details
-    from shared import lifecycle, names
-    from shared import search_attributes as sa
-    from shared.enums import Action, TicketStatus
-    from shared.lifecycle import IllegalTransition
-    from shared.models import (
+    from shared.domain import lifecycle
+    from shared.domain.enums import Action, TicketStatus
+    from shared.domain.lifecycle import IllegalTransition
+    from shared.domain.models import (
         Notice,
         PublishBatch,
         TicketCommand,
@@ -29,6 +28,8 @@ with workflow.unsafe.imports_passed_through():
         TicketState,
         TicketView,
     )
+    from shared.temporal import names
+    from shared.temporal import search_attributes as sa
 
 # Keep this many command ids across continue-as-new: signals are at-least-once, and an API
 # retry with the same Idempotency-Key comes within minutes, not thousands of commands later.

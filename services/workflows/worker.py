@@ -12,7 +12,7 @@ from services.workflows.activities import TicketActivities
 from services.workflows.ticket_workflow import TicketWorkflow
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.settings import Settings
-from shared.temporal import connect, register_search_attributes
+from shared.temporal.client import connect, register_search_attributes
 
 log = logging.getLogger(__name__)
 

@@ -3,12 +3,12 @@
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shared.business_time import Schedule
 from shared.db.tables import Agent, Department, HelpTopic, SlaPlan, Team, TeamMember
 from shared.db.tables import Schedule as ScheduleRow
-from shared.enums import Priority, RecipientRole, SlaClock
-from shared.models import Ladder, NotificationRequest, Person, SlaOverride, SlaPlanSnapshot
-from shared.sla import parse_duration
+from shared.domain.business_time import Schedule
+from shared.domain.enums import Priority, RecipientRole, SlaClock
+from shared.domain.models import Ladder, NotificationRequest, Person, SlaOverride, SlaPlanSnapshot
+from shared.domain.sla import parse_duration
 
 
 def agent_by_token_hash(session: Session, token_hash: str) -> Agent | None:

@@ -8,8 +8,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from shared.db.tables import SlaClockFact, TicketEventFact
-from shared.enums import ActorKind, EventKind
-from shared.models import TicketState
+from shared.domain.enums import ActorKind, EventKind
+from shared.domain.models import TicketState
 
 # Timeline events that reports count; notification outcomes and rejections are not facts.
 REPORTED_EVENTS = frozenset(EventKind) - {

@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 
 from shared.db import directory
 from shared.db.tables import MessageBody, Notification
-from shared.enums import DeliveryStatus, RecipientRole
-from shared.models import Notice, NotificationRequest, Person, TicketState
-from shared.notices import notification_key, render_body
+from shared.domain.enums import DeliveryStatus, RecipientRole
+from shared.domain.models import Notice, NotificationRequest, Person, TicketState
+from shared.domain.notices import notification_key, render_body
 
 
 def queue_notices(

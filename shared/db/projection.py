@@ -8,7 +8,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from shared.db.tables import TicketRow
-from shared.models import TicketState
+from shared.domain.models import TicketState
 
 
 def ticket_row(state: TicketState) -> dict[str, Any]:

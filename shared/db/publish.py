@@ -12,7 +12,7 @@ from shared.db.facts import record_facts
 from shared.db.outbox import queue_notices
 from shared.db.projection import upsert_ticket
 from shared.db.tables import ThreadRow, TimelineRow
-from shared.models import PublishBatch, TicketState
+from shared.domain.models import PublishBatch, TicketState
 
 
 def publish(session: Session, batch: PublishBatch, channel: str) -> list[str]:

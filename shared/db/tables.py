@@ -40,7 +40,7 @@ class Schedule(Base):
 
     handle: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    # The JSON of shared.business_time.Schedule (timezone, weekly hours, holidays).
+    # The JSON of shared.domain.business_time.Schedule (timezone, weekly hours, holidays).
     definition: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
@@ -81,7 +81,7 @@ class SlaPlan(Base):
     by_priority: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     next_response: Mapped[str | None] = mapped_column(String(64))
     schedule: Mapped[str | None] = mapped_column(ForeignKey("schedules.handle"))
-    # Per clock, the escalation ladder (warnings and levels); JSON of shared.models.Ladder.
+    # Per clock, the escalation ladder (warnings and levels); JSON of shared.domain.models.Ladder.
     ladders: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
 
 

@@ -9,8 +9,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from shared.db.tables import MessageBody, ThreadRow, TimelineRow
-from shared.enums import ThreadKind
-from shared.models import Actor, MessageRef, ThreadEntry, TimelineEvent
+from shared.domain.enums import ThreadKind
+from shared.domain.models import Actor, MessageRef, ThreadEntry, TimelineEvent
 
 
 def store_message(

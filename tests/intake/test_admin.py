@@ -8,9 +8,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.intake.app import create_app
-from shared import reference
 from shared.db.engine import make_engine, make_sessionmaker
-from shared.reference_schemas import AgentCreate
+from shared.reference import service as reference
+from shared.reference.schemas import AgentCreate
 from shared.settings import Settings
 
 API = "/api/v1/admin"

@@ -12,10 +12,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from services.intake.app import create_app
-from shared import reference
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.db.tables import TicketRow
-from shared.reference_schemas import AgentCreate
+from shared.reference import service as reference
+from shared.reference.schemas import AgentCreate
 from shared.settings import Settings
 
 TICKETS = "/api/v1/tickets"

@@ -14,9 +14,9 @@ from services.intake import ticket_service
 from services.intake.app import create_app
 from services.intake.errors import Unavailable
 from services.intake.schemas import TicketCreate
-from shared import reference
 from shared.db.engine import make_engine, make_sessionmaker
-from shared.reference_schemas import AgentCreate
+from shared.reference import service as reference
+from shared.reference.schemas import AgentCreate
 from shared.settings import Settings
 
 TICKETS = "/api/v1/tickets"

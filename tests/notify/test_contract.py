@@ -26,8 +26,8 @@ from services.notify.mailer import (
     OutgoingMail,
     build_message,
 )
-from shared import text
-from shared.enums import Channel
+from shared.domain import text
+from shared.domain.enums import Channel
 from tests.notify.conftest import MailSink, free_port
 from tests.notify.payloads import notification
 

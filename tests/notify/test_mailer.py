@@ -19,7 +19,7 @@ from services.notify.mailer import (
     build_message,
     message_id,
 )
-from shared.enums import Channel
+from shared.domain.enums import Channel
 from tests.notify.conftest import MailSink, free_port
 
 MAIL = OutgoingMail(

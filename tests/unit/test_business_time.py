@@ -8,7 +8,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from shared.business_time import (
+from shared.domain.business_time import (
     MonthDay,
     OpeningInterval,
     Schedule,

@@ -12,16 +12,16 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from shared import reference
 from shared.access import hash_token
-from shared.config_file import ConfigError, load_config
 from shared.db import directory
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.db.tables import Agent, Base, Department, HelpTopic, SlaPlan, Team, TeamMember
 from shared.db.tables import Schedule as ScheduleRow
-from shared.enums import Priority, SlaClock
-from shared.reference_schemas import AgentUpdate, DepartmentUpdate
-from shared.sla import first_response_target
+from shared.domain.enums import Priority, SlaClock
+from shared.domain.sla import first_response_target
+from shared.reference import service as reference
+from shared.reference.config_file import ConfigError, load_config
+from shared.reference.schemas import AgentUpdate, DepartmentUpdate
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "config" / "demo.yaml"

@@ -2,8 +2,8 @@
 
 from datetime import UTC, datetime, timedelta
 
-from shared import lifecycle
-from shared.enums import (
+from shared.domain import lifecycle
+from shared.domain.enums import (
     Action,
     ActorKind,
     ClockOutcome,
@@ -14,7 +14,7 @@ from shared.enums import (
     SlaClock,
     TicketStatus,
 )
-from shared.models import Actor, Ladder, LadderStep, TicketCommand
+from shared.domain.models import Actor, Ladder, LadderStep, TicketCommand
 from tests.messages import ref
 from tests.unit.test_lifecycle import PLAN, T0, ticket
 

@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared import lifecycle
-from shared.enums import (
+from shared.domain import lifecycle
+from shared.domain.enums import (
     Action,
     ActorKind,
     EventKind,
@@ -17,8 +17,15 @@ from shared.enums import (
     Source,
     TicketStatus,
 )
-from shared.lifecycle import IllegalTransition
-from shared.models import Actor, Person, SlaOverride, SlaPlanSnapshot, TicketCommand, TicketInput
+from shared.domain.lifecycle import IllegalTransition
+from shared.domain.models import (
+    Actor,
+    Person,
+    SlaOverride,
+    SlaPlanSnapshot,
+    TicketCommand,
+    TicketInput,
+)
 from tests.messages import ref
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)

@@ -1,4 +1,4 @@
-"""The input rules of shared.text on their own: characters, lengths, addresses and keys, and
+"""The input rules of shared.domain.text on their own: characters, lengths, addresses and keys, and
 that whatever intake accepts, notify accepts too."""
 
 import json
@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from services.intake.schemas import MessageBody, RequesterIn, TicketCreate
 from services.notify.schemas import NotificationCreate
-from shared import text
+from shared.domain import text
 
 ALLOWED_IN_BODIES = {"\t", "\n", "\r"}
 LINE_SEPARATORS = {"\u2028", "\u2029"}

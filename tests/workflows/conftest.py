@@ -22,9 +22,9 @@ from services.workflows.ticket_workflow import TicketWorkflow
 from shared.db import thread
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.db.tables import SlaClockFact
-from shared.enums import Priority, SlaClock, Source
-from shared.ids import ticket_workflow_id
-from shared.models import (
+from shared.domain.enums import Priority, SlaClock, Source
+from shared.domain.ids import ticket_workflow_id
+from shared.domain.models import (
     Notice,
     Person,
     PublishBatch,
@@ -34,7 +34,7 @@ from shared.models import (
     TicketView,
     TimelineEvent,
 )
-from shared.temporal import register_search_attributes
+from shared.temporal.client import register_search_attributes
 from tests.databases import sqlite_database
 from tests.messages import ref
 from tests.servers import binary

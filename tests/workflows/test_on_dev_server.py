@@ -18,8 +18,8 @@ from services.workflows.activities import TicketActivities
 from services.workflows.ticket_workflow import TicketWorkflow
 from shared.db import thread
 from shared.db.engine import make_engine, make_sessionmaker
-from shared.enums import Action, EventKind, Priority
-from shared.models import MessageRef
+from shared.domain.enums import Action, EventKind, Priority
+from shared.domain.models import MessageRef
 from tests.databases import sqlite_database
 from tests.devserver import start_dev_server
 from tests.messages import ref

@@ -14,7 +14,7 @@ from temporalio.worker import Replayer
 
 from services.workflows.ticket_workflow import TicketWorkflow
 from services.workflows.v1.ticket_workflow import TicketWorkflow as V1TicketWorkflow
-from shared.enums import Action, Priority
+from shared.domain.enums import Action, Priority
 from tests.messages import ref
 from tests.workflows.conftest import new_input, start
 from tests.workflows.test_ticket_workflow import REQUESTER, cmd

@@ -7,9 +7,9 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from services.workflows.ticket_workflow import TicketWorkflow
-from shared.business_time import MonthDay, OpeningInterval, Schedule, add_business_time
-from shared.enums import Action, ClockOutcome, EventKind, Priority, SlaClock, TicketStatus
-from shared.models import Ladder, LadderStep
+from shared.domain.business_time import MonthDay, OpeningInterval, Schedule, add_business_time
+from shared.domain.enums import Action, ClockOutcome, EventKind, Priority, SlaClock, TicketStatus
+from shared.domain.models import Ladder, LadderStep
 from tests.messages import ref
 from tests.workflows.conftest import PLAN, RecordingNotifier, new_input, start
 from tests.workflows.test_ticket_workflow import REQUESTER, cmd

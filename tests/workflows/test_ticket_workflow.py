@@ -8,8 +8,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from services.workflows.ticket_workflow import TicketWorkflow
 from shared.db.projection import stored_state
-from shared.enums import Action, ActorKind, EventKind, Priority, SlaClock, TicketStatus
-from shared.models import Actor, TicketCommand
+from shared.domain.enums import Action, ActorKind, EventKind, Priority, SlaClock, TicketStatus
+from shared.domain.models import Actor, TicketCommand
 from tests.messages import ref
 from tests.workflows.conftest import RecordingNotifier, new_input, start
 

@@ -9,7 +9,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy.exc import IntegrityError
 
 from services.intake.errors import Conflict, NotFound
-from shared.reference import (
+from shared.reference.service import (
     DuplicateHandle,
     InvalidSchedule,
     NotFoundError,
@@ -19,7 +19,7 @@ from shared.reference import (
 
 
 class ReferenceRoute(APIRoute):
-    """A route whose handler may raise the errors of `shared.reference`:
+    """A route whose handler may raise the errors of `shared.reference.service`:
     unknown record in the path -> 404, duplicate handle -> 409, unknown handle named in the
     body or a patch leaving a schedule invalid -> 422 (in FastAPI's validation-error shape, so
     clients parse one format)."""

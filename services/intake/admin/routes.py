@@ -1,5 +1,5 @@
 """Admin endpoints: parse, authorise (admins only, for the whole router), call
-`shared.reference`, commit. Errors are translated by `ReferenceRoute`."""
+`shared.reference.service`, commit. Errors are translated by `ReferenceRoute`."""
 
 from fastapi import APIRouter, Depends, status
 
@@ -7,8 +7,8 @@ from services.intake.admin.errors import ReferenceRoute
 from services.intake.admin.schemas import AgentCreated, AgentUpdated, ItemList
 from services.intake.auth import get_admin
 from services.intake.deps import SessionDep
-from shared import reference
-from shared.reference_schemas import (
+from shared.reference import service as reference
+from shared.reference.schemas import (
     AgentCreate,
     AgentRead,
     AgentUpdate,

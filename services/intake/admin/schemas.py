@@ -4,7 +4,7 @@ from typing import Generic, TypeVar
 
 from pydantic import BaseModel, Field
 
-from shared.reference_schemas import AgentRead
+from shared.reference.schemas import AgentRead
 
 Item = TypeVar("Item", bound=BaseModel)
 

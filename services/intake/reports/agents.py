@@ -11,7 +11,7 @@ from services.intake.reports.clocks import clock_tallies
 from services.intake.reports.schemas import AgentReport, AgentRow, WindowQuery
 from services.intake.reports.scope import Scope
 from shared.db.tables import Agent, SlaClockFact, TicketEventFact
-from shared.enums import EventKind, Role, SlaClock
+from shared.domain.enums import EventKind, Role, SlaClock
 
 
 def agent_report(*, session: Session, query: WindowQuery, scope: Scope) -> AgentReport:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from services.intake.reports.schemas import ClockStats, WindowQuery
 from services.intake.reports.scope import Scope
 from shared.db.tables import SlaClockFact
-from shared.enums import ClockOutcome, SlaClock
+from shared.domain.enums import ClockOutcome, SlaClock
 from shared.percentiles import percentile_cont
 
 GroupKey = str | None

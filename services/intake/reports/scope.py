@@ -10,7 +10,7 @@ from services.intake.auth import AgentPrincipal
 from services.intake.errors import Forbidden
 from services.intake.reports.schemas import GroupBy
 from shared.db.tables import TeamMember
-from shared.enums import Role
+from shared.domain.enums import Role
 
 
 @dataclass(frozen=True)

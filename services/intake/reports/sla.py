@@ -12,7 +12,7 @@ from services.intake.reports.clocks import ClockTallies, GroupKey, clock_tallies
 from services.intake.reports.schemas import Backlog, GroupBy, SlaQuery, SlaReport, SlaRow
 from services.intake.reports.scope import Scope
 from shared.db.tables import SlaClockFact, TicketEventFact, TicketRow
-from shared.enums import EventKind, SlaClock, TicketStatus
+from shared.domain.enums import EventKind, SlaClock, TicketStatus
 
 # The column each grouping reads, by name, in every fact table and in the projection.
 COLUMNS = {

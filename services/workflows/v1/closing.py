@@ -5,7 +5,7 @@ from datetime import datetime
 from services.workflows.v1 import sla_clocks
 from services.workflows.v1.models import Actor, Notice, TicketState
 from services.workflows.v1.timeline import add_event, notice
-from shared.enums import EventKind, NotificationKind, RecipientRole, TicketStatus
+from shared.domain.enums import EventKind, NotificationKind, RecipientRole, TicketStatus
 
 
 def close_as(state: TicketState, actor: Actor, now: datetime, kind: EventKind) -> list[Notice]:

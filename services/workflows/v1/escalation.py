@@ -12,7 +12,7 @@ from services.workflows.v1 import sla_clocks
 from services.workflows.v1.closing import close_as
 from services.workflows.v1.models import Actor, ClockRun, Ladder, LadderStep, Notice, TicketState
 from services.workflows.v1.timeline import add_event, notice, owner_role
-from shared.enums import EventKind, NotificationKind, RecipientRole, TicketStatus
+from shared.domain.enums import EventKind, NotificationKind, RecipientRole, TicketStatus
 
 # Without a ladder, a clock escalates once at its breach to the ticket's owner, as the
 # foundation did; a second breach also reaches the department manager.

@@ -14,7 +14,7 @@ from services.workflows.v1.escalation import fire_due as fire_due
 from services.workflows.v1.escalation import next_trigger as next_trigger
 from services.workflows.v1.models import Actor, Notice, TicketCommand, TicketInput, TicketState
 from services.workflows.v1.timeline import add_event, add_thread, notice
-from shared.enums import (
+from shared.domain.enums import (
     Action,
     ActorKind,
     EventKind,

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.business_time import Schedule
-from shared.enums import (
+from shared.domain.business_time import Schedule
+from shared.domain.enums import (
     Action,
     ActorKind,
     ClockOutcome,

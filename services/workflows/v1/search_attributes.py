@@ -11,8 +11,8 @@ from temporalio.common import (
 )
 
 from services.workflows.v1.models import TicketInput, TicketState
-from shared import names
-from shared.enums import TicketStatus
+from shared.domain.enums import TicketStatus
+from shared.temporal import names
 
 STATUS = SearchAttributeKey.for_keyword(names.SA_STATUS)
 PRIORITY = SearchAttributeKey.for_keyword(names.SA_PRIORITY)

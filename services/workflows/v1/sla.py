@@ -5,7 +5,7 @@ from datetime import timedelta
 from pydantic import TypeAdapter
 
 from services.workflows.v1.models import SlaPlanSnapshot
-from shared.enums import Priority
+from shared.domain.enums import Priority
 
 _DURATION = TypeAdapter(timedelta)
 

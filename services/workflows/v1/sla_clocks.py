@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 
 from services.workflows.v1.models import ClockRun, SlaPlanSnapshot, TicketState
 from services.workflows.v1.sla import first_response_target, resolution_target
-from shared.business_time import Schedule, add_business_time, business_time_between
-from shared.enums import ClockOutcome, Priority, SlaClock, TicketStatus
+from shared.domain.business_time import Schedule, add_business_time, business_time_between
+from shared.domain.enums import ClockOutcome, Priority, SlaClock, TicketStatus
 
 ALWAYS = Schedule.always()
 

@@ -22,8 +22,8 @@ with workflow.unsafe.imports_passed_through():
         TicketInput,
         TicketState,
     )
-    from shared import names
-    from shared.enums import Action, EventKind, TicketStatus
+    from shared.domain.enums import Action, EventKind, TicketStatus
+    from shared.temporal import names
 
 # Keep this many command ids across continue-as-new: signals are at-least-once, and a
 # duplicate arrives within seconds, not after thousands of later commands.

@@ -11,7 +11,7 @@ from services.workflows.v1.models import (
     TicketState,
     TimelineEvent,
 )
-from shared.enums import EventKind, NotificationKind, RecipientRole, ThreadKind
+from shared.domain.enums import EventKind, NotificationKind, RecipientRole, ThreadKind
 
 
 def add_event(

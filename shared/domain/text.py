@@ -206,10 +206,10 @@ def key_problem(key: str) -> str | None:
     if len(key) > KEY_MAX:
         return (
             f"may be at most {KEY_MAX} characters, not {len(key)}: "
-            "shorten long keys with shared.text.bounded_key"
+            "shorten long keys with shared.domain.text.bounded_key"
         )
     if not _PRINTABLE_ASCII.fullmatch(key):
-        return "must be printable ASCII without spaces (see shared.text.bounded_key)"
+        return "must be printable ASCII without spaces (see shared.domain.text.bounded_key)"
     return None
 
 

@@ -10,8 +10,8 @@ from temporalio.common import (
     TypedSearchAttributes,
 )
 
-from shared import names
-from shared.models import TicketState
+from shared.domain.models import TicketState
+from shared.temporal import names
 
 STATUS = SearchAttributeKey.for_keyword(names.SA_STATUS)
 PRIORITY = SearchAttributeKey.for_keyword(names.SA_PRIORITY)

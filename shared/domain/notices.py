@@ -5,9 +5,9 @@ of the thread. The requester's acknowledgement also explains how to follow the t
 access token is added by the notify service at delivery, so it is never stored.
 """
 
-from shared.enums import NotificationKind
-from shared.models import Notice
-from shared.text import bounded_key
+from shared.domain.enums import NotificationKind
+from shared.domain.models import Notice
+from shared.domain.text import bounded_key
 
 FOLLOW_UP = (
     "To follow your ticket, or to add to it, use its number and the access token below "

@@ -2,8 +2,8 @@
 
 from datetime import datetime
 
-from shared.enums import EventKind, NotificationKind, RecipientRole, ThreadKind
-from shared.models import (
+from shared.domain.enums import EventKind, NotificationKind, RecipientRole, ThreadKind
+from shared.domain.models import (
     Actor,
     EventContext,
     MessageRef,

@@ -15,11 +15,11 @@ from pydantic import (
     model_validator,
 )
 
-from shared import text
-from shared.business_time import MonthDay, OpeningInterval, Schedule
-from shared.enums import Priority, Role, SlaClock
-from shared.models import Ladder
-from shared.sla import format_duration, parse_duration
+from shared.domain import text
+from shared.domain.business_time import MonthDay, OpeningInterval, Schedule
+from shared.domain.enums import Priority, Role, SlaClock
+from shared.domain.models import Ladder
+from shared.domain.sla import format_duration, parse_duration
 
 HANDLE_PATTERN = text.HANDLE_PATTERN
 # Longer targets could only be typos, and would overflow the due-time arithmetic.

@@ -4,8 +4,8 @@ from datetime import timedelta
 
 from pydantic import TypeAdapter
 
-from shared.enums import Priority
-from shared.models import SlaPlanSnapshot
+from shared.domain.enums import Priority
+from shared.domain.models import SlaPlanSnapshot
 
 _DURATION = TypeAdapter(timedelta)
 

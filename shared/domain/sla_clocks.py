@@ -6,10 +6,10 @@ clock's due time moves on by the business time it spent paused.
 
 from datetime import datetime, timedelta
 
-from shared.business_time import Schedule, add_business_time, business_time_between
-from shared.enums import ClockOutcome, Priority, SlaClock, TicketStatus
-from shared.models import ClockRun, SlaPlanSnapshot, TicketState
-from shared.sla import first_response_target, resolution_target
+from shared.domain.business_time import Schedule, add_business_time, business_time_between
+from shared.domain.enums import ClockOutcome, Priority, SlaClock, TicketStatus
+from shared.domain.models import ClockRun, SlaPlanSnapshot, TicketState
+from shared.domain.sla import first_response_target, resolution_target
 
 ALWAYS = Schedule.always()
 

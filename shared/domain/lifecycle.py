@@ -7,9 +7,9 @@ Pure: no I/O, no clock (callers pass `now`), no Temporal. The workflow applies c
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from shared import sla_clocks
-from shared.closing import close_as
-from shared.enums import (
+from shared.domain import sla_clocks
+from shared.domain.closing import close_as
+from shared.domain.enums import (
     Action,
     ActorKind,
     EventKind,
@@ -21,11 +21,11 @@ from shared.enums import (
 )
 
 # Re-exported: the workflow drives deadlines through the lifecycle's public face.
-from shared.escalation import Trigger as Trigger
-from shared.escalation import fire_due as fire_due
-from shared.escalation import next_trigger as next_trigger
-from shared.models import Actor, Notice, TicketCommand, TicketInput, TicketState
-from shared.timeline import add_event, add_thread, notice
+from shared.domain.escalation import Trigger as Trigger
+from shared.domain.escalation import fire_due as fire_due
+from shared.domain.escalation import next_trigger as next_trigger
+from shared.domain.models import Actor, Notice, TicketCommand, TicketInput, TicketState
+from shared.domain.timeline import add_event, add_thread, notice
 
 OPEN, PENDING = TicketStatus.OPEN, TicketStatus.PENDING
 RESOLVED, CLOSED = TicketStatus.RESOLVED, TicketStatus.CLOSED

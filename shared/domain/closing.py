@@ -2,10 +2,10 @@
 
 from datetime import datetime
 
-from shared import sla_clocks
-from shared.enums import EventKind, NotificationKind, RecipientRole, TicketStatus
-from shared.models import Actor, Notice, TicketState
-from shared.timeline import add_event, notice
+from shared.domain import sla_clocks
+from shared.domain.enums import EventKind, NotificationKind, RecipientRole, TicketStatus
+from shared.domain.models import Actor, Notice, TicketState
+from shared.domain.timeline import add_event, notice
 
 
 def close_as(state: TicketState, actor: Actor, now: datetime, kind: EventKind) -> list[Notice]:

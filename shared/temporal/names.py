@@ -1,6 +1,6 @@
 """Temporal names shared by the intake service, the worker and other clients."""
 
-from shared.enums import Action
+from shared.domain.enums import Action
 
 TASK_QUEUE = "ticketflow"
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.business_time import Schedule
-from shared.enums import (
+from shared.domain.business_time import Schedule
+from shared.domain.enums import (
     Action,
     ActorKind,
     ClockOutcome,

@@ -8,8 +8,8 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import TLSConfig
 
-from shared.names import BOOL_ATTRIBUTES, DATETIME_ATTRIBUTES, KEYWORD_ATTRIBUTES
 from shared.settings import Settings
+from shared.temporal.names import BOOL_ATTRIBUTES, DATETIME_ATTRIBUTES, KEYWORD_ATTRIBUTES
 
 
 async def connect(settings: Settings, *, lazy: bool = False) -> Client:

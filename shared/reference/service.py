@@ -12,11 +12,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shared.access import hash_token, new_agent_token
-from shared.business_time import Schedule
 from shared.db.tables import Agent, Base, Department, HelpTopic, SlaPlan, Team, TeamMember
 from shared.db.tables import Schedule as ScheduleRow
-from shared.models import Ladder
-from shared.reference_schemas import (
+from shared.domain.business_time import Schedule
+from shared.domain.models import Ladder
+from shared.reference.schemas import (
     AgentCreate,
     AgentRead,
     AgentUpdate,

@@ -8,11 +8,11 @@ recipient gets the same step twice, and whatever satisfies the clock cancels wha
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from shared import sla_clocks
-from shared.closing import close_as
-from shared.enums import EventKind, NotificationKind, RecipientRole, TicketStatus
-from shared.models import Actor, ClockRun, Ladder, LadderStep, Notice, TicketState
-from shared.timeline import add_event, notice, owner_role
+from shared.domain import sla_clocks
+from shared.domain.closing import close_as
+from shared.domain.enums import EventKind, NotificationKind, RecipientRole, TicketStatus
+from shared.domain.models import Actor, ClockRun, Ladder, LadderStep, Notice, TicketState
+from shared.domain.timeline import add_event, notice, owner_role
 
 # Without a ladder, a clock escalates once at its breach to the ticket's owner, as the
 # foundation did; a second breach also reaches the department manager.

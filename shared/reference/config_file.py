@@ -29,9 +29,8 @@ import yaml
 from pydantic import BaseModel, StringConstraints, ValidationError
 from sqlalchemy.orm import Session
 
-from shared import reference
-from shared.reference import NotFoundError, ReferenceDataError
-from shared.reference_schemas import (
+from shared.reference import service as reference
+from shared.reference.schemas import (
     AgentCreate,
     AgentUpdate,
     DepartmentCreate,
@@ -46,6 +45,7 @@ from shared.reference_schemas import (
     TeamCreate,
     TeamUpdate,
 )
+from shared.reference.service import NotFoundError, ReferenceDataError
 
 Token = Annotated[str, StringConstraints(pattern=r"^\S{8,200}$")]
 

@@ -1,0 +1,2 @@
+"""Temporal plumbing shared by the intake, the worker and scripts: names, search attributes,
+the client connection."""
