@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
 
+from services.docs_assets import install_docs
 from services.intake.admin import router as admin_router
 from services.intake.alerts import router as alerts_router
 from services.intake.auth import SAFE_METHODS, Access, AuthenticateFirst, route_access
@@ -135,7 +136,10 @@ def create_app(settings: Settings, temporal: Client | None = None) -> FastAPI:
         version="0.1.0",
         description="Tickets as durable Temporal workflows.",
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc come from install_docs, with local assets
+        redoc_url=None,
     )
+    install_docs(app)
     install_error_handlers(app, headers=SECURITY_HEADERS)
 
     @app.middleware("http")

@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from services.docs_assets import install_docs
 from services.notify.auth import RequireServiceToken
 from services.notify.deps import SessionsDep
 from services.notify.errors import install_error_handlers
@@ -36,7 +37,15 @@ def create_app(settings: Settings, mailer: Mailer | None = None) -> FastAPI:
             delivery.stop()
         engine.dispose()
 
-    app = FastAPI(title="ticketflow notify", version="0.1.0", lifespan=lifespan)
+    # /docs and /redoc come from install_docs, with local assets; behind the token as the rest.
+    app = FastAPI(
+        title="ticketflow notify",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    install_docs(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     # Added last, so outermost: a caller without the token is refused before its body is read.
     app.add_middleware(RequireServiceToken, token=settings.notify_token)
