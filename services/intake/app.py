@@ -11,9 +11,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import iter_route_contexts
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
-from starlette.datastructures import MutableHeaders
 from starlette.routing import BaseRoute
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
 
 from services.docs_assets import install_docs
@@ -24,38 +22,11 @@ from services.intake.deps import SessionDep, TemporalDep
 from services.intake.errors import ErrorBody, install_error_handlers
 from services.intake.reports import router as reports_router
 from services.intake.tickets import router as tickets_router
+from services.security_headers import SECURITY_HEADERS, SecurityHeaders
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.db.safety import agents_with_demo_tokens
 from shared.settings import Settings
 from shared.temporal.client import connect
-
-# On every answer, unless a route set its own: JSON is never sniffed as HTML, never framed,
-# never cached (answers carry tickets and tokens), and no URL leaks through a Referer.
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "frame-ancestors 'none'",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-}
-
-
-class SecurityHeaders:
-    """Adds SECURITY_HEADERS to every HTTP answer that passes through it."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in SECURITY_HEADERS.items():
-                    headers.setdefault(name, value)
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers if scope["type"] == "http" else send)
-
 
 ERRORS = {
     401: "Missing or invalid credentials",

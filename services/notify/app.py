@@ -16,6 +16,7 @@ from services.notify.limits import BodySizeLimit
 from services.notify.mailer import ChannelMailer, Mailer
 from services.notify.outbox import DeliveryLoop
 from services.notify.routes import router
+from services.security_headers import SecurityHeaders
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.settings import Settings
 
@@ -47,8 +48,9 @@ def create_app(settings: Settings, mailer: Mailer | None = None) -> FastAPI:
     )
     install_docs(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    # Added last, so outermost: a caller without the token is refused before its body is read.
+    # Outside the size limit: a caller without the token is refused before its body is read.
     app.add_middleware(RequireServiceToken, token=settings.notify_token)
+    app.add_middleware(SecurityHeaders)  # outermost: on every answer, the 401s too
     install_error_handlers(app)
 
     @app.get(

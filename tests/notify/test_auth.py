@@ -127,3 +127,18 @@ def test_openapi_declares_the_bearer_scheme_and_401(client: httpx.Client) -> Non
         assert "401" in operation["responses"]
         assert "WWW-Authenticate" in operation["responses"]["401"]["headers"]
     assert "security" not in document["paths"]["/healthz"]["get"]
+
+
+def test_every_answer_carries_the_security_headers(
+    client: httpx.Client, anonymous: httpx.Client
+) -> None:
+    answers = [
+        anonymous.get("/healthz"),
+        anonymous.get("/api/v1/notifications", params={"ticket": "100000"}),  # 401
+        client.get("/api/v1/notifications", params={"ticket": "100000"}),
+    ]
+    for answer in answers:
+        assert answer.headers["X-Content-Type-Options"] == "nosniff", answer.status_code
+        assert answer.headers["X-Frame-Options"] == "DENY"
+        assert answer.headers["Cache-Control"] == "no-store"
+        assert "access-control-allow-origin" not in answer.headers
