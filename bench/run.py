@@ -6,6 +6,7 @@ Figures are ratios to the bare engine measured in the same run: these machines a
 import argparse
 import asyncio
 import json
+import os
 import shutil
 import statistics
 import time
@@ -186,6 +187,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--commands", type=int, default=300)
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    parser.add_argument(
+        "--worker-processes",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="worker processes, as make run starts them (default: all cores)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench" / "results.json")
     parser.add_argument("--var", type=Path, default=ROOT / "var" / "bench" / "stack")
     args = parser.parse_args()
@@ -196,6 +203,7 @@ def main() -> None:
         var,
         url,
         temporal_db=str(var / "temporal.db"),
+        worker_processes=args.worker_processes,
         extra_env={"TEMPORAL_TASK_QUEUE": f"bench-{uuid.uuid4().hex[:6]}"},
     )
     try:
@@ -206,7 +214,10 @@ def main() -> None:
     finally:
         stack.stop()
     results = {k: round(v, 3) for k, v in results.items()}
-    print(f"database: {url.split(':')[0]}, tickets={args.tickets}, concurrency={args.concurrency}")
+    print(
+        f"database: {url.split(':')[0]}, tickets={args.tickets}, concurrency={args.concurrency}, "
+        f"worker processes={args.worker_processes}"
+    )
     print(
         f"  standard lifecycle history: {results['lifecycle_events']:.0f} events, "
         f"{results['lifecycle_kb_proto']:.1f} KB (protobuf), "
