@@ -23,7 +23,9 @@ router = APIRouter(
     status_code=status.HTTP_201_CREATED,
     responses={
         200: {"description": "Already delivered under this key; nothing sent again"},
+        400: {"description": "The body is not UTF-8 text"},
         409: {"description": "Another request is delivering under this key right now"},
+        413: {"description": "The body is larger than MAX_BODY_BYTES"},
         503: {"description": "Delivery or database failed; retry later"},
     },
 )
