@@ -8,18 +8,17 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
-from fastapi.routing import iter_route_contexts
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
-from starlette.routing import BaseRoute
 from temporalio.client import Client
 
 from services.docs_assets import install_docs
 from services.intake.admin import router as admin_router
 from services.intake.alerts import router as alerts_router
-from services.intake.auth import SAFE_METHODS, Access, AuthenticateFirst, route_access
+from services.intake.auth import AuthenticateFirst
 from services.intake.deps import SessionDep, TemporalDep
-from services.intake.errors import ErrorBody, install_error_handlers
+from services.intake.errors import install_error_handlers
+from services.intake.openapi_errors import document_errors
 from services.intake.reports import router as reports_router
 from services.intake.tickets import router as tickets_router
 from services.security_headers import SECURITY_HEADERS, SecurityHeaders
@@ -27,17 +26,6 @@ from shared.db.engine import make_engine, make_sessionmaker
 from shared.db.safety import agents_with_demo_tokens
 from shared.settings import Settings
 from shared.temporal.client import connect
-
-ERRORS = {
-    400: "The body is not UTF-8 text (JSON that is not well formed is answered 422)",
-    401: "Missing or invalid credentials",
-    403: "The caller's role may not do this",
-    404: "A record the request names does not exist",
-    409: "The request conflicts with the record's state, or with a concurrent change",
-    413: "The body is larger than MAX_BODY_BYTES, or would make the ticket hold too much",
-}
-# A reused Idempotency-Key is refused 422 with `ErrorBody`, beside FastAPI's list of faults.
-INVALID = "Invalid input, or an Idempotency-Key used before for another request"
 
 
 class IntakeApp(FastAPI):
@@ -47,52 +35,6 @@ class IntakeApp(FastAPI):
         schema = super().openapi()
         document_errors(schema, self.routes)
         return schema
-
-
-def document_errors(schema: dict[str, Any], routes: list[BaseRoute]) -> None:
-    """Add 400, 401, 403, 404, 409 and 413 (with `ErrorBody`) where they can happen, read from
-    each route: 400 (not UTF-8) and 413 (too large) if it takes a body; 401 if it needs
-    credentials; 403 if it needs a role beyond reading (or writes, as viewers may not); 404 if
-    its path names a record, or if anyone may write through it (a ticket names its help
-    topic); 409 if it writes. Answers a route declares itself are kept (the reports declare
-    403: a viewer may see some of them only). A 422 of a route that takes an Idempotency-Key
-    may also be an `ErrorBody` (the key was used for another request). Idempotent."""
-    components = schema.setdefault("components", {}).setdefault("schemas", {})
-    components.setdefault("ErrorBody", ErrorBody.model_json_schema())
-    error_body = {"$ref": "#/components/schemas/ErrorBody"}
-    body = {"application/json": {"schema": error_body}}
-    faults = {"$ref": "#/components/schemas/HTTPValidationError"}
-    for route in iter_route_contexts(routes):
-        path = route.path_format or ""
-        operations = schema.get("paths", {}).get(path, {})
-        access = route_access(route)
-        for method in route.methods or ():
-            operation = operations.get(method.lower())
-            if operation is None:
-                continue
-            writes = method not in SAFE_METHODS
-            takes_body = "requestBody" in operation
-            statuses = {
-                400: takes_body,
-                401: access > Access.PUBLIC,
-                403: access >= Access.WRITER or (writes and access > Access.PUBLIC),
-                404: "{" in path or (writes and access is Access.PUBLIC),
-                409: writes,
-                413: takes_body,
-            }
-            for status, applies in statuses.items():
-                if applies:
-                    answer: dict[str, Any] = {"description": ERRORS[status], "content": body}
-                    if status == 401:
-                        answer["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}}}
-                    operation["responses"].setdefault(str(status), answer)
-            parameters = operation.get("parameters", [])
-            if any(parameter["name"] == "Idempotency-Key" for parameter in parameters):
-                invalid = operation["responses"].setdefault("422", {"description": INVALID})
-                if invalid["description"] == "Validation Error":  # FastAPI's own
-                    invalid["description"] = INVALID
-                either = {"anyOf": [faults, error_body]}
-                invalid["content"] = {"application/json": {"schema": either}}
 
 
 def refuse_demo_tokens(sessions: sessionmaker[Session]) -> None:
