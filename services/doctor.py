@@ -12,17 +12,16 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
-from services.workflows.ticket_workflow import WORKFLOW_TASK_TIMEOUT, TicketWorkflow
+from services.workflows.starts import start_options
+from services.workflows.ticket_workflow import TicketWorkflow
 from shared.db.projection import stored_state
 from shared.db.tables import TicketRow
 from shared.domain.enums import TicketStatus
 from shared.domain.ids import ticket_workflow_id
 from shared.domain.models import TicketInput
 from shared.settings import Settings
-from shared.temporal import search_attributes as sa
 
 # A workflow task failing this many times in a row is a wedge, not a blip.
 WEDGED_ATTEMPTS = 3
@@ -92,15 +91,8 @@ async def recover(
     if "wedged" in what:
         await handle.terminate(reason="ticketflow doctor: recovering a wedged run")
     data = TicketInput.resuming(stored)
+    # A run that started meanwhile is kept (USE_EXISTING): it goes on from the same state.
     await client.start_workflow(
-        TicketWorkflow.run,
-        data,
-        id=handle.id,
-        task_queue=settings.temporal_task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-        task_timeout=WORKFLOW_TASK_TIMEOUT,
-        search_attributes=sa.pairs(sa.values(stored)),
-        static_summary=f"#{number} {stored.subject} (recovered)",
+        TicketWorkflow.run, data, **start_options(settings, stored, new=False)
     )
     return f"{number}: {what}; started again from its projection (v{stored.version})"

@@ -21,12 +21,12 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from services.intake.errors import Conflict, NotApplied, NotFound, Refused, Unavailable
 from services.intake.schemas import TicketCreate
+from services.workflows.starts import start_options
 from services.workflows.ticket_workflow import WORKFLOW_TASK_TIMEOUT, TicketWorkflow
 from shared.db import directory, keys, thread
 from shared.db.projection import stored_state
@@ -45,7 +45,6 @@ from shared.domain.models import (
 )
 from shared.settings import Settings
 from shared.temporal import names
-from shared.temporal import search_attributes as sa
 
 # Allowance for the clocks of this host and the Temporal server to differ.
 CLOCK_SKEW = timedelta(seconds=2)
@@ -133,15 +132,7 @@ async def create_ticket(
         await client.start_workflow(
             TicketWorkflow.run,
             data,
-            id=handle.id,
-            task_queue=settings.temporal_task_queue,
-            # A retry finds the running workflow; a closed ticket keeps its number for good.
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            task_timeout=WORKFLOW_TASK_TIMEOUT,
-            search_attributes=sa.pairs(sa.values(state)),
-            static_summary=f"#{number} {data.subject}",
-            static_details=f"Requester: {data.requester.name}\n\nHelp topic: {data.help_topic}",
+            **start_options(settings, state, new=True),
             rpc_timeout=_rpc_timeout(settings),
         )
     except WorkflowAlreadyStartedError:  # the key's ticket, closed since
@@ -311,15 +302,7 @@ async def _restart(
     data = TicketInput.resuming(prior)
     # The same ticket continues in a new run of its workflow id.
     start = WithStartWorkflowOperation(
-        TicketWorkflow.run,
-        data,
-        id=ticket_workflow_id(number),
-        task_queue=settings.temporal_task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-        task_timeout=WORKFLOW_TASK_TIMEOUT,
-        search_attributes=sa.pairs(sa.values(prior)),
-        static_summary=f"#{number} {prior.subject}",
+        TicketWorkflow.run, data, **start_options(settings, prior, new=False)
     )
     try:
         restarted: TicketView = await client.execute_update_with_start_workflow(
