@@ -4,6 +4,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,12 +21,10 @@ VERA = {"Authorization": "Bearer dev-vera-token"}
 T = TypeVar("T")
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def stack(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Stack]:
-    var = tmp_path_factory.mktemp(f"stack-{request.param}")
-    database = sqlite_database(var) if request.param == "sqlite" else postgres_database()
+@contextmanager
+def started_stack(kind: str, var: Path) -> Iterator[Stack]:
+    """The whole stack on free ports, on a fresh `kind` database; stopped on the way out."""
+    database = sqlite_database(var) if kind == "sqlite" else postgres_database()
     with database as url:
         stack = Stack.on_free_ports(
             var,
@@ -56,6 +55,14 @@ def stack(
             yield stack
         finally:
             stack.stop()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    with started_stack(request.param, tmp_path_factory.mktemp(f"stack-{request.param}")) as s:
+        yield s
 
 
 @pytest.fixture

@@ -24,10 +24,7 @@ def test_worker_sigkill_loses_nothing_and_sends_nothing_twice(
     for number in tickets:
         r = api.post(f"/api/v1/tickets/{number}/replies", json={"message": "ack"}, headers=JANE)
         assert r.status_code == 200
-    stack.kill("worker")
-    # With no worker the validated path cannot answer: a clear 503, not a hang or a 500.
-    r = api.post(f"/api/v1/tickets/{tickets[0]}/notes", json={"message": "x"}, headers=JANE)
-    assert r.status_code == 503
+    stack.kill("worker")  # (what a command answers meanwhile: test_answers_are_definitive_…)
     stack.start_worker()
     # Until the new worker has picked the tickets up, commands may still answer 503; a client
     # retries with the same Idempotency-Key, and each command applies once.
