@@ -570,6 +570,7 @@ def fresh_stack(var: Path, temporal_file: bool, **env: str) -> Stack:
         var,
         f"sqlite:///{var / 'ticketflow.db'}",
         temporal_db=str(var / "temporal.db") if temporal_file else None,
+        worker_processes=os.cpu_count() or 1,  # as make run starts them
         # The services import this checkout, not whichever one the venv was installed from.
         extra_env={
             "TEMPORAL_TASK_QUEUE": f"bench-{uuid.uuid4().hex[:6]}",
