@@ -235,9 +235,10 @@ class TicketWorkflow:
             version = state.version
             notices, self._outbox = self._outbox, []
             self._show()
-            batch = PublishBatch(
-                state=state.model_copy(deep=True, update={"seen": {}}), notices=notices
-            )
+            # A copy as of now (handlers may change the state while it is written), without
+            # the command ids, which the database does not keep.
+            snapshot = state.model_copy(update={"seen": {}}).model_copy(deep=True)
+            batch = PublishBatch(state=snapshot, notices=notices)
             await workflow.execute_local_activity_method(
                 TicketActivities.publish_ticket,
                 batch,

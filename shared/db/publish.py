@@ -12,6 +12,7 @@ from shared.db.facts import record_facts
 from shared.db.outbox import queue_notices
 from shared.db.projection import upsert_ticket
 from shared.db.tables import ThreadRow, TimelineRow
+from shared.domain.enums import EventKind
 from shared.domain.models import PublishBatch, TicketState
 
 
@@ -23,7 +24,14 @@ def publish(session: Session, batch: PublishBatch, channel: str) -> list[str]:
     record_facts(session, state)
     _insert_new(session, ThreadRow, _thread_rows(state))
     _insert_new(session, TimelineRow, _timeline_rows(state))
-    return [f"published v{state.version}", *queue_notices(session, state, batch.notices, channel)]
+    # A refused signal reads like any other in the history: say here that it changed nothing.
+    refused = [
+        f"refused {e.detail.get('action', '?')} by {e.actor.name}: {e.detail.get('reason', '')}"
+        for e in state.timeline
+        if e.kind is EventKind.REJECTED
+    ]
+    notices = queue_notices(session, state, batch.notices, channel)
+    return [f"published v{state.version}", *refused, *notices]
 
 
 def _thread_rows(state: TicketState) -> list[dict[str, Any]]:

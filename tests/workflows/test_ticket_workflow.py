@@ -127,6 +127,17 @@ async def test_illegal_signal_is_recorded_as_rejected(
     await handle.execute_update(TicketWorkflow.execute, cmd(Action.NOTE, message=ref("n")))
     rejected = [e for e in notifier.timeline(data.number) if e.kind is EventKind.REJECTED]
     assert len(rejected) == 1 and rejected[0].detail["action"] == "reopen"
+    # The history says so too: the publish marker's result names the refusal and its reason.
+    history = await handle.fetch_history()
+    markers = [
+        e.marker_recorded_event_attributes
+        for e in history.events
+        if e.HasField("marker_recorded_event_attributes")
+    ]
+    assert any(
+        b"refused reopen by Jane: cannot reopen a open ticket" in m.SerializeToString()
+        for m in markers
+    )
 
 
 async def test_repeated_signal_is_applied_once(worker: tuple[Client, str]) -> None:
