@@ -2,7 +2,6 @@
 
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -60,9 +59,8 @@ def _record_clocks(session: Session, state: TicketState, insert: Any) -> None:
 
 
 def _record_events(session: Session, state: TicketState, insert: Any) -> None:
-    last = session.scalar(
-        select(func.max(TicketEventFact.seq)).where(TicketEventFact.ticket == state.number)
-    )
+    """The events the state has not yet published (its timeline holds no other); one that is
+    there already (a retried write) is left as it is."""
     rows = [
         {
             "ticket": state.number,
@@ -77,11 +75,10 @@ def _record_events(session: Session, state: TicketState, insert: Any) -> None:
             "priority": (event.context.priority if event.context else state.priority).value,
         }
         for event in state.timeline
-        if event.seq > (last or 0) and event.kind in REPORTED_EVENTS
+        if event.kind in REPORTED_EVENTS
     ]
     if rows:
-        stmt = insert(TicketEventFact).values(rows).on_conflict_do_nothing()
-        session.execute(stmt)
+        session.execute(insert(TicketEventFact).values(rows).on_conflict_do_nothing())
 
 
 def _seconds(value: Any) -> int | None:
