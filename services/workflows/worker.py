@@ -4,7 +4,6 @@ import asyncio
 import logging
 import signal
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -29,10 +28,6 @@ def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecuto
         activity_executor=executor,
         max_concurrent_activities=32,
         max_cached_workflows=settings.worker_max_cached_workflows,
-        # Under a burst (a Monday's deadlines) a ticket's task may wait longer than the 10 s
-        # default on this worker's sticky queue; moved to the shared queue, it would be
-        # replayed from its whole history by whichever worker takes it. Wait here instead.
-        sticky_queue_schedule_to_start_timeout=timedelta(seconds=60),
     )
 
 
