@@ -1,7 +1,6 @@
 """Ticket endpoints: parse, authorise, call the ticket service, answer."""
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, status
@@ -36,11 +35,11 @@ from services.intake.schemas import (
 from services.intake.ticket_list import TicketFilter, list_tickets
 from shared.access import requester_token, requester_token_valid
 from shared.db import thread
-from shared.domain.enums import Action, ActorKind, Priority, Role
+from shared.domain.enums import Action, ActorKind, Role
 from shared.domain.models import Actor, TicketView
 from shared.settings import Settings
 
-CommandField = str | Priority | datetime | None
+Command = ticket_service.CommandRequest
 router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
 # Six digits for the first 900,000 tickets, more after: any well-formed number is accepted,
 # and one that names no ticket is a 404.
@@ -126,21 +125,27 @@ async def get_timeline(number: Number, _: CurrentAgent, ctx: Ctx) -> TimelineRea
 async def assign(
     number: Number, body: AssignBody, agent: WritingAgent, ctx: Ctx, key: IdempotencyKey = None
 ) -> TicketRead:
-    return await _command(ctx, number, agent, Action.ASSIGN, key, agent=body.agent, team=body.team)
+    return await _send(
+        ctx, Command(number, _agent(agent), Action.ASSIGN, key, agent=body.agent, team=body.team)
+    )
 
 
 @router.post("/{number}/priority")
 async def change_priority(
     number: Number, body: PriorityBody, agent: WritingAgent, ctx: Ctx, key: IdempotencyKey = None
 ) -> TicketRead:
-    return await _command(ctx, number, agent, Action.CHANGE_PRIORITY, key, priority=body.priority)
+    return await _send(
+        ctx, Command(number, _agent(agent), Action.CHANGE_PRIORITY, key, priority=body.priority)
+    )
 
 
 @router.post("/{number}/transfer")
 async def transfer(
     number: Number, body: TransferBody, agent: WritingAgent, ctx: Ctx, key: IdempotencyKey = None
 ) -> TicketRead:
-    return await _command(ctx, number, agent, Action.TRANSFER, key, department=body.department)
+    return await _send(
+        ctx, Command(number, _agent(agent), Action.TRANSFER, key, department=body.department)
+    )
 
 
 @router.post("/{number}/replies")
@@ -155,17 +160,20 @@ async def reply(
     if isinstance(principal, RequesterPrincipal):
         _authorise_reader(principal, ctx.settings.secret_key, number)
         actor = Actor(kind=ActorKind.REQUESTER, name="requester")
-        return await _send(ctx, number, actor, Action.REQUESTER_REPLY, key, message=body.message)
+        command = Command(number, actor, Action.REQUESTER_REPLY, key, message=body.message)
+        return await _send(ctx, command)
     if principal.role is Role.VIEWER:
         raise Forbidden("viewers may read but not change anything")
-    return await _command(ctx, number, principal, Action.RESPOND, key, message=body.message)
+    return await _send(
+        ctx, Command(number, _agent(principal), Action.RESPOND, key, message=body.message)
+    )
 
 
 @router.post("/{number}/notes")
 async def add_note(
     number: Number, body: MessageBody, agent: WritingAgent, ctx: Ctx, key: IdempotencyKey = None
 ) -> TicketRead:
-    return await _command(ctx, number, agent, Action.NOTE, key, message=body.message)
+    return await _send(ctx, Command(number, _agent(agent), Action.NOTE, key, message=body.message))
 
 
 @router.post("/{number}/pending")
@@ -178,7 +186,9 @@ async def set_pending(
 ) -> TicketRead:
     """Wait on the requester: the resolution clock pauses until the ticket leaves pending."""
     remind_at = body.remind_at if body else None
-    return await _command(ctx, number, agent, Action.SET_PENDING, key, remind_at=remind_at)
+    return await _send(
+        ctx, Command(number, _agent(agent), Action.SET_PENDING, key, remind_at=remind_at)
+    )
 
 
 @router.post("/{number}/resolve")
@@ -190,56 +200,36 @@ async def resolve(
     key: IdempotencyKey = None,
 ) -> TicketRead:
     resolution = body.resolution if body else None
-    return await _command(ctx, number, agent, Action.RESOLVE, key, resolution=resolution)
+    return await _send(
+        ctx, Command(number, _agent(agent), Action.RESOLVE, key, resolution=resolution)
+    )
 
 
 @router.post("/{number}/close")
 async def close(
     number: Number, agent: WritingAgent, ctx: Ctx, key: IdempotencyKey = None
 ) -> TicketRead:
-    return await _command(ctx, number, agent, Action.CLOSE, key)
+    return await _send(ctx, Command(number, _agent(agent), Action.CLOSE, key))
 
 
 @router.post("/{number}/reopen")
 async def reopen(
     number: Number, agent: WritingAgent, ctx: Ctx, key: IdempotencyKey = None
 ) -> TicketRead:
-    return await _command(ctx, number, agent, Action.REOPEN, key)
+    return await _send(ctx, Command(number, _agent(agent), Action.REOPEN, key))
 
 
-async def _command(
-    ctx: Ctx,
-    number: str,
-    by: AgentPrincipal,
-    action: Action,
-    key: str | None,
-    **fields: CommandField,
-) -> TicketRead:
-    actor = Actor(kind=ActorKind.AGENT, name=by.name, handle=by.handle)
-    return await _send(ctx, number, actor, action, key, **fields)
+def _agent(by: AgentPrincipal) -> Actor:
+    return Actor(kind=ActorKind.AGENT, name=by.name, handle=by.handle)
 
 
-async def _send(
-    ctx: Ctx,
-    number: str,
-    actor: Actor,
-    action: Action,
-    key: str | None,
-    **fields: CommandField,
-) -> TicketRead:
-    request = ticket_service.CommandRequest(
-        number=number,
-        actor=actor,
-        action=action,
-        key=key,
-        **fields,  # type: ignore[arg-type]
-    )
+async def _send(ctx: Ctx, command: Command) -> TicketRead:
     view = await ticket_service.run_command(
-        client=ctx.client, sessions=ctx.sessions, settings=ctx.settings, request=request
+        client=ctx.client, sessions=ctx.sessions, settings=ctx.settings, request=command
     )
     # A command's answer leaves the thread out (GET the ticket for it): a long thread would
     # make every command as slow as reading it.
-    return TicketRead.of(view, None, {}, internal=actor.kind is ActorKind.AGENT)
+    return TicketRead.of(view, None, {}, internal=command.actor.kind is ActorKind.AGENT)
 
 
 async def _read(ctx: Ctx, view: TicketView, *, internal: bool) -> TicketRead:
