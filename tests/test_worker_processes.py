@@ -66,13 +66,19 @@ def wait_for_pollers(stack: Stack, queue: str, count: int, timeout: float = 60.0
 
 
 def workers_of(supervisor: subprocess.Popen[bytes], count: int) -> set[Proc]:
-    """The supervisor and its `count` workers, once they have all started."""
+    """The supervisor and its `count` workers, once they have all started.
+
+    A child seen between fork and exec still shows the supervisor's command line, so this
+    waits until `count` children run the single-process worker command."""
     deadline = time.monotonic() + 30
-    while len(procs := family(supervisor.pid)) < 1 + count:
+    while True:
+        procs = family(supervisor.pid)
+        workers = [p for p in procs if p.pid != supervisor.pid and "--processes 1" in p.command]
+        if len(workers) >= count:
+            return procs
         assert supervisor.poll() is None, "the supervisor exited"
         assert time.monotonic() < deadline, procs
         time.sleep(0.1)
-    return procs
 
 
 @pytest.mark.e2e
@@ -83,7 +89,7 @@ def test_two_processes_poll_one_queue_and_stop_on_sigterm(temporal: Stack) -> No
     try:
         procs = workers_of(supervisor, 2)
         workers = [p for p in procs if p.pid != supervisor.pid]
-        assert len(workers) == 2 and all("--processes 1" in p.command for p in workers)
+        assert len(workers) == 2 and all("--processes 1" in p.command for p in workers), workers
         wait_for_pollers(temporal, queue, 2)
         supervisor.send_signal(signal.SIGTERM)
         assert not wait_gone(procs, STOP_WITHIN)
