@@ -18,6 +18,7 @@ from services.intake.alerts import router as alerts_router
 from services.intake.auth import AuthenticateFirst
 from services.intake.deps import SessionDep, TemporalDep
 from services.intake.errors import install_error_handlers
+from services.intake.events import router as events_router
 from services.intake.openapi_errors import document_errors
 from services.intake.reports import router as reports_router
 from services.intake.tickets import router as tickets_router
@@ -125,4 +126,5 @@ def create_app(settings: Settings, temporal: Client | None = None) -> FastAPI:
     app.include_router(admin_router)
     app.include_router(alerts_router)
     app.include_router(reports_router)
+    app.include_router(events_router)
     return app

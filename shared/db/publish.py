@@ -8,6 +8,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from shared.db.events import append_events
 from shared.db.facts import record_facts
 from shared.db.outbox import queue_notices
 from shared.db.projection import upsert_ticket
@@ -24,6 +25,7 @@ def publish(session: Session, batch: PublishBatch, channel: str) -> list[str]:
     record_facts(session, state)
     _insert_new(session, ThreadRow, _thread_rows(state))
     _insert_new(session, TimelineRow, _timeline_rows(state))
+    append_events(session, state)
     # A refused signal reads like any other in the history: say here that it changed nothing.
     refused = [
         f"refused {e.detail.get('action', '?')} by {e.actor.name}: {e.detail.get('reason', '')}"

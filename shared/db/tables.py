@@ -5,6 +5,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -257,3 +258,31 @@ class TicketEventFact(Base):
     department: Mapped[str] = mapped_column(String(64))
     help_topic: Mapped[str] = mapped_column(String(64))
     priority: Mapped[str] = mapped_column(String(16))
+
+
+class EventRow(Base):
+    """One integration event in the change feed, published with its ticket's timeline.
+
+    The feed's total order is (`txid`, `position`): on PostgreSQL `txid` is the publishing
+    transaction's id, and a reader only takes rows of transactions older than every one still
+    running, so that a row can never appear behind a cursor that has passed it. SQLite has one
+    writer at a time: `txid` is 0 there and `position` alone is the order.
+    """
+
+    __tablename__ = "ticket_events"
+    __table_args__ = (
+        UniqueConstraint("event_id", name="uq_ticket_events_event_id"),
+        Index("ix_ticket_events_order", "txid", "position"),
+    )
+
+    position: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    txid: Mapped[int] = mapped_column(BigInteger, default=0)
+    event_id: Mapped[str] = mapped_column(String(40))
+    ticket: Mapped[str] = mapped_column(String(16), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(String(40))
+    internal: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -176,7 +176,9 @@ def open_ticket(data: TicketInput, now: datetime) -> tuple[TicketState, list[Not
     sla_clocks.start(state, SlaClock.RESOLUTION, now)
     sla_clocks.refresh(state)
     add_thread(state, ThreadKind.MESSAGE, requester, data.message, now)
-    seq = add_event(state, EventKind.CREATED, requester, now, source=data.source.value)
+    seq = add_event(
+        state, EventKind.CREATED, requester, now, source=data.source.value, message=data.message.id
+    )
     notices = [
         notice(
             NotificationKind.TICKET_RECEIVED,
@@ -288,7 +290,7 @@ def _respond(state: TicketState, cmd: TicketCommand, now: datetime) -> list[Noti
         state.first_responded_at = now
     sla_clocks.stop(state, SlaClock.FIRST_RESPONSE, now, satisfied=True)
     sla_clocks.stop(state, SlaClock.NEXT_RESPONSE, now, satisfied=True)
-    seq = add_event(state, EventKind.RESPONDED, cmd.actor, now)
+    seq = add_event(state, EventKind.RESPONDED, cmd.actor, now, message=cmd.message.id)
     return [
         notice(
             NotificationKind.RESPONSE,
@@ -304,7 +306,7 @@ def _respond(state: TicketState, cmd: TicketCommand, now: datetime) -> list[Noti
 def _note(state: TicketState, cmd: TicketCommand, now: datetime) -> list[Notice]:
     assert cmd.message is not None
     add_thread(state, ThreadKind.NOTE, cmd.actor, cmd.message, now)
-    add_event(state, EventKind.NOTED, cmd.actor, now)
+    add_event(state, EventKind.NOTED, cmd.actor, now, message=cmd.message.id)
     return []
 
 
@@ -315,7 +317,7 @@ def _requester_reply(state: TicketState, cmd: TicketCommand, now: datetime) -> l
     state.requester_messages_at = [*state.requester_messages_at, now][
         -REQUESTER_MESSAGES_PER_MINUTE:
     ]
-    seq = add_event(state, EventKind.REQUESTER_REPLIED, author, now)
+    seq = add_event(state, EventKind.REQUESTER_REPLIED, author, now, message=cmd.message.id)
     if state.status is RESOLVED:
         _reopen_clock(state, now)
         seq = add_event(state, EventKind.REOPENED, author, now, reason="requester replied")
@@ -346,7 +348,8 @@ def _resolve(state: TicketState, cmd: TicketCommand, now: datetime) -> list[Noti
     # A resolution message answers the requester; without one, the response clocks lapse.
     for clock in (SlaClock.FIRST_RESPONSE, SlaClock.NEXT_RESPONSE):
         sla_clocks.stop(state, clock, now, satisfied=bool(cmd.resolution))
-    seq = add_event(state, EventKind.RESOLVED, cmd.actor, now)
+    message = {"message": cmd.resolution.id} if cmd.resolution else {}
+    seq = add_event(state, EventKind.RESOLVED, cmd.actor, now, **message)
     return [
         notice(
             NotificationKind.RESOLVED,

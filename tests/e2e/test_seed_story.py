@@ -120,3 +120,51 @@ def test_unanswered_ticket_escalates_on_short_plan(api: httpx.Client, notify: ht
         lambda: any(n["kind"] == "escalation" for n in notifications(notify, number)),
         what="escalation notice",
     )
+
+
+def test_the_change_feed_serves_every_event_once_and_resumes(api: httpx.Client) -> None:
+    """An integration pages through the feed, stores its cursor, and resumes from it."""
+    ticket = open_ticket(api, "Printer on fire")
+    number = ticket["number"]
+    requester = {"Authorization": f"Bearer {ticket['access_token']}"}
+    assert api.get("/api/v1/events", headers=requester).status_code == 401
+    assert api.get("/api/v1/events", params={"after": "nonsense"}, headers=JANE).status_code == 422
+    assert api.get("/api/v1/events", params={"types": "ticket.x"}, headers=JANE).status_code == 422
+
+    def drain(cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        served: list[dict[str, Any]] = []
+        while True:
+            params: dict[str, str | int] = {"limit": 7}
+            if cursor:
+                params["after"] = cursor
+            page = api.get("/api/v1/events", params=params, headers=JANE).json()
+            served += page["events"]
+            cursor = page["next_cursor"]
+            if not page["has_more"]:
+                return served, cursor
+
+    def published() -> tuple[list[dict[str, Any]], str | None] | None:
+        served, cursor = drain(None)
+        return (served, cursor) if f"{number}-1" in {e["id"] for e in served} else None
+
+    before, cursor = eventually(published, what="the ticket's creation in the feed")
+    assert len({e["id"] for e in before}) == len(before)
+    created = [e for e in before if e["id"] == f"{number}-1"]
+    assert created[0]["type"] == "ticket.created" and created[0]["snapshot"]["number"] == number
+    r = api.post(f"/api/v1/tickets/{number}/notes", json={"message": "smoke"}, headers=JANE)
+    assert r.status_code == 200
+    r = api.post(f"/api/v1/tickets/{number}/replies", json={"message": "Out!"}, headers=JANE)
+    assert r.status_code == 200
+
+    def resumed() -> list[dict[str, Any]] | None:
+        after, _ = drain(cursor)
+        return after if len([e for e in after if e["ticket"] == number]) >= 2 else None
+
+    after = eventually(resumed, what="the new events after the stored cursor")
+    mine = [e for e in after if e["ticket"] == number]
+    assert [e["type"] for e in mine] == ["ticket.noted", "ticket.responded"]
+    assert mine[0]["internal"] is True and mine[0]["message"]["body"] == "smoke"
+    assert mine[1]["internal"] is False and mine[1]["message"]["body"] == "Out!"
+    assert not {e["id"] for e in after} & {e["id"] for e in before}
+    notes = api.get("/api/v1/events", params={"types": "ticket.noted"}, headers=JANE).json()
+    assert {e["type"] for e in notes["events"]} == {"ticket.noted"}

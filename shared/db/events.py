@@ -1,0 +1,116 @@
+"""The change feed: every published integration event, in one total order, read by cursor.
+
+A cursor names the last event a reader has seen. On PostgreSQL the order is (publishing
+transaction id, position) and a page holds only events of transactions older than any still
+running: a transaction that commits later always sorts after every event already served, so
+a reader that resumes from its cursor sees each event exactly once.
+"""
+
+import base64
+import binascii
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from shared.db.tables import EventRow, MessageBody
+from shared.domain.events import EventType, events_of
+from shared.domain.models import TicketState
+
+
+class BadCursor(ValueError):
+    pass
+
+
+@dataclass(frozen=True, order=True)
+class Cursor:
+    txid: int = 0
+    position: int = 0
+
+    def encode(self) -> str:
+        raw = f"{self.txid}.{self.position}".encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str) -> "Cursor":
+        try:
+            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
+            txid, position = (int(part) for part in raw.split("."))
+        except (binascii.Error, UnicodeDecodeError, ValueError) as err:
+            raise BadCursor(f"not a cursor of this feed: {text[:60]!r}") from err
+        if txid < 0 or position < 0 or max(txid, position) >= 2**63:
+            raise BadCursor(f"not a cursor of this feed: {text[:60]!r}")
+        return cls(txid, position)
+
+
+@dataclass(frozen=True)
+class Page:
+    events: list[dict[str, Any]]
+    cursor: Cursor  # the last event served, or the cursor asked for when none was
+
+
+def append_events(session: Session, state: TicketState) -> int:
+    """Add the integration events of the timeline `state` is publishing; how many."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    rows = [
+        {
+            "txid": func.txid_current() if postgres else 0,
+            "event_id": event.id,
+            "ticket": event.ticket,
+            "seq": event.seq,
+            "type": event.type.value,
+            "internal": event.internal,
+            "at": event.at,
+            "payload": event.model_dump(mode="json"),
+        }
+        for event in events_of(state)
+    ]
+    if rows:
+        insert = pg_insert if postgres else sqlite_insert
+        session.execute(insert(EventRow).values(rows).on_conflict_do_nothing())
+    return len(rows)
+
+
+def read_page(
+    session: Session,
+    after: Cursor,
+    limit: int,
+    types: Collection[EventType] = (),
+    ticket: str | None = None,
+) -> Page:
+    """Up to `limit` events after `after`, oldest first, each with its message's text."""
+    query = (
+        select(EventRow.txid, EventRow.position, EventRow.payload)
+        .where(tuple_(EventRow.txid, EventRow.position) > tuple_(after.txid, after.position))
+        .order_by(EventRow.txid, EventRow.position)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        settled = func.txid_snapshot_xmin(func.txid_current_snapshot())
+        query = query.where(EventRow.txid < settled)
+    if types:
+        query = query.where(EventRow.type.in_([t.value for t in types]))
+    if ticket is not None:
+        query = query.where(EventRow.ticket == ticket)
+    rows = session.execute(query).all()
+    if not rows:
+        return Page([], after)
+    events = [dict(row.payload) for row in rows]
+    _attach_messages(session, events)
+    return Page(events, Cursor(rows[-1].txid, rows[-1].position))
+
+
+def _attach_messages(session: Session, events: list[dict[str, Any]]) -> None:
+    ids = {e["data"]["message"] for e in events if "message" in e["data"]}
+    if not ids:
+        return
+    query = select(MessageBody.id, MessageBody.body).where(MessageBody.id.in_(ids))
+    bodies: dict[str, str] = {row.id: row.body for row in session.execute(query)}
+    for event in events:
+        message = event["data"].get("message")
+        if message is not None:
+            event["message"] = {"id": message, "body": bodies.get(message, "")}
