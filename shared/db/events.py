@@ -13,13 +13,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select, tuple_
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from shared.db.tables import EventRow, MessageBody
+from shared.db.writes import dialect_of, insert_new
 from shared.domain.events import EventType, events_of
 from shared.domain.models import TicketState
+
+# The publishing transaction's id (one SQL expression, so the insert's compiled form is kept).
+TXID = func.txid_current()
 
 
 class BadCursor(ValueError):
@@ -55,10 +57,8 @@ class Page:
 
 def append_events(session: Session, state: TicketState) -> int:
     """Add the integration events of the timeline `state` is publishing; how many."""
-    postgres = session.get_bind().dialect.name == "postgresql"
     rows = [
         {
-            "txid": func.txid_current() if postgres else 0,
             "event_id": event.id,
             "ticket": event.ticket,
             "seq": event.seq,
@@ -69,9 +69,10 @@ def append_events(session: Session, state: TicketState) -> int:
         }
         for event in events_of(state)
     ]
-    if rows:
-        insert = pg_insert if postgres else sqlite_insert
-        session.execute(insert(EventRow).values(rows).on_conflict_do_nothing())
+    if dialect_of(session) == "postgresql":
+        insert_new(session, EventRow, rows, txid=TXID)
+    else:
+        insert_new(session, EventRow, rows, txid=0)
     return len(rows)
 
 

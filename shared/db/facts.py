@@ -2,11 +2,10 @@
 
 from typing import Any
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from shared.db.tables import SlaClockFact, TicketEventFact
+from shared.db.writes import insert_new, upsert
 from shared.domain.enums import ActorKind, EventKind
 from shared.domain.models import TicketState
 
@@ -19,12 +18,11 @@ REPORTED_EVENTS = frozenset(EventKind) - {
 
 
 def record_facts(session: Session, state: TicketState) -> None:
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    _record_clocks(session, state, insert)
-    _record_events(session, state, insert)
+    _record_clocks(session, state)
+    _record_events(session, state)
 
 
-def _record_clocks(session: Session, state: TicketState, insert: Any) -> None:
+def _record_clocks(session: Session, state: TicketState) -> None:
     rows = [
         {
             "ticket": state.number,
@@ -47,18 +45,10 @@ def _record_clocks(session: Session, state: TicketState, insert: Any) -> None:
         }
         for run in state.clocks
     ]
-    if not rows:
-        return
-    stmt = insert(SlaClockFact).values(rows)
-    keys = ("ticket", "clock", "cycle")
-    stmt = stmt.on_conflict_do_update(
-        index_elements=list(keys),
-        set_={key: stmt.excluded[key] for key in rows[0] if key not in keys},
-    )
-    session.execute(stmt)
+    upsert(session, SlaClockFact, rows, ("ticket", "clock", "cycle"))
 
 
-def _record_events(session: Session, state: TicketState, insert: Any) -> None:
+def _record_events(session: Session, state: TicketState) -> None:
     """The events the state has not yet published (its timeline holds no other); one that is
     there already (a retried write) is left as it is."""
     rows = [
@@ -77,8 +67,7 @@ def _record_events(session: Session, state: TicketState, insert: Any) -> None:
         for event in state.timeline
         if event.kind in REPORTED_EVENTS
     ]
-    if rows:
-        session.execute(insert(TicketEventFact).values(rows).on_conflict_do_nothing())
+    insert_new(session, TicketEventFact, rows)
 
 
 def _seconds(value: Any) -> int | None:

@@ -6,12 +6,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from shared.db import directory
 from shared.db.tables import MessageBody, Notification
+from shared.db.writes import insert_new
 from shared.domain.enums import DeliveryStatus, RecipientRole
 from shared.domain.models import Notice, NotificationRequest, Person, TicketState
 from shared.domain.notices import notification_key, render_body
@@ -48,9 +47,7 @@ def queue_notices(
                 }
             )
         outcomes.append(f"{label}: queued for {', '.join(p.email for p in people)}")
-    if rows:
-        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        session.execute(insert(Notification).values(rows).on_conflict_do_nothing())
+    insert_new(session, Notification, rows)
     return outcomes
 
 

@@ -3,11 +3,10 @@
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from shared.db.tables import TicketRow
+from shared.db.writes import upsert
 from shared.domain.models import TicketState
 
 
@@ -40,17 +39,9 @@ def ticket_row(state: TicketState) -> dict[str, Any]:
 
 def upsert_ticket(session: Session, state: TicketState) -> bool:
     """Write `state` unless the stored version is the same or newer. True if written."""
-    row = ticket_row(state)
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(TicketRow).values(**row)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[TicketRow.number],
-        set_={key: stmt.excluded[key] for key in row if key != "number"},
-        where=TicketRow.version < stmt.excluded.version,
-    )
-    result = session.execute(stmt)
-    return bool(getattr(result, "rowcount", 0))
+    keys = ("number",)
+    rows = [ticket_row(state)]
+    return upsert(session, TicketRow, rows, keys, only_if_newer="version") > 0
 
 
 def stored_state(session: Session, number: str) -> TicketState | None:

@@ -4,8 +4,6 @@ notification outbox, in one transaction, so none is written without the others.
 
 from typing import Any
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from shared.db.events import append_events
@@ -13,6 +11,7 @@ from shared.db.facts import record_facts
 from shared.db.outbox import queue_notices
 from shared.db.projection import upsert_ticket
 from shared.db.tables import ThreadRow, TimelineRow
+from shared.db.writes import insert_new
 from shared.domain.enums import EventKind
 from shared.domain.models import PublishBatch, TicketState
 
@@ -23,8 +22,8 @@ def publish(session: Session, batch: PublishBatch, channel: str) -> list[str]:
     if not upsert_ticket(session, state):
         return [f"v{state.version} was already published"]
     record_facts(session, state)
-    _insert_new(session, ThreadRow, _thread_rows(state))
-    _insert_new(session, TimelineRow, _timeline_rows(state))
+    insert_new(session, ThreadRow, _thread_rows(state))
+    insert_new(session, TimelineRow, _timeline_rows(state))
     append_events(session, state)
     # A refused signal reads like any other in the history: say here that it changed nothing.
     refused = [
@@ -62,9 +61,3 @@ def _timeline_rows(state: TicketState) -> list[dict[str, Any]]:
         }
         for event in state.timeline
     ]
-
-
-def _insert_new(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        session.execute(insert(table).values(rows).on_conflict_do_nothing())
