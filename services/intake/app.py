@@ -1,17 +1,18 @@
 """The intake service: the HTTP API in front of ticket workflows."""
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
+from services.body_limit import BodySizeLimit
 from services.docs_assets import install_docs
 from services.intake.admin import router as admin_router
 from services.intake.alerts import router as alerts_router
@@ -74,18 +75,7 @@ def create_app(settings: Settings, temporal: Client | None = None) -> FastAPI:
     install_docs(app)
     install_error_handlers(app, headers=SECURITY_HEADERS)
 
-    @app.middleware("http")
-    async def limit_body_size(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > settings.max_body_bytes:
-            return JSONResponse({"detail": "request body too large"}, status_code=413)
-        if request.method in ("POST", "PUT", "PATCH") and length is None:
-            body = await request.body()
-            if len(body) > settings.max_body_bytes:
-                return JSONResponse({"detail": "request body too large"}, status_code=413)
-        return await call_next(request)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 
     # Each added middleware wraps the ones before: credentials come before anything of the
     # body; CORS answers preflights and marks every answer, the 401s too; headers go on all.

@@ -8,11 +8,11 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from services.body_limit import BodySizeLimit
 from services.docs_assets import install_docs
 from services.notify.auth import RequireServiceToken
 from services.notify.deps import SessionsDep
 from services.notify.errors import install_error_handlers
-from services.notify.limits import BodySizeLimit
 from services.notify.mailer import ChannelMailer, Mailer
 from services.notify.outbox import DeliveryLoop
 from services.notify.routes import router

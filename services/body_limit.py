@@ -1,4 +1,5 @@
-"""Refuse request bodies larger than a limit, by header and by the bytes actually sent."""
+"""Refuse request bodies larger than a limit, by header and by the bytes actually sent (both
+services)."""
 
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
