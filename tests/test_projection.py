@@ -8,10 +8,13 @@ from sqlalchemy import func, select
 from services.workflows.activities import TicketActivities
 from shared.db import thread
 from shared.db.engine import make_engine, make_sessionmaker
+from shared.db.outbox import queue_notices
 from shared.db.tables import Notification, SlaClockFact, TicketEventFact, TicketRow
 from shared.domain import lifecycle
-from shared.domain.enums import Action, ActorKind, EventKind
+from shared.domain.enums import Action, ActorKind, EventKind, NotificationKind, RecipientRole
 from shared.domain.models import Actor, Notice, PublishBatch, TicketCommand, TicketState
+from shared.domain.timeline import notice
+from shared.reference.config_file import load_config
 from tests.messages import ref
 from tests.workflows.conftest import new_input
 
@@ -84,3 +87,38 @@ def test_thread_timeline_and_notices_are_written_once_with_the_projection(
         ("ticket_received", "alice@example.com", "queued")
     ]
     assert "Access token" not in queued[0].body
+
+
+def test_each_role_reaches_its_people_once_in_a_few_queries(database_url: str) -> None:
+    """Recipients of one publish's notices: every role, an excluded agent, an unknown handle."""
+    acts = activities(database_url)
+    with acts._sessions.begin() as session:
+        load_config(session, "config/demo.yaml")
+    state, _ = lifecycle.open_ticket(new_input(number="454545"), T0)
+    state = state.model_copy(
+        update={"team": "online-banking", "department": "support", "assignee": "john"}
+    )
+
+    def to(role: RecipientRole, handle: str | None = None, exclude: str | None = None) -> Notice:
+        return notice(
+            NotificationKind.ESCALATION, role, "s", "b", 1, handle=handle, exclude_agent=exclude
+        )
+
+    notices = [
+        to(RecipientRole.REQUESTER),
+        to(RecipientRole.TEAM_LEAD),  # jane
+        to(RecipientRole.DEPARTMENT_MANAGER),  # support's manager: john
+        to(RecipientRole.TEAM, "online-banking", exclude="jane"),  # john only
+        to(RecipientRole.ASSIGNEE, exclude="john"),  # nobody left
+        to(RecipientRole.AGENT, "nobody-such"),
+    ]
+    with acts._sessions.begin() as session:
+        lines = queue_notices(session, state, notices, "email")
+    assert lines == [
+        "escalation to requester: queued for alice@example.com",
+        "escalation to team lead: queued for jane@example.com",
+        "escalation to department manager: queued for john@example.com",
+        "escalation to team: queued for john@example.com",
+        "escalation to assignee: skipped (no assignee to tell)",
+        "escalation to agent: skipped (no agent to tell)",
+    ]

@@ -1,5 +1,7 @@
 """Reads of reference data: agents, teams, departments, help topics, SLA plans, schedules."""
 
+from collections.abc import Iterable, Sequence
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -7,7 +9,7 @@ from shared.db.tables import Agent, Department, HelpTopic, SlaPlan, Team, TeamMe
 from shared.db.tables import Schedule as ScheduleRow
 from shared.domain.business_time import Schedule
 from shared.domain.enums import Priority, RecipientRole, SlaClock
-from shared.domain.models import Ladder, NotificationRequest, Person, SlaOverride, SlaPlanSnapshot
+from shared.domain.models import Ladder, Notice, Person, SlaOverride, SlaPlanSnapshot
 from shared.domain.sla import parse_duration
 
 
@@ -55,30 +57,51 @@ def business_hours(session: Session, handle: str) -> Schedule | None:
     return None if row is None else Schedule.model_validate(row.definition)
 
 
-def recipient_handles(session: Session, request: NotificationRequest) -> list[str]:
-    """The agent handles a notice's role points at (none for the requester or nobody)."""
-    recipient = request.notice.recipient
-    role = recipient.role
-    handle: str | None = None
-    if role is RecipientRole.AGENT:
-        handle = recipient.handle
-    elif role is RecipientRole.ASSIGNEE:
-        handle = request.assignee
-    elif role is RecipientRole.TEAM_LEAD and request.team:
-        team = session.get(Team, request.team)
-        handle = team.lead if team else None
-    elif role is RecipientRole.DEPARTMENT_MANAGER:
-        department = session.get(Department, request.department)
-        handle = department.manager if department else None
-    elif role is RecipientRole.TEAM and recipient.handle:
-        members = select(TeamMember.agent).where(TeamMember.team == recipient.handle)
-        return sorted(session.scalars(members))
-    return [handle] if handle else []
+def recipient_handles(
+    session: Session,
+    notices: Sequence[Notice],
+    *,
+    team: str | None,
+    department: str,
+    assignee: str | None,
+) -> list[list[str]]:
+    """The agent handles each notice's role points at (none for the requester or nobody), in
+    at most one query per role kind, whatever the number of notices."""
+    roles = {notice.recipient.role for notice in notices}
+    lead = manager = None
+    if RecipientRole.TEAM_LEAD in roles and team:
+        lead = session.scalar(select(Team.lead).where(Team.handle == team))
+    if RecipientRole.DEPARTMENT_MANAGER in roles:
+        manager = session.scalar(select(Department.manager).where(Department.handle == department))
+    members: dict[str, list[str]] = {}
+    teams = {n.recipient.handle for n in notices if n.recipient.role is RecipientRole.TEAM}
+    if teams - {None}:
+        query = select(TeamMember.team, TeamMember.agent).where(TeamMember.team.in_(teams - {None}))
+        for row in session.execute(query.order_by(TeamMember.agent)):
+            members.setdefault(row.team, []).append(row.agent)
+    handles: list[list[str]] = []
+    for notice in notices:
+        role, named = notice.recipient.role, notice.recipient.handle
+        if role is RecipientRole.TEAM:
+            handles.append(members.get(named or "", []))
+            continue
+        handle = {
+            RecipientRole.AGENT: named,
+            RecipientRole.ASSIGNEE: assignee,
+            RecipientRole.TEAM_LEAD: lead,
+            RecipientRole.DEPARTMENT_MANAGER: manager,
+        }.get(role)
+        handles.append([handle] if handle else [])
+    return handles
 
 
-def agent_person(session: Session, handle: str) -> Person | None:
-    agent = session.get(Agent, handle)
-    return None if agent is None else Person(name=agent.name, email=agent.email)
+def people(session: Session, handles: Iterable[str]) -> dict[str, Person]:
+    """The agents among `handles`, by handle, in one query."""
+    wanted = set(handles)
+    if not wanted:
+        return {}
+    query = select(Agent.handle, Agent.name, Agent.email).where(Agent.handle.in_(wanted))
+    return {row.handle: Person(name=row.name, email=row.email) for row in session.execute(query)}
 
 
 def help_topic(session: Session, handle: str) -> HelpTopic | None:

@@ -12,7 +12,7 @@ from shared.db import directory
 from shared.db.tables import MessageBody, Notification
 from shared.db.writes import insert_new
 from shared.domain.enums import DeliveryStatus, RecipientRole
-from shared.domain.models import Notice, NotificationRequest, Person, TicketState
+from shared.domain.models import Notice, Person, TicketState
 from shared.domain.notices import notification_key, render_body
 
 
@@ -23,9 +23,8 @@ def queue_notices(
     rows: list[dict[str, Any]] = []
     outcomes: list[str] = []
     now = datetime.now(UTC)
-    for notice in notices:
+    for notice, people in zip(notices, _recipients(session, state, notices), strict=True):
         label = f"{notice.kind.value} to {notice.recipient.role.value.replace('_', ' ')}"
-        people = _recipients(session, state, notice)
         if isinstance(people, str):
             outcomes.append(f"{label}: skipped ({people})")
             continue
@@ -57,26 +56,27 @@ def _quoted(session: Session, message_id: str | None) -> str | None:
     return session.scalar(select(MessageBody.body).where(MessageBody.id == message_id))
 
 
-def _recipients(session: Session, state: TicketState, notice: Notice) -> list[Person] | str:
-    """The people to tell, or a string saying why nobody is told."""
-    if notice.recipient.role is RecipientRole.REQUESTER:
-        return [state.requester]
-    request = NotificationRequest(
-        idempotency_key="",
-        ticket=state.number,
-        notice=notice,
-        requester=state.requester,
-        department=state.department,
-        team=state.team,
-        assignee=state.assignee,
+def _recipients(
+    session: Session, state: TicketState, notices: list[Notice]
+) -> list[list[Person] | str]:
+    """For each notice, the people to tell, or a string saying why nobody is told."""
+    handles = directory.recipient_handles(
+        session, notices, team=state.team, department=state.department, assignee=state.assignee
     )
     handles = [
-        h for h in directory.recipient_handles(session, request) if h != notice.exclude_agent
+        [h for h in named if h != notice.exclude_agent]
+        for notice, named in zip(notices, handles, strict=True)
     ]
-    people = [directory.agent_person(session, handle) for handle in handles]
-    found = [person for person in people if person is not None]
-    if not found:
-        return f"no {notice.recipient.role.value.replace('_', ' ')} to tell"
-    # One mail per person, even when two roles of one step name the same agent.
-    unique = {person.email.lower(): person for person in found}
-    return list(unique.values())
+    agents = directory.people(session, (h for named in handles for h in named))
+    out: list[list[Person] | str] = []
+    for notice, named in zip(notices, handles, strict=True):
+        if notice.recipient.role is RecipientRole.REQUESTER:
+            out.append([state.requester])
+            continue
+        found = [agents[h] for h in named if h in agents]
+        if not found:
+            out.append(f"no {notice.recipient.role.value.replace('_', ' ')} to tell")
+            continue
+        # One mail per person, even when two roles of one step name the same agent.
+        out.append(list({person.email.lower(): person for person in found}.values()))
+    return out
