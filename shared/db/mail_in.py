@@ -122,13 +122,15 @@ def answered_ticket(session: Session, ids: list[str]) -> str | None:
     notification we sent or a message we received."""
     if not ids:
         return None
-    sent = dict(
-        session.execute(
+    sent = {
+        mid: ticket
+        for mid, ticket in session.execute(
             select(Notification.message_id, Notification.ticket).where(
                 Notification.message_id.in_(ids)
             )
-        ).tuples()
-    )
+        )
+        if mid is not None
+    }
     keys = {dedupe_key(mid, b""): mid for mid in ids}
     received = {
         keys[key]: ticket
@@ -136,7 +138,7 @@ def answered_ticket(session: Session, ids: list[str]) -> str | None:
             select(InboundMail.dedupe_key, InboundMail.ticket).where(
                 InboundMail.dedupe_key.in_(list(keys)), InboundMail.ticket.is_not(None)
             )
-        ).tuples()
+        )
         if key is not None and ticket is not None
     }
     for mid in ids:

@@ -10,9 +10,9 @@ The rule, in order (each looked for only on lines that are not themselves quoted
    - an Outlook header block: a "From:" line followed within five lines by at least two of
      "Sent:", "Date:", "To:", "Cc:", "Subject:" (with the line of underscores Outlook puts
      above it, if there is one).
-2. Then a block of quoted lines (starting with ">") at the very start or the very end is
-   dropped; quoted lines between the sender's own lines are kept (an interleaved answer
-   needs the question it answers).
+2. Then a block of quoted lines (starting with ">") at the very end is dropped, and one at
+   the very start too when it is the only quote (a bottom-posted reply); an interleaved
+   answer keeps the quoted lines between the sender's own (it needs the questions).
 3. If nothing would be left, the text is kept whole: a message is never emptied.
 
 Signatures are kept.
@@ -80,9 +80,12 @@ def _quoted(line: str) -> bool:
 
 
 def _trim_quoted_edges(lines: list[str]) -> list[str]:
-    start, end = 0, len(lines)
+    end = len(lines)
+    while end > 0 and (_quoted(lines[end - 1]) or not lines[end - 1].strip()):
+        end -= 1
+    start = 0
     while start < end and (_quoted(lines[start]) or not lines[start].strip()):
         start += 1
-    while end > start and (_quoted(lines[end - 1]) or not lines[end - 1].strip()):
-        end -= 1
+    if any(_quoted(line) for line in lines[start:end]):
+        start = 0  # interleaved: the leading quote is the first question answered
     return lines[start:end]
