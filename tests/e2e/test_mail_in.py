@@ -11,6 +11,7 @@ mail-in, as a real MTA would deliver them.
 
 import asyncio
 import email
+import re
 import smtplib
 import subprocess
 import time
@@ -18,6 +19,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from email import policy
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -394,3 +396,33 @@ def test_the_inbound_log_is_for_admins_only(api: httpx.Client) -> None:
     assert api.get("/api/v1/admin/mail-in", params={"limit": 0}, headers=JANE).status_code == 422
     created = inbound(api, outcome="created")
     assert created and all(e["outcome"] == "created" for e in created)
+
+
+def test_the_readme_mail_in_example_runs(mail_stack: Stack, tmp_path: Path) -> None:
+    """The shell block of the README's "Mail in" section, verbatim but for the ports."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("### Mail in") :]
+    match = re.search(r"```sh\n(.*?)```", section, re.DOTALL)
+    assert match is not None, "no shell block under 'Mail in'"
+    script = (
+        match.group(1)
+        .replace("127.0.0.1:2525", f"127.0.0.1:{mail_stack.mail_in_port}")
+        .replace(".venv/bin/ticketflow", str(ROOT / ".venv/bin/ticketflow"))
+    )
+    prelude = (
+        "set -euo pipefail\n"
+        'curl() { command curl --fail-with-body "$@"; }\n'
+        f"API={mail_stack.intake_url}/api/v1\n"
+        "JANE='Authorization: Bearer dev-jane-token'\n"
+    )
+    done = subprocess.run(
+        ["bash", "-c", prelude + script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=mail_stack.env,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, f"{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+    assert re.search(r'"subject":\s*"VPN down",\s*"outcome":\s*"created"', done.stdout)
+    assert re.search(r"duplicate ticket \d+: ", done.stdout), done.stdout

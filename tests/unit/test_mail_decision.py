@@ -74,10 +74,14 @@ def test_machines_and_our_own_address_are_ignored() -> None:
     assert isinstance(own, Ignore)
 
 
-def test_a_sender_at_the_hourly_limit_is_refused() -> None:
+def test_a_sender_at_the_hourly_limit_is_refused_but_agents_on_tickets_are_not() -> None:
     outcome = decision(recent=20)
     assert isinstance(outcome, Refuse) and "limit 20" in outcome.reason
     assert decision(recent=19) == RequesterReply(TICKET)
+    assert isinstance(decision(ticket=None, recent=20), Refuse)
+    busy = decision("john@example.com", agent=JOHN, recent=200)
+    assert busy == AgentMessage("100000", JOHN, note=False)
+    assert isinstance(decision("john@example.com", agent=JOHN, ticket=None, recent=20), Refuse)
 
 
 def test_new_mail_opens_a_ticket_in_its_topic_or_is_refused() -> None:

@@ -3,7 +3,9 @@
 - Sent by a machine (auto-reply, bounce, list, our own notification): recorded, ignored.
 - From one of our own addresses: ignored (a loop through a forwarding rule).
 - A sender over the hourly limit: refused (this stops a loop with an autoresponder that does
-  not mark its mail: we stop answering, so it has nothing left to answer).
+  not mark its mail: we stop answering, so it has nothing left to answer). Agents writing on
+  tickets are not limited; a loop between two machines always has a limited side, since an
+  agent's message mails only the requester, whose answers count.
 - Threads onto a ticket (In-Reply-To/References name a mail of ours, or "[#number]" in the
   subject names a ticket):
   - from the ticket's requester: a requester reply;
@@ -104,14 +106,17 @@ def decide(
         return Ignore(message.auto_reason, number)
     if message.sender in own_addresses:
         return Ignore(f"sent from ticketflow's own address {message.sender}", number)
+    on_ticket = _on_ticket(message, context.ticket, context.agent) if context.ticket else None
+    if isinstance(on_ticket, AgentMessage):
+        return on_ticket  # agents answering many tickets by mail are not limited
     if context.recent_from_sender >= hourly_limit:
         return Refuse(
             f"{message.sender} sent {context.recent_from_sender} messages that acted in the "
             f"last hour (limit {hourly_limit}): a mail loop?",
             number,
         )
-    if context.ticket is not None:
-        return _on_ticket(message, context.ticket, context.agent)
+    if on_ticket is not None:
+        return on_ticket
     problem = email_problem(message.sender)
     if problem is not None:
         return Refuse(f"sender address not accepted: {problem}")
