@@ -87,6 +87,30 @@ def build_parser() -> Parser:
     sink.add_argument("--port", type=int, default=1025)
     sink.add_argument("--dir", type=Path, default=Path("var/mail"))
     sink.set_defaults(command=mail_sink)
+    mail_in = commands.add_parser(
+        "mail-in",
+        help="receive mail: an SMTP listener (--smtp), else one message on standard input",
+        description="With --smtp or --smtp-port, an SMTP listener for an MTA to relay to. "
+        "Otherwise one message is read from standard input (Postfix pipe, procmail); exit "
+        "status 0 accepted, 65 unreadable (EX_DATAERR), 75 try again later (EX_TEMPFAIL).",
+    )
+    mail_in.add_argument(
+        "--smtp", action="store_true", help="listen on MAIL_IN_HOST:MAIL_IN_SMTP_PORT"
+    )
+    mail_in.add_argument("--smtp-port", type=int, default=None, metavar="PORT")
+    mail_in.add_argument("--host", default=None, help="listen address (default: MAIL_IN_HOST)")
+    mail_in.add_argument(
+        "--sender", default=None, help="pipe: the envelope sender (Postfix ${sender})"
+    )
+    mail_in.add_argument(
+        "--recipient",
+        action="append",
+        default=[],
+        dest="recipients",
+        metavar="ADDRESS",
+        help="pipe: an envelope recipient (Postfix ${recipient}); routes to a help topic",
+    )
+    mail_in.set_defaults(command=receive_mail)
     commands.add_parser("migrate", help="upgrade the database schema").set_defaults(command=migrate)
     load = commands.add_parser("load-config", help="load reference data from a YAML file")
     load.add_argument("file", type=Path)
@@ -180,6 +204,37 @@ def mail_sink(args: argparse.Namespace, _: Settings) -> int:
     finally:
         controller.stop()
     return 0
+
+
+def receive_mail(args: argparse.Namespace, settings: Settings) -> int:
+    if args.smtp or args.smtp_port is not None:
+        import logging
+
+        from services.mail_in.smtp import serve
+
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+        logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command log
+
+        host = args.host or settings.mail_in_host
+        asyncio.run(serve(settings, host, args.smtp_port or settings.mail_in_smtp_port))
+        return 0
+    from services.mail_in.pipe import EX_TEMPFAIL, deliver
+
+    try:
+        return asyncio.run(
+            deliver(
+                settings,
+                sys.stdin.buffer,
+                sys.stdout,
+                sender=args.sender,
+                recipients=tuple(args.recipients),
+            )
+        )
+    except Exception as err:  # an MTA retries on EX_TEMPFAIL: a message is never lost
+        print(f"ticketflow: {one_line(err)}", file=sys.stderr)
+        return EX_TEMPFAIL
 
 
 def wait_until_interrupted() -> None:

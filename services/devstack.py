@@ -1,4 +1,5 @@
-"""The whole stack on one machine: Temporal dev server, mail sink, notify, worker, intake.
+"""The whole stack on one machine: Temporal dev server, mail sink, notify, worker, intake,
+mail-in.
 
 `make run` uses it (`python -m services.devstack`); the end-to-end tests use `Stack` to run the
 same processes on free ports.
@@ -46,6 +47,7 @@ class Stack:
     intake_port: int = 8000
     notify_port: int = 8001
     smtp_port: int = 1025
+    mail_in_port: int = 2525
     temporal_db: str | None = None  # None: in-memory, and no UI
     worker_processes: int | None = None  # None: `ticketflow worker` decides (WORKER_PROCESSES)
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -62,6 +64,7 @@ class Stack:
             intake_port=free_port(),
             notify_port=free_port(),
             smtp_port=free_port(),
+            mail_in_port=free_port(),
             **options,
         )
 
@@ -72,6 +75,7 @@ class Stack:
             "intake": self.intake_port,
             "notify": self.notify_port,
             "mail sink": self.smtp_port,
+            "mail-in": self.mail_in_port,
         }
         if self.temporal_db:
             ports["Temporal UI"] = self.ui_port
@@ -87,6 +91,7 @@ class Stack:
             INTAKE_PORT=str(self.intake_port),
             NOTIFY_PORT=str(self.notify_port),
             SMTP_PORT=str(self.smtp_port),
+            MAIL_IN_SMTP_PORT=str(self.mail_in_port),
             PUBLIC_URL=f"http://127.0.0.1:{self.intake_port}",
         )
         env.setdefault("NOTIFY_TOKEN", DEV_NOTIFY_TOKEN)  # notify and the worker share it
@@ -159,8 +164,10 @@ class Stack:
         self._ticketflow("notify", "notify")
         self.start_worker()
         self._ticketflow("intake", "intake")
+        self._ticketflow("mail-in", "mail-in", "--smtp-port", str(self.mail_in_port))
         wait_healthy(f"{self.notify_url}/healthz")
         wait_healthy(f"{self.intake_url}/healthz")
+        wait_for_port(self.mail_in_port)
 
     def start_worker(self) -> None:
         processes = (
@@ -194,6 +201,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.add_argument(f"--{name}-port", type=int, default=default, metavar="PORT")
     parser.add_argument("--smtp-port", type=int, default=1025, metavar="PORT")
     parser.add_argument(
+        "--mail-in-port",
+        type=int,
+        default=os.environ.get("MAIL_IN_SMTP_PORT", "2525"),
+        metavar="PORT",
+        help="the mail-in SMTP listener (default: MAIL_IN_SMTP_PORT, else 2525)",
+    )
+    parser.add_argument(
         "--workers",
         type=int,
         default=None,
@@ -215,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         intake_port=args.intake_port,
         notify_port=args.notify_port,
         smtp_port=args.smtp_port,
+        mail_in_port=args.mail_in_port,
         temporal_db=str(var / "temporal.db"),
         worker_processes=args.workers or _default_workers(),
     )
@@ -256,6 +271,8 @@ def run(stack: Stack, config: Path) -> int:
         f"  Temporal UI  http://127.0.0.1:{stack.ui_port}\n"
         f"  notify       {stack.notify_url}/api/v1/notifications\n"
         f"  mail sink    {stack.var / 'mail'} (every mail sent, as .eml)\n"
+        f"  mail in      smtp://127.0.0.1:{stack.mail_in_port} (mail to any address there opens "
+        "a ticket;\n               a reply to a notification joins its ticket)\n"
         f"  logs         {stack.var}/*.log\n"
         f"  database     {stack.database_url}\n"
         "\ndemo agents (handle token):\n"

@@ -7,12 +7,15 @@ from typing import Annotated, Literal
 from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from shared.domain.text import HANDLE_PATTERN
+
 DEV_SECRET = "dev-only-secret-change-me"
 # Requester tokens are HMACs under SECRET_KEY: a short key could be guessed offline.
 MIN_SECRET_KEY_CHARS = 32
 DEV_NOTIFY_TOKEN = "dev-only-notify-token-change-me"
 MIN_NOTIFY_TOKEN_CHARS = 16
 _ORIGIN = re.compile(r"https?://[^/\s*]+")
+_HANDLE = re.compile(HANDLE_PATTERN)
 
 
 class Settings(BaseSettings):
@@ -58,6 +61,18 @@ class Settings(BaseSettings):
     # atomic); off for an instance that should only answer the API.
     notify_deliver_outbox: bool = True
 
+    # Mail in (`ticketflow mail-in`): its SMTP listener, and which help topic new mail opens a
+    # ticket in: MAIL_IN_ADDRESSES="billing@desk.example.com=billing,it@desk.example.com=network"
+    # by recipient address, else MAIL_IN_DEFAULT_TOPIC (empty: mail to other addresses is
+    # refused at RCPT time).
+    mail_in_host: str = "127.0.0.1"
+    mail_in_smtp_port: int = 2525
+    mail_in_addresses: Annotated[dict[str, str], NoDecode] = {}
+    mail_in_default_topic: str | None = "general"
+    # Messages from one sender that act on tickets in an hour; more are refused (mail loops).
+    mail_in_hourly_limit: int = 20
+    mail_in_max_bytes: int = 10 * 1024 * 1024
+
     max_body_bytes: int = 64 * 1024
     public_url: str = "http://127.0.0.1:8000"
     # Origins whose pages may call the intake API from a browser (CORS), comma-separated in
@@ -80,6 +95,36 @@ class Settings(BaseSettings):
             if not _ORIGIN.fullmatch(origin):
                 raise ValueError(f"{origin!r} is no origin such as https://desk.example.com")
         return origins
+
+    @field_validator("mail_in_addresses", mode="before")
+    @classmethod
+    def _address_topics(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        pairs: dict[str, str] = {}
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            address, equals, topic = item.partition("=")
+            if not equals or "@" not in address or not topic.strip():
+                raise ValueError(f"{item!r} is not address=help-topic")
+            pairs[address.strip().lower()] = topic.strip()
+        return pairs
+
+    @field_validator("mail_in_addresses")
+    @classmethod
+    def _topic_handles(cls, pairs: dict[str, str]) -> dict[str, str]:
+        for address, topic in pairs.items():
+            if not _HANDLE.fullmatch(topic):
+                raise ValueError(f"{topic!r} (for {address}) is not a help topic handle")
+        return {address.lower(): topic for address, topic in pairs.items()}
+
+    @field_validator("mail_in_default_topic")
+    @classmethod
+    def _default_topic(cls, topic: str | None) -> str | None:
+        if topic is None or not topic.strip():
+            return None
+        if not _HANDLE.fullmatch(topic.strip()):
+            raise ValueError(f"{topic!r} is not a help topic handle")
+        return topic.strip()
 
     @model_validator(mode="after")
     def _secret_required_in_production(self) -> "Settings":

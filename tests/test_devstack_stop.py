@@ -24,8 +24,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[1]
 STOP_WITHIN = 15.0
 WORKERS = 2
-# temporal, mail sink, notify, worker supervisor and its workers, intake; and devstack itself
-STACK_PROCESSES = 1 + 5 + WORKERS
+# temporal, mail sink, notify, worker supervisor and its workers, intake, mail-in; and devstack
+STACK_PROCESSES = 1 + 6 + WORKERS
 
 
 @dataclass
@@ -62,7 +62,8 @@ def devstack_command(var: Path, ports: dict[str, int]) -> list[str]:
 
 
 def free_ports() -> dict[str, int]:
-    return {name: free_port() for name in ("temporal", "ui", "intake", "notify", "smtp")}
+    names = ("temporal", "ui", "intake", "notify", "smtp", "mail-in")
+    return {name: free_port() for name in names}
 
 
 @pytest.fixture

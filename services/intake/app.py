@@ -15,6 +15,7 @@ from temporalio.client import Client
 from services.body_limit import BodySizeLimit
 from services.docs_assets import install_docs
 from services.intake.admin import router as admin_router
+from services.intake.admin.mail_in import router as mail_in_router
 from services.intake.alerts import router as alerts_router
 from services.intake.auth import AuthenticateFirst
 from services.intake.deps import SessionDep, TemporalDep
@@ -114,6 +115,7 @@ def create_app(settings: Settings, temporal: Client | None = None) -> FastAPI:
 
     app.include_router(tickets_router)
     app.include_router(admin_router)
+    app.include_router(mail_in_router)
     app.include_router(alerts_router)
     app.include_router(reports_router)
     app.include_router(events_router)

@@ -19,6 +19,9 @@ from shared.settings import Settings
 log = logging.getLogger("ticketflow.notify")
 
 IDEMPOTENCY_HEADER = "X-Ticketflow-Idempotency-Key"
+# RFC 3834: mail no person wrote, which autoresponders must not answer; Exchange reads the
+# second header instead.
+AUTOMATIC_HEADERS = {"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All"}
 # Folding at 78 columns drops a space between RFC 2047 encoded words (a CPython bug), which
 # garbles long non-ASCII subjects; 998 is RFC 5322's hard limit and folds only when needed.
 MAIL_POLICY = policy.default.clone(max_line_length=998)
@@ -37,11 +40,14 @@ class OutgoingMail:
     recipient_email: str
     subject: str
     body: str
+    # Sent by the system of itself (an acknowledgement, an escalation), not a person's words.
+    automatic: bool = False
 
 
 class Mailer(Protocol):
-    def deliver(self, mail: OutgoingMail) -> None:
-        """Hand the mail over, or raise DeliveryError."""
+    def deliver(self, mail: OutgoingMail) -> str | None:
+        """Hand the mail over and answer its Message-ID (None for a log line), or raise
+        DeliveryError."""
 
 
 def message_id(idempotency_key: str, mail_from: str) -> str:
@@ -66,6 +72,9 @@ def build_message(mail: OutgoingMail, mail_from: str, now: datetime) -> EmailMes
     message["Message-ID"] = message_id(mail.idempotency_key, mail_from)
     message[IDEMPOTENCY_HEADER] = _header(mail.idempotency_key)
     message["X-Ticketflow-Ticket"] = _header(mail.ticket)
+    if mail.automatic:
+        for name, value in AUTOMATIC_HEADERS.items():
+            message[name] = value
     message.set_content(scrub(mail.body, multiline=True))
     return message
 
@@ -115,7 +124,7 @@ class ChannelMailer:
             starttls=settings.smtp_starttls,
         )
 
-    def deliver(self, mail: OutgoingMail) -> None:
+    def deliver(self, mail: OutgoingMail) -> str | None:
         if mail.channel is Channel.LOG:
             log.info(
                 "notification %s for ticket %s to %s: %s",
@@ -124,13 +133,14 @@ class ChannelMailer:
                 mail.recipient_email,
                 mail.subject,
             )
-            return
+            return None
         message = build_message(mail, self._mail_from, datetime.now(UTC))
         local, domain = recipient_address(mail.recipient_email)
         try:
             self._send(message, f"{local}@{domain}")
         except (smtplib.SMTPException, OSError) as err:
             raise DeliveryError(f"{type(err).__name__}: {err}") from err
+        return str(message["Message-ID"])
 
     def _send(self, message: EmailMessage, recipient: str) -> None:
         # The envelope names the one recipient, never addresses read back from headers. With a

@@ -80,11 +80,11 @@ def deliver_due(sessions: sessionmaker[Session], mailer: Mailer, settings: Setti
         if row.kind == NotificationKind.TICKET_RECEIVED.value:
             mail = replace(mail, body=mail.body + _access(settings, row.ticket))
         try:
-            mailer.deliver(mail)
+            sent_as = mailer.deliver(mail)
         except DeliveryError as err:
             service.finish(sessions, row.id, DeliveryStatus.FAILED, error=str(err))
             continue
-        service.finish(sessions, row.id, DeliveryStatus.SENT)
+        service.finish(sessions, row.id, DeliveryStatus.SENT, message_id=sent_as)
     return len(rows)
 
 

@@ -14,6 +14,7 @@ from services.notify.mailer import DeliveryError, Mailer, OutgoingMail
 from services.notify.schemas import NotificationCreate, as_utc
 from shared.db.tables import Notification
 from shared.domain.enums import Channel, DeliveryStatus, NotificationKind
+from shared.domain.notices import is_automatic
 
 # A pending record older than this is taken to be a crashed attempt and may be claimed.
 ATTEMPT_LEASE = timedelta(seconds=60)
@@ -49,11 +50,13 @@ def submit(
                 return Submitted(current, created=False)
             raise DeliveryInProgress()
     try:
-        mailer.deliver(outgoing(row))
+        sent_as = mailer.deliver(outgoing(row))
     except DeliveryError as err:
         finish(sessions, row.id, DeliveryStatus.FAILED, error=str(err))
         raise DeliveryFailed(str(err)) from err
-    return Submitted(finish(sessions, row.id, DeliveryStatus.SENT), created=created)
+    return Submitted(
+        finish(sessions, row.id, DeliveryStatus.SENT, message_id=sent_as), created=created
+    )
 
 
 def get(sessions: sessionmaker[Session], idempotency_key: str) -> Notification | None:
@@ -135,10 +138,14 @@ def finish(
     row_id: int,
     status: DeliveryStatus,
     error: str | None = None,
+    message_id: str | None = None,
 ) -> Notification:
+    """Record an attempt's end; a sent mail's Message-ID, so replies find their ticket."""
     with sessions.begin() as session:
         row = session.get_one(Notification, row_id)
         row.status = status.value
+        if message_id is not None:
+            row.message_id = message_id
         row.attempts += 1
         row.last_error = error[:MAX_ERROR_CHARS] if error is not None else None
         # The attempt's time: when it was sent, or when a failed one may be retried from.
@@ -155,4 +162,5 @@ def outgoing(row: Notification) -> OutgoingMail:
         recipient_email=row.recipient_email,
         subject=row.subject,
         body=row.body,
+        automatic=is_automatic(NotificationKind(row.kind)),
     )

@@ -205,6 +205,8 @@ class Notification(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The Message-ID it was mailed with (set once sent): a reply's In-Reply-To finds its ticket.
+    message_id: Mapped[str | None] = mapped_column(String(320), index=True)
 
 
 class SlaClockFact(Base):
@@ -286,3 +288,34 @@ class EventRow(Base):
     internal: Mapped[bool] = mapped_column(Boolean)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class InboundMail(Base):
+    """One message received by mail-in, and what became of it (the admin's inbound log).
+
+    The first delivery of a Message-ID holds its `dedupe_key`; a later delivery of the same
+    message gets a row of its own with outcome `duplicate` and no key. A row left `received`
+    (a crash, or a dependency down) is completed by the message's redelivery.
+    """
+
+    __tablename__ = "inbound_mail"
+    __table_args__ = (
+        UniqueConstraint("dedupe_key", name="uq_inbound_mail_dedupe_key"),
+        Index("ix_inbound_mail_sender_received", "mail_from", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # sha256 of the Message-ID (of the raw message when it has none).
+    dedupe_key: Mapped[str | None] = mapped_column(String(64))
+    message_id: Mapped[str | None] = mapped_column(Text)
+    mail_from: Mapped[str] = mapped_column(String(320))
+    rcpt_to: Mapped[str] = mapped_column(Text)
+    subject: Mapped[str] = mapped_column(String(300))
+    outcome: Mapped[str] = mapped_column(String(32), index=True)
+    detail: Mapped[str | None] = mapped_column(Text)
+    ticket: Mapped[str | None] = mapped_column(String(16), index=True)
+    # [{filename, content_type, size}]: recorded only, until attachments are stored.
+    attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    size: Mapped[int] = mapped_column(Integer)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -16,6 +16,26 @@ FOLLOW_UP = (
 )
 
 
+# What the system sends of itself, not carrying a person's words: marked Auto-Submitted
+# (RFC 3834) so that other help desks' autoresponders do not answer. A response, a resolution
+# and a closing carry an agent's action, and the requester is meant to answer them.
+AUTOMATIC = frozenset(
+    {
+        NotificationKind.TICKET_RECEIVED,
+        NotificationKind.ASSIGNED,
+        NotificationKind.TRANSFERRED,
+        NotificationKind.ESCALATION,
+        NotificationKind.SLA_WARNING,
+        NotificationKind.PENDING_REMINDER,
+        NotificationKind.REQUESTER_REPLIED,
+    }
+)
+
+
+def is_automatic(kind: NotificationKind) -> bool:
+    return kind in AUTOMATIC
+
+
 def render_body(notice: Notice, quoted: str | None) -> str:
     """The body of `notice`, quoting the thread message it refers to (if any)."""
     parts = [part for part in (quoted, notice.body) if part]

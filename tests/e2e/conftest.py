@@ -22,8 +22,9 @@ T = TypeVar("T")
 
 
 @contextmanager
-def started_stack(kind: str, var: Path) -> Iterator[Stack]:
-    """The whole stack on free ports, on a fresh `kind` database; stopped on the way out."""
+def started_stack(kind: str, var: Path, extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
+    """The whole stack on free ports, on a fresh `kind` database; stopped on the way out.
+    `extra_env` adds to (or overrides) the settings every process gets."""
     database = sqlite_database(var) if kind == "sqlite" else postgres_database()
     with database as url:
         stack = Stack.on_free_ports(
@@ -35,6 +36,7 @@ def started_stack(kind: str, var: Path) -> Iterator[Stack]:
                 "NOTIFY_TOKEN": uuid.uuid4().hex,
                 "TEMPORAL_TASK_QUEUE": f"e2e-{uuid.uuid4().hex[:8]}",
                 "TEMPORAL_RPC_TIMEOUT_SECONDS": "5",
+                **(extra_env or {}),
             },
         )
         try:

@@ -157,3 +157,25 @@ def test_log_channel_records_without_mail(client: httpx.Client, sink: MailSink) 
     assert response.status_code == 201
     assert response.json()["status"] == "sent"
     assert sink.mails() == []
+
+
+def test_a_sent_mail_keeps_its_message_id_and_automatic_ones_are_marked(
+    client: httpx.Client, sink: MailSink, settings: Settings
+) -> None:
+    """Mail-in finds a reply's ticket by the Message-ID it answers; autoresponders of other
+    help desks must not answer an acknowledgement, but a person's response is unmarked."""
+    acknowledgement = notification()
+    response = notification(
+        idempotency_key="100001:3:response:alice@example.com",
+        kind="response",
+        subject="[#100001] Re: Online banking down",
+    )
+    for payload in (acknowledgement, response):
+        assert client.post("/api/v1/notifications", json=payload).status_code == 201
+    mails = [email.message_from_bytes(eml.read_bytes()) for eml in sink.mails()]
+    by_key = {mail[IDEMPOTENCY_HEADER]: mail for mail in mails}
+    for payload, automatic in ((acknowledgement, True), (response, False)):
+        mail = by_key[payload["idempotency_key"]]
+        assert stored(settings, payload["idempotency_key"]).message_id == mail["Message-ID"]
+        assert (mail["Auto-Submitted"] == "auto-generated") is automatic
+        assert (mail["X-Auto-Response-Suppress"] == "All") is automatic

@@ -1,0 +1,148 @@
+"""What an inbound message does, decided from the message and what the database knows.
+
+- Sent by a machine (auto-reply, bounce, list, our own notification): recorded, ignored.
+- From one of our own addresses: ignored (a loop through a forwarding rule).
+- A sender over the hourly limit: refused (this stops a loop with an autoresponder that does
+  not mark its mail: we stop answering, so it has nothing left to answer). Agents writing on
+  tickets are not limited; a loop between two machines always has a limited side, since an
+  agent's message mails only the requester, whose answers count.
+- Threads onto a ticket (In-Reply-To/References name a mail of ours, or "[#number]" in the
+  subject names a ticket):
+  - from the ticket's requester: a requester reply;
+  - from an active agent: a public response, or an internal note when marked;
+  - from anyone else (or a viewer): refused and recorded, nothing is mailed back, no ticket
+    is opened (a stranger who sees a subject line can neither write to nor fork a ticket).
+- Otherwise: a new ticket in the help topic of the first recipient address mapped to one,
+  else the default help topic; refused if there is none.
+"""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from shared.domain.enums import Role
+from shared.domain.mail.content import marked_as_note
+from shared.domain.mail.message import InboundMessage
+from shared.domain.text import email_problem
+
+
+class Outcome(StrEnum):
+    """What became of an inbound message (the admin log's `outcome`)."""
+
+    RECEIVED = "received"  # recorded, not yet acted upon (a redelivery completes it)
+    CREATED = "created"
+    REPLIED = "replied"
+    NOTED = "noted"
+    IGNORED_AUTO_REPLY = "ignored-auto-reply"
+    DUPLICATE = "duplicate"
+    REFUSED = "refused"
+
+
+# Outcomes that acted on a ticket: what the per-sender limit counts.
+ACTED = (Outcome.CREATED, Outcome.REPLIED, Outcome.NOTED)
+
+
+@dataclass(frozen=True)
+class TicketRef:
+    number: str
+    requester_email: str
+    requester_name: str
+
+
+@dataclass(frozen=True)
+class AgentRef:
+    handle: str
+    name: str
+    role: Role
+    active: bool
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the database knows about the message's sender and thread."""
+
+    ticket: TicketRef | None
+    agent: AgentRef | None
+    recent_from_sender: int  # messages from this sender that acted in the last hour
+    topic: str | None  # the help topic its recipients route to (or the default)
+
+
+@dataclass(frozen=True)
+class Ignore:
+    reason: str
+    ticket: str | None = None
+
+
+@dataclass(frozen=True)
+class Refuse:
+    reason: str
+    ticket: str | None = None
+
+
+@dataclass(frozen=True)
+class OpenTicket:
+    topic: str
+
+
+@dataclass(frozen=True)
+class RequesterReply:
+    ticket: TicketRef
+
+
+@dataclass(frozen=True)
+class AgentMessage:
+    ticket: str
+    agent: AgentRef
+    note: bool
+
+
+Decision = Ignore | Refuse | OpenTicket | RequesterReply | AgentMessage
+
+
+def decide(
+    message: InboundMessage, context: Context, *, own_addresses: frozenset[str], hourly_limit: int
+) -> Decision:
+    number = context.ticket.number if context.ticket else None
+    if message.auto_reason is not None:
+        return Ignore(message.auto_reason, number)
+    if message.sender in own_addresses:
+        return Ignore(f"sent from ticketflow's own address {message.sender}", number)
+    on_ticket = _on_ticket(message, context.ticket, context.agent) if context.ticket else None
+    if isinstance(on_ticket, AgentMessage):
+        return on_ticket  # agents answering many tickets by mail are not limited
+    if context.recent_from_sender >= hourly_limit:
+        return Refuse(
+            f"{message.sender} sent {context.recent_from_sender} messages that acted in the "
+            f"last hour (limit {hourly_limit}): a mail loop?",
+            number,
+        )
+    if on_ticket is not None:
+        return on_ticket
+    problem = email_problem(message.sender)
+    if problem is not None:
+        return Refuse(f"sender address not accepted: {problem}")
+    if context.topic is None:
+        return Refuse("no help topic for its recipients, and no default help topic")
+    return OpenTicket(context.topic)
+
+
+def _on_ticket(message: InboundMessage, ticket: TicketRef, agent: AgentRef | None) -> Decision:
+    if message.sender == ticket.requester_email.lower():
+        return RequesterReply(ticket)
+    if agent is not None and agent.active:
+        if agent.role is Role.VIEWER:
+            return Refuse(f"agent {agent.handle} is a viewer and may not write", ticket.number)
+        return AgentMessage(ticket.number, agent, marked_as_note(message.subject, message.text))
+    return Refuse(
+        f"{message.sender} is neither the requester of ticket {ticket.number} nor an agent",
+        ticket.number,
+    )
+
+
+def topic_for(
+    recipients: tuple[str, ...], addresses: dict[str, str], default: str | None
+) -> str | None:
+    """The help topic of the first recipient mapped to one, else the default."""
+    for recipient in recipients:
+        if recipient in addresses:
+            return addresses[recipient]
+    return default
