@@ -56,13 +56,18 @@ class KeyPrincipal:
     name: str
     scopes: frozenset[KeyScope]
 
+    @property
+    def handle(self) -> str:
+        """`key:<id>`: tells two keys of one name apart (and scopes a key's Idempotency-Keys to
+        it); never an agent's handle, which has no colon."""
+        return f"key:{self.id}"
+
     def allows(self, scope: KeyScope) -> bool:
         return grants(self.scopes, scope)
 
     def actor(self) -> Actor:
-        """On a ticket's timeline and in the audit log: the key's name; `key:<id>` tells two
-        keys of one name apart (and scopes a key's Idempotency-Keys to it)."""
-        return Actor(kind=ActorKind.INTEGRATION, name=self.name, handle=f"key:{self.id}")
+        """On a ticket's timeline and in the audit log: the key, under its name."""
+        return Actor(kind=ActorKind.INTEGRATION, name=self.name, handle=self.handle)
 
 
 @dataclass(frozen=True)

@@ -82,14 +82,7 @@ def _command_context(
     key: IdempotencyKey = None,
     if_match: IfMatch = None,
 ) -> TicketContext:
-    return TicketContext(
-        sessions=ctx.sessions,
-        settings=ctx.settings,
-        client=ctx.client,
-        response=ctx.response,
-        key=key,
-        expected_version=expected_version(if_match),
-    )
+    return replace(ctx, key=key, expected_version=expected_version(if_match))
 
 
 Ctx = Annotated[TicketContext, Depends(_context)]
@@ -150,6 +143,7 @@ async def create_ticket(
         idempotency_key=idempotency_key,
     )
     read = await _read(ctx, created, internal=False)
+    ctx.response.headers["ETag"] = etag(created.version)
     token = requester_token(settings.secret_key, created.number)
     return TicketCreated(**read.model_dump(), access_token=token)
 
