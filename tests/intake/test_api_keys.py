@@ -192,6 +192,19 @@ def test_an_expired_key_gets_401(
     assert item["active"] is False and item["revoked_at"] is None
 
 
+def test_expiry_times_are_kept_in_utc_whatever_their_offset(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
+    """PostgreSQL refuses offsets beyond ±15:59, which ISO 8601 and Python allow."""
+    body = {"name": "crm", "scopes": ["admin"], "expires_at": "2468-12-27T13:42:49.7+19:50"}
+    response = client.post(KEYS, json=body, headers=bearer(tokens["admin"]))
+    assert response.status_code == 201, response.text
+    assert response.json()["expires_at"] == "2468-12-26T17:52:49.700000Z"
+    body["expires_at"] = "9999-12-31T23:00:00-05:00"  # past year 9999 in UTC
+    response = client.post(KEYS, json=body, headers=bearer(tokens["admin"]))
+    assert response.status_code == 422, response.text
+
+
 @pytest.mark.parametrize(
     "body",
     [

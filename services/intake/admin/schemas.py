@@ -40,9 +40,15 @@ class ApiKeyCreate(Strict):
     @field_validator("expires_at")
     @classmethod
     def _in_the_future(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value <= datetime.now(UTC):
+        if value is None:
+            return None
+        if value <= datetime.now(UTC):
             raise ValueError("expires_at must be in the future")
-        return value
+        # In UTC: PostgreSQL refuses offsets beyond ±15:59 that Python accepts (+19:50).
+        try:
+            return value.astimezone(UTC)
+        except OverflowError as err:  # 9999-12-31T23:00-05:00 is past year 9999 in UTC
+            raise ValueError("expires_at is too far in the future") from err
 
 
 class ApiKeyRead(BaseModel):
