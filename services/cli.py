@@ -268,6 +268,10 @@ def load_config(args: argparse.Namespace, settings: Settings) -> int:
 
 def add_agent(args: argparse.Namespace, settings: Settings) -> int:
     """Print the new agent's token last: it is shown once, only its hash is stored."""
+    from shared.db import audit
+    from shared.domain.audit import AuditEntity
+    from shared.domain.enums import ActorKind
+    from shared.domain.models import Actor
     from shared.reference import service as reference
     from shared.reference.schemas import AgentCreate
 
@@ -276,6 +280,14 @@ def add_agent(args: argparse.Namespace, settings: Settings) -> int:
     )
     with _session(settings) as session:
         agent, token = reference.create_agent(session=session, data=data)
+        audit.record_change(
+            session,
+            actor=Actor(kind=ActorKind.SYSTEM, name="ticketflow agents add"),
+            entity=AuditEntity.AGENT,
+            entity_id=agent.handle,
+            before=None,
+            after=agent.model_dump(mode="json"),
+        )
         session.commit()
     print(f"created {agent.role} {agent.handle} ({agent.name} <{agent.email}>); token:")
     print(token)

@@ -1,4 +1,5 @@
-"""Credentials: agent API tokens (stored hashed) and requester access tokens (derived)."""
+"""Credentials: agent API tokens and integration API keys (both stored hashed), and requester
+access tokens (derived)."""
 
 import hashlib
 import hmac
@@ -10,6 +11,18 @@ DEMO_TOKENS = ("dev-jane-token", "dev-john-token", "dev-vera-token")
 
 def new_agent_token() -> str:
     return "tf_" + secrets.token_urlsafe(32)
+
+
+# Integration keys are recognisable by their prefix (secret scanners, logs, our own lookup).
+API_KEY_PREFIX = "tfk_"
+
+
+def new_api_key() -> str:
+    return API_KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def is_api_key(token: str) -> bool:
+    return token.startswith(API_KEY_PREFIX)
 
 
 def hash_token(token: str) -> str:

@@ -1,12 +1,17 @@
-"""Who is calling: an agent (bearer API token) or a ticket's requester (its access token).
+"""Who is calling: an agent (bearer API token), an integration (an API key, `tfk_…`), or a
+ticket's requester (its access token).
 
-Routes state what they need through their dependencies (`CurrentPrincipal`, `CurrentAgent`,
-`WritingAgent`, `AdminAgent`); `AuthenticateFirst` reads those same dependencies to check the
-caller before FastAPI reads the body."""
+Routes state what they need through their dependencies: `CurrentPrincipal` (anyone with
+credentials: a requester is checked against the ticket's number), or a scope through
+`require_scope` (an agent whose role grants it, or a key holding it; `admin` implies all).
+`CurrentAgent` (tickets:read), `WritingAgent` (tickets:write) and `AdminAgent` (admin) are
+those guards for the ticket and admin routes. `AuthenticateFirst` reads the same dependencies
+to check the caller before FastAPI reads the body."""
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from enum import IntEnum
+from datetime import UTC, datetime
+from functools import cache
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -20,9 +25,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.intake.deps import SessionsDep
 from services.intake.errors import Forbidden, Unauthorized, error_answer
-from shared.access import hash_token, requester_token_valid
-from shared.db import directory
-from shared.domain.enums import Role
+from shared.access import hash_token, is_api_key, requester_token_valid
+from shared.db import api_keys, directory
+from shared.domain.enums import ActorKind, Role
+from shared.domain.models import Actor
+from shared.domain.scopes import Scope as KeyScope
+from shared.domain.scopes import grants, role_grants
 from shared.settings import Settings
 
 
@@ -33,6 +41,34 @@ class AgentPrincipal:
     email: str
     role: Role
 
+    def allows(self, scope: KeyScope) -> bool:
+        return role_grants(self.role, scope)
+
+    def actor(self) -> Actor:
+        return Actor(kind=ActorKind.AGENT, name=self.name, handle=self.handle)
+
+
+@dataclass(frozen=True)
+class KeyPrincipal:
+    """An integration's API key: it may do what its scopes allow, and acts under its name."""
+
+    id: int
+    name: str
+    scopes: frozenset[KeyScope]
+
+    @property
+    def handle(self) -> str:
+        """`key:<id>`: tells two keys of one name apart (and scopes a key's Idempotency-Keys to
+        it); never an agent's handle, which has no colon."""
+        return f"key:{self.id}"
+
+    def allows(self, scope: KeyScope) -> bool:
+        return grants(self.scopes, scope)
+
+    def actor(self) -> Actor:
+        """On a ticket's timeline and in the audit log: the key, under its name."""
+        return Actor(kind=ActorKind.INTEGRATION, name=self.name, handle=self.handle)
+
 
 @dataclass(frozen=True)
 class RequesterPrincipal:
@@ -41,13 +77,35 @@ class RequesterPrincipal:
     token: str
 
 
-Principal = AgentPrincipal | RequesterPrincipal
+# Those who act for the help desk: they read and command any ticket their scopes allow.
+Staff = AgentPrincipal | KeyPrincipal
+Principal = AgentPrincipal | KeyPrincipal | RequesterPrincipal
 
 bearer_scheme = HTTPBearer(
     auto_error=False,
-    description="An agent's API token, or a ticket's access token (for its requester).",
+    description="An agent's API token, an integration's API key (tfk_…), or a ticket's "
+    "access token (for its requester).",
 )
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
+
+
+def principal_of(sessions: sessionmaker[Session], token: str) -> Principal:
+    """The caller a bearer token stands for; 401 for a key that is unknown, revoked or expired."""
+    # Short sessions: ticket handlers go on to await Temporal, and must not hold a connection.
+    if is_api_key(token):
+        with sessions.begin() as session:  # the key's last use may be written (once a minute)
+            key = api_keys.authenticate(session, token, datetime.now(UTC))
+        if key is not None:
+            return KeyPrincipal(id=key.id, name=key.name, scopes=key.scopes)
+    with sessions() as session:
+        agent = directory.agent_by_token_hash(session, hash_token(token))
+    if agent is not None:
+        return AgentPrincipal(
+            handle=agent.handle, name=agent.name, email=agent.email, role=Role(agent.role)
+        )
+    if is_api_key(token):
+        raise Unauthorized()
+    return RequesterPrincipal(token=token)
 
 
 def _principal(
@@ -55,20 +113,12 @@ def _principal(
 ) -> Principal:
     if credentials is None or not credentials.credentials.strip():
         raise Unauthorized()
-    token = credentials.credentials.strip()
-    # A short session: ticket handlers go on to await Temporal, and must not hold a connection.
-    with sessions() as session:
-        agent = directory.agent_by_token_hash(session, hash_token(token))
-    if agent is None:
-        return RequesterPrincipal(token=token)
-    return AgentPrincipal(
-        handle=agent.handle, name=agent.name, email=agent.email, role=Role(agent.role)
-    )
+    return principal_of(sessions, credentials.credentials.strip())
 
 
 def get_principal(request: Request, sessions: SessionsDep, credentials: Credentials) -> Principal:
     checked = getattr(request.state, "principal", None)
-    if isinstance(checked, AgentPrincipal | RequesterPrincipal):
+    if isinstance(checked, AgentPrincipal | KeyPrincipal | RequesterPrincipal):
         return checked  # found by AuthenticateFirst for this very request
     return _principal(sessions, credentials)
 
@@ -76,69 +126,113 @@ def get_principal(request: Request, sessions: SessionsDep, credentials: Credenti
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
-def get_agent(principal: CurrentPrincipal) -> AgentPrincipal:
-    if not isinstance(principal, AgentPrincipal):
+def presented_key(request: Request, sessions: SessionsDep) -> KeyPrincipal | None:
+    """The API key a request to a public route (opening a ticket) carries, checked (401 if
+    unknown, revoked or expired); any other credentials there are ignored, as before. Read
+    from the header itself, so the route stays one that needs no credentials."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not is_api_key(token):
+        return None
+    principal = principal_of(sessions, token)
+    return principal if isinstance(principal, KeyPrincipal) else None
+
+
+PresentedKey = Annotated[KeyPrincipal | None, Depends(presented_key)]
+
+
+def staff_with(principal: Principal, scope: KeyScope) -> Staff:
+    """`principal` if it is an agent whose role grants `scope` or a key holding it: else 401
+    (a requester's token) or 403 (naming the missing scope, or the role needed)."""
+    if isinstance(principal, RequesterPrincipal):
         raise Unauthorized()
-    return principal
-
-
-CurrentAgent = Annotated[AgentPrincipal, Depends(get_agent)]
-
-
-def get_writing_agent(agent: CurrentAgent) -> AgentPrincipal:
-    if agent.role is Role.VIEWER:
+    if principal.allows(scope):
+        return principal
+    if isinstance(principal, KeyPrincipal):
+        raise Forbidden(f"this API key lacks the scope {scope.value!r}")
+    if principal.role is Role.VIEWER and role_grants(Role.AGENT, scope):
         raise Forbidden("viewers may read but not change anything")
-    return agent
+    raise Forbidden("admin role required")
 
 
-WritingAgent = Annotated[AgentPrincipal, Depends(get_writing_agent)]
+# The guards `require_scope` made, by dependency: what AuthenticateFirst checks for a route.
+_GUARDS: dict[Callable[..., Any], KeyScope] = {}
 
 
-def get_admin(agent: CurrentAgent) -> AgentPrincipal:
-    if agent.role is not Role.ADMIN:
-        raise Forbidden("admin role required")
-    return agent
+def require_scope(scope: KeyScope | str) -> Callable[[Principal], Staff]:
+    """The dependency a route (or a router) uses to need `scope`:
+
+        Reader = Annotated[Staff, Depends(require_scope("events:read"))]
+        APIRouter(dependencies=[Depends(require_scope("webhooks:admin"))])
+
+    It answers the caller (an agent or a key: `Staff`), after 401 for no or bad credentials
+    and 403 naming the missing scope. The same scope gives the same dependency, so FastAPI
+    runs it once per request and `AuthenticateFirst` checks it before the body is read."""
+    return _guard(KeyScope(scope))
 
 
-AdminAgent = Annotated[AgentPrincipal, Depends(get_admin)]
+@cache
+def _guard(scope: KeyScope) -> Callable[[Principal], Staff]:
+    def guard(principal: CurrentPrincipal) -> Staff:
+        return staff_with(principal, scope)
+
+    guard.__name__ = guard.__qualname__ = f"require_{scope.value.replace(':', '_')}"
+    _GUARDS[guard] = scope
+    return guard
 
 
-class Access(IntEnum):
-    """What a route asks of its caller: the most its dependencies ask."""
-
-    PUBLIC = 0
-    PRINCIPAL = 1  # an agent, or a requester holding the ticket's access token
-    AGENT = 2
-    WRITER = 3
-    ADMIN = 4
+get_agent = require_scope(KeyScope.TICKETS_READ)
+get_writing_agent = require_scope(KeyScope.TICKETS_WRITE)
+get_admin = require_scope(KeyScope.ADMIN)
+CurrentAgent = Annotated[Staff, Depends(get_agent)]
+WritingAgent = Annotated[Staff, Depends(get_writing_agent)]
+AdminAgent = Annotated[Staff, Depends(get_admin)]
 
 
-_ACCESS: dict[Callable[..., Any], Access] = {
-    get_principal: Access.PRINCIPAL,
-    get_agent: Access.AGENT,
-    get_writing_agent: Access.WRITER,
-    get_admin: Access.ADMIN,
-}
+@dataclass(frozen=True)
+class Requirement:
+    """What a route asks of its caller, read from its dependencies: credentials of anyone
+    (`principal`: an agent, a key, or the ticket's requester) and/or these scopes."""
+
+    principal: bool = False
+    scopes: frozenset[KeyScope] = frozenset()
+
+    @property
+    def public(self) -> bool:
+        return not self.principal and not self.scopes
+
+    def __or__(self, other: "Requirement") -> "Requirement":
+        return Requirement(self.principal or other.principal, self.scopes | other.scopes)
+
+
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def required_access(dependant: Dependant) -> Access:
-    own = _ACCESS.get(dependant.call, Access.PUBLIC) if dependant.call else Access.PUBLIC
-    return max([own, *(required_access(d) for d in dependant.dependencies)])
+def requirement_of(dependant: Dependant) -> Requirement:
+    own = Requirement()
+    if dependant.call is get_principal:
+        own = Requirement(principal=True)
+    elif dependant.call in _GUARDS:
+        own = Requirement(scopes=frozenset({_GUARDS[dependant.call]}))
+    for sub in dependant.dependencies:
+        own = own | requirement_of(sub)
+    return own
 
 
-def route_access(route: RouteContext) -> Access:
+def route_requirement(route: RouteContext) -> Requirement:
     dependant = getattr(route, "dependant", None)  # plain Starlette routes (docs) have none
-    return required_access(dependant) if isinstance(dependant, Dependant) else Access.PUBLIC
+    return requirement_of(dependant) if isinstance(dependant, Dependant) else Requirement()
 
 
 async def authenticate(
-    request: Request, access: Access, path_params: Mapping[str, Any]
+    request: Request, needs: Requirement, path_params: Mapping[str, Any]
 ) -> Principal:
     """The checks of the route's auth dependencies, done before anything else of the request."""
     sessions: sessionmaker[Session] = request.app.state.sessions
     principal = await run_in_threadpool(_principal, sessions, await bearer_scheme(request))
-    if access is Access.PRINCIPAL:
+    for scope in sorted(needs.scopes):
+        staff_with(principal, scope)
+    if needs.principal and not needs.scopes:
         number = path_params.get("number")
         if isinstance(principal, RequesterPrincipal):
             settings: Settings = request.app.state.settings
@@ -146,14 +240,9 @@ async def authenticate(
                 settings.secret_key, number, principal.token
             ):
                 raise Unauthorized()
-        elif request.method not in SAFE_METHODS:
-            get_writing_agent(principal)
-    elif access >= Access.AGENT:
-        agent = get_agent(principal)
-        if access is Access.WRITER:
-            get_writing_agent(agent)
-        elif access is Access.ADMIN:
-            get_admin(agent)
+        else:  # staff read a ticket with tickets:read, and answer on it with tickets:write
+            reads = request.method in SAFE_METHODS
+            staff_with(principal, KeyScope.TICKETS_READ if reads else KeyScope.TICKETS_WRITE)
     return principal
 
 
@@ -168,27 +257,27 @@ class AuthenticateFirst:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._routes: list[tuple[RouteContext, Access]] | None = None
+        self._routes: list[tuple[RouteContext, Requirement]] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             request = Request(scope)
-            access, path_params = self._access(request)
-            if access is not Access.PUBLIC:
+            needs, path_params = self._requirement(request)
+            if not needs.public:
                 try:
-                    request.state.principal = await authenticate(request, access, path_params)
+                    request.state.principal = await authenticate(request, needs, path_params)
                 except Exception as err:
                     response = await error_answer(request, err)
                     await response(scope, receive, send)
                     return
         await self.app(scope, receive, send)
 
-    def _access(self, request: Request) -> tuple[Access, Mapping[str, Any]]:
+    def _requirement(self, request: Request) -> tuple[Requirement, Mapping[str, Any]]:
         if self._routes is None:  # routes are all included when the first request comes
             contexts = iter_route_contexts(request.app.routes)
-            self._routes = [(route, route_access(route)) for route in contexts]
-        for route, access in self._routes:
+            self._routes = [(route, route_requirement(route)) for route in contexts]
+        for route, needs in self._routes:
             match, child_scope = route.matches(request.scope)
             if match is Match.FULL:
-                return access, child_scope.get("path_params", {})
-        return Access.PUBLIC, {}
+                return needs, child_scope.get("path_params", {})
+        return Requirement(), {}

@@ -2,17 +2,19 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from services.intake.auth import CurrentAgent
+from services.intake.auth import Staff, require_scope
 from services.intake.deps import SessionsDep
 from services.intake.errors import Refused
 from shared.db.events import BadCursor, Cursor, read_page
 from shared.domain.events import EventType, TicketEvent
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
+# Admins, and integrations' keys holding the scope.
+EventsReader = Annotated[Staff, Depends(require_scope("events:read"))]
 
 MAX_PAGE = 1000
 
@@ -36,7 +38,7 @@ class FeedPage(BaseModel):
 
 @router.get("/events")
 async def events(
-    _: CurrentAgent,
+    _: EventsReader,
     sessions: SessionsDep,
     after: Annotated[str | None, Query(max_length=64, description="A `next_cursor`.")] = None,
     types: Annotated[

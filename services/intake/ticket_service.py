@@ -55,6 +55,7 @@ REFUSAL_STATUS = {
     Refusal.TICKET_FULL: 413,
     Refusal.RATE_LIMITED: 429,
     Refusal.KEY_REUSED: 422,
+    Refusal.VERSION_MISMATCH: 412,
 }
 
 
@@ -153,7 +154,7 @@ class CommandRequest:
     number: str
     actor: Actor
     action: Action
-    key: str | None
+    key: str | None = None
     agent: str | None = None
     team: str | None = None
     priority: Priority | None = None
@@ -161,6 +162,9 @@ class CommandRequest:
     message: str | None = None
     resolution: str | None = None
     remind_at: datetime | None = None
+    # If-Match: the version the caller saw; the workflow refuses the command (412) if the
+    # ticket is at another one.
+    expected_version: int | None = None
 
 
 async def run_command(
@@ -244,6 +248,7 @@ def _command(
         schedule=schedule,
         fingerprint=digest,
         expires_at=now + timedelta(seconds=settings.command_timeout_seconds),
+        expected_version=request.expected_version,
     )
 
 

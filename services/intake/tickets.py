@@ -1,9 +1,9 @@
 """Ticket endpoints: parse, authorise, call the ticket service, answer."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Query, status
+from fastapi import APIRouter, Depends, Header, Path, Query, Response, status
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
@@ -11,14 +11,15 @@ from temporalio.client import Client
 
 from services.intake import ticket_service
 from services.intake.auth import (
-    AgentPrincipal,
     CurrentAgent,
     CurrentPrincipal,
+    PresentedKey,
     RequesterPrincipal,
     WritingAgent,
+    staff_with,
 )
 from services.intake.deps import SessionDep, SessionsDep, SettingsDep, TemporalDep
-from services.intake.errors import Forbidden, Unauthorized
+from services.intake.errors import ErrorBody, Refused, Unauthorized
 from services.intake.schemas import (
     AssignBody,
     MessageBody,
@@ -35,8 +36,9 @@ from services.intake.schemas import (
 from services.intake.ticket_list import TicketFilter, list_tickets
 from shared.access import requester_token, requester_token_valid
 from shared.db import thread
-from shared.domain.enums import Action, ActorKind, Role
+from shared.domain.enums import Action, ActorKind
 from shared.domain.models import Actor, TicketView
+from shared.domain.scopes import Scope
 from shared.settings import Settings
 
 Command = ticket_service.CommandRequest
@@ -45,6 +47,15 @@ router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
 # and one that names no ticket is a 404.
 Number = Annotated[str, Path(pattern=r"^[1-9][0-9]{5,15}$", description="ticket number")]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        max_length=40,
+        description="The ticket version the command expects (the `version` field, or the ETag "
+        'of a read, e.g. `"7"`): 412 if the ticket is at another one. `*`: any version.',
+    ),
+]
 
 
 @dataclass(frozen=True)
@@ -52,19 +63,59 @@ class TicketContext:
     sessions: sessionmaker[Session]
     settings: Settings
     client: Client
+    response: Response  # where the answer's ETag goes
+    key: str | None = None  # Idempotency-Key
+    expected_version: int | None = None  # If-Match
 
 
-def _context(sessions: SessionsDep, settings: SettingsDep, client: TemporalDep) -> TicketContext:
-    return TicketContext(sessions=sessions, settings=settings, client=client)
+def _context(
+    sessions: SessionsDep,
+    settings: SettingsDep,
+    client: TemporalDep,
+    response: Response,
+) -> TicketContext:
+    return TicketContext(sessions=sessions, settings=settings, client=client, response=response)
+
+
+def _command_context(
+    ctx: Annotated[TicketContext, Depends(_context)],
+    key: IdempotencyKey = None,
+    if_match: IfMatch = None,
+) -> TicketContext:
+    return replace(ctx, key=key, expected_version=expected_version(if_match))
 
 
 Ctx = Annotated[TicketContext, Depends(_context)]
+# A command's: also its Idempotency-Key and If-Match headers.
+CommandCtx = Annotated[TicketContext, Depends(_command_context)]
+
+
+def expected_version(if_match: str | None) -> int | None:
+    """The version an If-Match header names: `7`, `"7"` or `W/"7"`; `*` (or none): any."""
+    if if_match is None or if_match.strip() == "*":
+        return None
+    tag = if_match.strip().removeprefix("W/").strip('"')
+    if not tag.isascii() or not tag.isdigit() or len(tag) > 18:
+        raise Refused(422, 'If-Match must name one ticket version, e.g. "7" (or be *)')
+    return int(tag)
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
 
 
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
     responses={
+        401: {
+            "model": ErrorBody,
+            "description": "An API key (tfk_…) was given that is unknown, revoked or expired",
+        },
+        403: {
+            "model": ErrorBody,
+            "description": "An API key was given that lacks the scope tickets:create",
+        },
         422: {"description": "Invalid body, or an Idempotency-Key used for another ticket"},
         503: {"description": "Not created (a dependency is down): retry"},
     },
@@ -72,13 +123,17 @@ Ctx = Annotated[TicketContext, Depends(_context)]
 async def create_ticket(
     body: TicketCreate,
     ctx: Ctx,
+    key: PresentedKey,
     idempotency_key: IdempotencyKey = None,
 ) -> TicketCreated:
     """Open a ticket (no credentials needed: this is the public portal's door).
 
-    Answers once the ticket's workflow has started: its number and access token are valid.
-    The same Idempotency-Key and request again answers the same ticket, for good.
+    An integration's API key, if given, must hold tickets:create. Answers once the ticket's
+    workflow has started: its number and access token are valid. The same Idempotency-Key and
+    request again answers the same ticket, for good.
     """
+    if key is not None:
+        staff_with(key, Scope.TICKETS_CREATE)
     settings = ctx.settings
     created = await ticket_service.create_ticket(
         client=ctx.client,
@@ -88,6 +143,7 @@ async def create_ticket(
         idempotency_key=idempotency_key,
     )
     read = await _read(ctx, created, internal=False)
+    ctx.response.headers["ETag"] = etag(created.version)
     token = requester_token(settings.secret_key, created.number)
     return TicketCreated(**read.model_dump(), access_token=token)
 
@@ -107,10 +163,12 @@ async def get_ticket(
     principal: CurrentPrincipal,
     ctx: Ctx,
 ) -> TicketRead:
-    """An agent sees everything; the requester (with the ticket's token) never sees notes."""
+    """An agent (or a key with tickets:read) sees everything; the requester (with the ticket's
+    token) never sees notes. The ETag is the ticket's version, for If-Match."""
     _authorise_reader(principal, ctx.settings.secret_key, number)
     view = await ticket_service.read_view(ctx.client, ctx.sessions, ctx.settings, number)
-    return await _read(ctx, view, internal=isinstance(principal, AgentPrincipal))
+    ctx.response.headers["ETag"] = etag(view.version)
+    return await _read(ctx, view, internal=not isinstance(principal, RequesterPrincipal))
 
 
 @router.get("/{number}/timeline")
@@ -123,28 +181,28 @@ async def get_timeline(number: Number, _: CurrentAgent, ctx: Ctx) -> TimelineRea
 
 @router.post("/{number}/assign")
 async def assign(
-    number: Number, body: AssignBody, agent: WritingAgent, ctx: Ctx, key: IdempotencyKey = None
+    number: Number, body: AssignBody, agent: WritingAgent, ctx: CommandCtx
 ) -> TicketRead:
     return await _send(
-        ctx, Command(number, _agent(agent), Action.ASSIGN, key, agent=body.agent, team=body.team)
+        ctx, Command(number, agent.actor(), Action.ASSIGN, agent=body.agent, team=body.team)
     )
 
 
 @router.post("/{number}/priority")
 async def change_priority(
-    number: Number, body: PriorityBody, agent: WritingAgent, ctx: Ctx, key: IdempotencyKey = None
+    number: Number, body: PriorityBody, agent: WritingAgent, ctx: CommandCtx
 ) -> TicketRead:
     return await _send(
-        ctx, Command(number, _agent(agent), Action.CHANGE_PRIORITY, key, priority=body.priority)
+        ctx, Command(number, agent.actor(), Action.CHANGE_PRIORITY, priority=body.priority)
     )
 
 
 @router.post("/{number}/transfer")
 async def transfer(
-    number: Number, body: TransferBody, agent: WritingAgent, ctx: Ctx, key: IdempotencyKey = None
+    number: Number, body: TransferBody, agent: WritingAgent, ctx: CommandCtx
 ) -> TicketRead:
     return await _send(
-        ctx, Command(number, _agent(agent), Action.TRANSFER, key, department=body.department)
+        ctx, Command(number, agent.actor(), Action.TRANSFER, department=body.department)
     )
 
 
@@ -153,86 +211,73 @@ async def reply(
     number: Number,
     body: MessageBody,
     principal: CurrentPrincipal,
-    ctx: Ctx,
-    key: IdempotencyKey = None,
+    ctx: CommandCtx,
 ) -> TicketRead:
     """An agent's public response, or the requester's message (which reopens if resolved)."""
     if isinstance(principal, RequesterPrincipal):
         _authorise_reader(principal, ctx.settings.secret_key, number)
         actor = Actor(kind=ActorKind.REQUESTER, name="requester")
-        command = Command(number, actor, Action.REQUESTER_REPLY, key, message=body.message)
+        command = Command(number, actor, Action.REQUESTER_REPLY, message=body.message)
         return await _send(ctx, command)
-    if principal.role is Role.VIEWER:
-        raise Forbidden("viewers may read but not change anything")
-    return await _send(
-        ctx, Command(number, _agent(principal), Action.RESPOND, key, message=body.message)
-    )
+    staff = staff_with(principal, Scope.TICKETS_WRITE)
+    return await _send(ctx, Command(number, staff.actor(), Action.RESPOND, message=body.message))
 
 
 @router.post("/{number}/notes")
 async def add_note(
-    number: Number, body: MessageBody, agent: WritingAgent, ctx: Ctx, key: IdempotencyKey = None
+    number: Number, body: MessageBody, agent: WritingAgent, ctx: CommandCtx
 ) -> TicketRead:
-    return await _send(ctx, Command(number, _agent(agent), Action.NOTE, key, message=body.message))
+    return await _send(ctx, Command(number, agent.actor(), Action.NOTE, message=body.message))
 
 
 @router.post("/{number}/pending")
 async def set_pending(
     number: Number,
     agent: WritingAgent,
-    ctx: Ctx,
+    ctx: CommandCtx,
     body: PendingBody | None = None,
-    key: IdempotencyKey = None,
 ) -> TicketRead:
     """Wait on the requester: the resolution clock pauses until the ticket leaves pending."""
     remind_at = body.remind_at if body else None
-    return await _send(
-        ctx, Command(number, _agent(agent), Action.SET_PENDING, key, remind_at=remind_at)
-    )
+    return await _send(ctx, Command(number, agent.actor(), Action.SET_PENDING, remind_at=remind_at))
 
 
 @router.post("/{number}/resolve")
 async def resolve(
     number: Number,
     agent: WritingAgent,
-    ctx: Ctx,
+    ctx: CommandCtx,
     body: ResolveBody | None = None,
-    key: IdempotencyKey = None,
 ) -> TicketRead:
     resolution = body.resolution if body else None
-    return await _send(
-        ctx, Command(number, _agent(agent), Action.RESOLVE, key, resolution=resolution)
-    )
+    return await _send(ctx, Command(number, agent.actor(), Action.RESOLVE, resolution=resolution))
 
 
 @router.post("/{number}/close")
-async def close(
-    number: Number, agent: WritingAgent, ctx: Ctx, key: IdempotencyKey = None
-) -> TicketRead:
-    return await _send(ctx, Command(number, _agent(agent), Action.CLOSE, key))
+async def close(number: Number, agent: WritingAgent, ctx: CommandCtx) -> TicketRead:
+    return await _send(ctx, Command(number, agent.actor(), Action.CLOSE))
 
 
 @router.post("/{number}/reopen")
-async def reopen(
-    number: Number, agent: WritingAgent, ctx: Ctx, key: IdempotencyKey = None
-) -> TicketRead:
-    return await _send(ctx, Command(number, _agent(agent), Action.REOPEN, key))
+async def reopen(number: Number, agent: WritingAgent, ctx: CommandCtx) -> TicketRead:
+    return await _send(ctx, Command(number, agent.actor(), Action.REOPEN))
 
 
-def _agent(by: AgentPrincipal) -> Actor:
-    return Actor(kind=ActorKind.AGENT, name=by.name, handle=by.handle)
-
-
-async def _send(ctx: Ctx, command: Command) -> TicketRead:
+async def _send(ctx: TicketContext, command: Command) -> TicketRead:
+    """Run `command` with the request's Idempotency-Key and If-Match; the answer's ETag is
+    the ticket's new version."""
+    command = replace(command, key=ctx.key, expected_version=ctx.expected_version)
     view = await ticket_service.run_command(
         client=ctx.client, sessions=ctx.sessions, settings=ctx.settings, request=command
     )
+    ctx.response.headers["ETag"] = etag(view.version)
     # A command's answer leaves the thread out (GET the ticket for it): a long thread would
     # make every command as slow as reading it.
-    return TicketRead.of(view, None, {}, internal=command.actor.kind is ActorKind.AGENT)
+    internal = command.actor.kind is not ActorKind.REQUESTER
+    return TicketRead.of(view, None, {}, internal=internal)
 
 
-async def _read(ctx: Ctx, view: TicketView, *, internal: bool) -> TicketRead:
+async def _read(ctx: TicketContext, view: TicketView, *, internal: bool) -> TicketRead:
     """The ticket with its thread; without the thread if the database cannot be read now."""
     try:
         with ctx.sessions() as session:

@@ -319,3 +319,47 @@ class InboundMail(Base):
     size: Mapped[int] = mapped_column(Integer)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ApiKey(Base):
+    """A service account's API key: its secret is shown once, only its hash is kept."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (UniqueConstraint("secret_hash", name="uq_api_keys_secret_hash"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # sha256 of the secret (`tfk_…`), as for agents' tokens.
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    # The secret's first characters, to recognise a key in a listing without revealing it.
+    prefix: Mapped[str] = mapped_column(String(16))
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Updated at most once a minute per key, not on every request.
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEntry(Base):
+    """One admin change: who changed which record, when, and what changed (never a secret).
+
+    Written in the transaction of the change itself."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_entity", "entity_kind", "entity_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Who: an agent (kind agent, handle), a key (kind integration, handle key:<id>) or a
+    # command-line tool (kind system).
+    actor_kind: Mapped[str] = mapped_column(String(16))
+    actor_handle: Mapped[str | None] = mapped_column(String(64))
+    actor_name: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(32))
+    entity_kind: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str] = mapped_column(String(100))
+    summary: Mapped[str] = mapped_column(Text)
+    # Field -> [before, after] (JSON values; a secret is shown as "(changed)").
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -42,6 +42,8 @@ class ActorKind(StrEnum):
     AGENT = "agent"
     REQUESTER = "requester"
     SYSTEM = "system"
+    # A service account (an API key): acts like an agent in commands, named by the key.
+    INTEGRATION = "integration"
 
 
 class Action(StrEnum):

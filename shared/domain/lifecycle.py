@@ -69,6 +69,7 @@ class Refusal(StrEnum):
     RATE_LIMITED = "RateLimited"  # 429: the requester writes too fast
     KEY_REUSED = "IdempotencyKeyReused"  # 422: the key named another request
     EXPIRED = "CommandExpired"  # 503: the caller gave up; never applied
+    VERSION_MISMATCH = "VersionMismatch"  # 412: the ticket moved on from the caller's version
 
 
 class IllegalTransition(Exception):
@@ -83,7 +84,10 @@ class IllegalTransition(Exception):
 def check(state: TicketState, cmd: TicketCommand, now: datetime | None = None) -> None:
     """Raise `IllegalTransition` unless `cmd` is legal for `state`. Changes nothing.
 
-    With `now`, also the requester's rate limit and the command's own deadline.
+    With `now`, also the requester's rate limit and the command's own deadline. A command
+    that expects a version (If-Match) is refused unless the ticket is at that version: checked
+    here, so the workflow judges it against its own state in the validator and again in the
+    handler, never against the projection.
     """
     if cmd.command_id in state.seen and state.seen[cmd.command_id] != cmd.fingerprint:
         raise IllegalTransition(
@@ -91,6 +95,12 @@ def check(state: TicketState, cmd: TicketCommand, now: datetime | None = None) -
         )
     if now is not None and cmd.expires_at is not None and now > cmd.expires_at:
         raise IllegalTransition("the caller stopped waiting for this command", Refusal.EXPIRED)
+    if cmd.expected_version is not None and cmd.expected_version != state.version:
+        raise IllegalTransition(
+            f"the ticket is at version {state.version}, not {cmd.expected_version}: "
+            "read it again and retry",
+            Refusal.VERSION_MISMATCH,
+        )
     check_status(state.status, cmd.action, cmd.actor.kind)
     _check_arguments(state, cmd)
     _check_capacity(state, cmd, now)

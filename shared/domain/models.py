@@ -191,6 +191,8 @@ class TicketCommand(BaseModel):
     remind_at: datetime | None = None
     # transfer: the new department's business hours (filled in by the API from its records).
     schedule: Schedule | None = None
+    # Optimistic concurrency (If-Match): refused unless the ticket is at this version.
+    expected_version: int | None = None
 
 
 class TicketDetails(BaseModel):

@@ -29,6 +29,10 @@ import yaml
 from pydantic import BaseModel, StringConstraints, ValidationError
 from sqlalchemy.orm import Session
 
+from shared.db import audit
+from shared.domain.audit import SECRET_ROTATED, AuditEntity
+from shared.domain.enums import ActorKind
+from shared.domain.models import Actor
 from shared.reference import service as reference
 from shared.reference.schemas import (
     AgentCreate,
@@ -192,6 +196,18 @@ KINDS: dict[str, Kind] = {
 }
 
 
+# The audit log's name for what a file changes (each record, in the load's transaction).
+LOADER = Actor(kind=ActorKind.SYSTEM, name="load-config")
+AUDITED = {
+    "schedules": AuditEntity.SCHEDULE,
+    "agents": AuditEntity.AGENT,
+    "departments": AuditEntity.DEPARTMENT,
+    "teams": AuditEntity.TEAM,
+    "sla_plans": AuditEntity.SLA_PLAN,
+    "help_topics": AuditEntity.HELP_TOPIC,
+}
+
+
 @contextmanager
 def _blame(kind: str, handle: str) -> Iterator[None]:
     try:
@@ -213,13 +229,25 @@ def _apply(session: Session, config: ConfigFile) -> LoadReport:
             with _blame("agents", agent.handle):
                 teams = AgentUpdate(teams=agent.teams)
                 reference.update_agent(session=session, handle=agent.handle, data=teams)
+    tokens_set = {handle for handle, _ in report.tokens}
     for (kind, handle), old in before.items():
+        new = KINDS[kind].get(session=session, handle=handle)
         if old is None:
             report.created.append((kind, handle))
-        elif KINDS[kind].get(session=session, handle=handle) != old:
+        elif new != old:
             report.updated.append((kind, handle))
         else:
             report.unchanged.append((kind, handle))
+        rotated = old is not None and kind == "agents" and handle in tokens_set
+        audit.record_change(
+            session,
+            actor=LOADER,
+            entity=AUDITED[kind],
+            entity_id=handle,
+            before=old.model_dump(mode="json") if old is not None else None,
+            after=new.model_dump(mode="json"),
+            secrets={"token": SECRET_ROTATED} if rotated else None,
+        )
     return report
 
 

@@ -1,12 +1,13 @@
 """Who may see which part of a report: admins everything, agents their teams' tickets,
-viewers the team totals of the SLA report and nothing else."""
+viewers the team totals of the SLA report and nothing else. An integration's key with
+tickets:read (checked by the routes) reads the organisation's reports whole, as admins do."""
 
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, select, true
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from services.intake.auth import AgentPrincipal
+from services.intake.auth import KeyPrincipal, Staff
 from services.intake.errors import Forbidden
 from services.intake.reports.schemas import GroupBy
 from shared.db.tables import TeamMember
@@ -31,8 +32,8 @@ class Scope:
         return self.agents is None or handle in self.agents
 
 
-def sla_scope(*, session: Session, agent: AgentPrincipal, group_by: GroupBy) -> Scope:
-    if agent.role is Role.ADMIN:
+def sla_scope(*, session: Session, agent: Staff, group_by: GroupBy) -> Scope:
+    if isinstance(agent, KeyPrincipal) or agent.role is Role.ADMIN:
         return Scope()
     if agent.role is Role.VIEWER:
         if group_by is not GroupBy.TEAM:
@@ -41,8 +42,8 @@ def sla_scope(*, session: Session, agent: AgentPrincipal, group_by: GroupBy) -> 
     return Scope(teams=_teams_of(session, agent.handle))
 
 
-def agents_scope(*, session: Session, agent: AgentPrincipal) -> Scope:
-    if agent.role is Role.ADMIN:
+def agents_scope(*, session: Session, agent: Staff) -> Scope:
+    if isinstance(agent, KeyPrincipal) or agent.role is Role.ADMIN:
         return Scope()
     if agent.role is Role.VIEWER:
         raise Forbidden("viewers may not see the agent report")
