@@ -76,6 +76,17 @@ def get_principal(request: Request, sessions: SessionsDep, credentials: Credenti
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
+def writing_agent_of(request: Request, sessions: sessionmaker[Session]) -> AgentPrincipal:
+    """The writing agent whose token a request to a public route carries, for what only agents
+    may ask of it (401 or 403 otherwise). Not a dependency: the route stays public, and its
+    document does not claim credentials that most of its callers need not send."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        raise Unauthorized()
+    credentials = HTTPAuthorizationCredentials(scheme=scheme, credentials=token)
+    return get_writing_agent(get_agent(_principal(sessions, credentials)))
+
+
 def get_agent(principal: CurrentPrincipal) -> AgentPrincipal:
     if not isinstance(principal, AgentPrincipal):
         raise Unauthorized()

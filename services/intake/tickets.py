@@ -3,24 +3,27 @@
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Query, status
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
-from services.intake import ticket_service
+from services.intake import external_refs, ticket_service
 from services.intake.auth import (
     AgentPrincipal,
     CurrentAgent,
     CurrentPrincipal,
     RequesterPrincipal,
     WritingAgent,
+    writing_agent_of,
 )
 from services.intake.deps import SessionDep, SessionsDep, SettingsDep, TemporalDep
-from services.intake.errors import Forbidden, Unauthorized
+from services.intake.errors import ErrorBody, Forbidden, Refused, Unauthorized
 from services.intake.schemas import (
     AssignBody,
+    LinkBody,
     MessageBody,
     PendingBody,
     PriorityBody,
@@ -36,7 +39,8 @@ from services.intake.ticket_list import TicketFilter, list_tickets
 from shared.access import requester_token, requester_token_valid
 from shared.db import thread
 from shared.domain.enums import Action, ActorKind, Role
-from shared.domain.models import Actor, TicketView
+from shared.domain.external_refs import ID_MAX, SYSTEM_PATTERN, id_problem
+from shared.domain.models import Actor, ExternalRef, TicketView
 from shared.settings import Settings
 
 Command = ticket_service.CommandRequest
@@ -65,6 +69,17 @@ Ctx = Annotated[TicketContext, Depends(_context)]
     "",
     status_code=status.HTTP_201_CREATED,
     responses={
+        200: {
+            "model": TicketCreated,
+            "description": "A ticket holds one of the external references: that ticket",
+        },
+        # Only for external references: the route is public otherwise (no security scheme).
+        401: {"model": ErrorBody, "description": "External references without an agent's token"},
+        403: {"model": ErrorBody, "description": "External references with a viewer's token"},
+        409: {
+            "model": ErrorBody,
+            "description": "An external reference is on a ticket (`reject`), or being attached",
+        },
         422: {"description": "Invalid body, or an Idempotency-Key used for another ticket"},
         503: {"description": "Not created (a dependency is down): retry"},
     },
@@ -72,23 +87,42 @@ Ctx = Annotated[TicketContext, Depends(_context)]
 async def create_ticket(
     body: TicketCreate,
     ctx: Ctx,
+    request: Request,
+    response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> TicketCreated:
     """Open a ticket (no credentials needed: this is the public portal's door).
 
     Answers once the ticket's workflow has started: its number and access token are valid.
     The same Idempotency-Key and request again answers the same ticket, for good.
+
+    `external_refs` (an agent's token required) name records of other systems the ticket
+    stands for. If a ticket holds one already, the answer is that ticket, 200, whatever the
+    rest of the body says (`on_duplicate_external_ref`: `return`, the default), 409
+    (`reject`), or a new ticket without the references others hold (`create`).
     """
     settings = ctx.settings
-    created = await ticket_service.create_ticket(
-        client=ctx.client,
-        sessions=ctx.sessions,
-        settings=settings,
-        body=body,
-        idempotency_key=idempotency_key,
-    )
-    read = await _read(ctx, created, internal=False)
-    token = requester_token(settings.secret_key, created.number)
+    if body.external_refs:
+        await run_in_threadpool(writing_agent_of, request, ctx.sessions)
+        created = await external_refs.create_with_refs(
+            client=ctx.client,
+            sessions=ctx.sessions,
+            settings=settings,
+            body=body,
+            idempotency_key=idempotency_key,
+        )
+    else:
+        created = await ticket_service.create_ticket(
+            client=ctx.client,
+            sessions=ctx.sessions,
+            settings=settings,
+            body=body,
+            idempotency_key=idempotency_key,
+        )
+    if not created.new:
+        response.status_code = status.HTTP_200_OK
+    read = await _read(ctx, created.view, internal=False)
+    token = requester_token(settings.secret_key, created.view.number)
     return TicketCreated(**read.model_dump(), access_token=token)
 
 
@@ -217,6 +251,36 @@ async def reopen(
     number: Number, agent: WritingAgent, ctx: Ctx, key: IdempotencyKey = None
 ) -> TicketRead:
     return await _send(ctx, Command(number, _agent(agent), Action.REOPEN, key))
+
+
+@router.post("/{number}/links")
+async def link(
+    number: Number, body: LinkBody, agent: WritingAgent, ctx: Ctx, key: IdempotencyKey = None
+) -> TicketRead:
+    """Link the ticket to a record of another system, or give a linked one a new url (409 if
+    another ticket holds it, 413 past 20 references)."""
+    ref = body.ref()
+    await external_refs.claim_for_link(
+        client=ctx.client, sessions=ctx.sessions, settings=ctx.settings, number=number, ref=ref
+    )
+    return await _send(ctx, Command(number, _agent(agent), Action.LINK, key, external_ref=ref))
+
+
+@router.delete("/{number}/links/{system}/{ref_id:path}")
+async def unlink(
+    number: Number,
+    system: Annotated[str, Path(pattern=SYSTEM_PATTERN)],
+    ref_id: Annotated[str, Path(max_length=ID_MAX, description="percent-encoded")],
+    agent: WritingAgent,
+    ctx: Ctx,
+    key: IdempotencyKey = None,
+) -> TicketRead:
+    """Remove a link (404 if the ticket has none to that record); the reference is free then."""
+    problem = id_problem(ref_id)
+    if problem is not None:
+        raise Refused(422, f"external reference id {problem}")
+    ref = ExternalRef(system=system, id=ref_id)
+    return await _send(ctx, Command(number, _agent(agent), Action.UNLINK, key, external_ref=ref))
 
 
 def _agent(by: AgentPrincipal) -> Actor:
