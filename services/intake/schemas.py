@@ -2,12 +2,12 @@
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
-    AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     Field,
     field_validator,
 )
@@ -40,14 +40,17 @@ class RequesterIn(Strict):
     email: Email
 
 
-def _ref_rule(kind: str, problem_of: Callable[[str], str | None]) -> AfterValidator:
-    def check(value: str) -> str:
-        problem = problem_of(value)
-        if problem is not None:
-            raise PydanticCustomError(kind, "{problem}", {"problem": problem})
+def _ref_rule(kind: str, problem_of: Callable[[str], str | None]) -> BeforeValidator:
+    # Before str's own validation, which would turn an `Unencodable` (input that held lone
+    # surrogates) into a plain string whose escapes look harmless.
+    def check(value: Any) -> Any:
+        if isinstance(value, str):
+            problem = problem_of(value)
+            if problem is not None:
+                raise PydanticCustomError(kind, "{problem}", {"problem": problem})
         return value
 
-    return AfterValidator(check)
+    return BeforeValidator(check)
 
 
 class ExternalRefIn(Strict):
