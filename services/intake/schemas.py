@@ -89,6 +89,8 @@ class TicketCreate(Strict):
             if (ref.system, ref.id) in seen:
                 raise ValueError(f"{ref.system}:{ref.id} is listed twice")
             seen.add((ref.system, ref.id))
+        if external_refs.size(ref.ref() for ref in refs) > external_refs.MAX_BYTES:
+            raise ValueError(f"may hold at most {external_refs.MAX_BYTES} bytes in all")
         return refs
 
     def refs(self) -> list[ExternalRef]:

@@ -11,8 +11,9 @@ from shared.db.tables import TicketExternalRefRow, TicketRow
 from shared.domain.enums import EventKind
 from shared.domain.models import TicketState
 
-# Timeline events after which a ticket's references may differ from those published.
-CHANGES_REFS = frozenset({EventKind.CREATED, EventKind.LINKED, EventKind.UNLINKED})
+# Timeline events after which a ticket's references may differ from those published (and
+# creation, if it came with some).
+CHANGES_REFS = frozenset({EventKind.LINKED, EventKind.UNLINKED})
 
 
 def publish_refs(session: Session, state: TicketState) -> list[str]:
@@ -23,7 +24,9 @@ def publish_refs(session: Session, state: TicketState) -> list[str]:
     ticket is left to it: that happens only to a link sent as a plain signal, which skips the
     intake's claim.
     """
-    if not any(event.kind in CHANGES_REFS for event in state.timeline):
+    kinds = {event.kind for event in state.timeline}
+    created_with_refs = EventKind.CREATED in kinds and bool(state.external_refs)
+    if not (created_with_refs or kinds & CHANGES_REFS):
         return []
     number = state.number
     held = {ref.key: ref for ref in state.external_refs}

@@ -6,7 +6,8 @@ hold, as pure functions. The API's input types and the state machine both use th
   space), not starting or ending with a space; colons and slashes are fine.
 - url (optional): http or https, with a host, at most URL_MAX characters, no spaces or
   control characters.
-- A ticket holds at most MAX_PER_TICKET of them, and a reference is on one ticket only.
+- A ticket holds at most MAX_PER_TICKET of them, MAX_BYTES in all, and a reference is on one
+  ticket only.
 """
 
 import json
@@ -24,6 +25,10 @@ SYSTEM_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,31}$"
 ID_MAX = 200
 URL_MAX = 2000
 MAX_PER_TICKET = 20
+# What a ticket's references may hold in all (their fields' UTF-8 bytes): they ride in its
+# state and in every command's answer kept in history, which stay well under 64 KB; twenty
+# references with 2,000-character urls would take 45 KB.
+MAX_BYTES = 8 * 1024
 # Temporal fails a workflow whose search attribute value exceeds 2,048 bytes (as JSON): the
 # TicketExternalRef attribute lists the references that fit in this much (all, in practice).
 SEARCH_ATTRIBUTE_BUDGET = 1900
@@ -88,12 +93,22 @@ def find(refs: Iterable[ExternalRef], key: tuple[str, str]) -> ExternalRef | Non
     return next((ref for ref in refs if ref.key == key), None)
 
 
+def size(refs: Iterable[ExternalRef]) -> int:
+    """What `refs` hold, in UTF-8 bytes of their fields (counted against MAX_BYTES)."""
+    return sum(len(f"{ref.system}{ref.id}{ref.url or ''}".encode()) for ref in refs)
+
+
 def bounded(refs: Iterable[ExternalRef]) -> list[ExternalRef]:
-    """`refs` without repeats (the first of a key wins), at most MAX_PER_TICKET."""
+    """`refs` without repeats (the first of a key wins), while within MAX_PER_TICKET and
+    MAX_BYTES."""
     kept: dict[tuple[str, str], ExternalRef] = {}
     for ref in refs:
-        kept.setdefault(ref.key, ref)
-    return list(kept.values())[:MAX_PER_TICKET]
+        if ref.key in kept:
+            continue
+        if len(kept) == MAX_PER_TICKET or size([*kept.values(), ref]) > MAX_BYTES:
+            break
+        kept[ref.key] = ref
+    return list(kept.values())
 
 
 def link(state: TicketState, ref: ExternalRef, actor: Actor, now: datetime) -> None:

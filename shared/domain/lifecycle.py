@@ -42,9 +42,10 @@ ALLOWED_FROM: dict[Action, frozenset[TicketStatus]] = {
     Action.RESOLVE: frozenset({OPEN, PENDING}),
     Action.CLOSE: frozenset({OPEN, PENDING, RESOLVED}),
     Action.REOPEN: frozenset({RESOLVED, CLOSED}),
-    # A closed ticket's record is final: its links stay as they were.
-    Action.LINK: frozenset({OPEN, PENDING, RESOLVED}),
-    Action.UNLINK: frozenset({OPEN, PENDING, RESOLVED}),
+    # Any ticket, closed too (it stays closed; its workflow runs again for the command): a
+    # reference must never be stuck on a ticket nobody can change.
+    Action.LINK: frozenset({OPEN, PENDING, RESOLVED, CLOSED}),
+    Action.UNLINK: frozenset({OPEN, PENDING, RESOLVED, CLOSED}),
 }
 
 # A pending ticket waits on its requester; these actions end the wait (the resolution clock
@@ -178,6 +179,12 @@ def _check_link(state: TicketState, cmd: TicketCommand) -> None:
     if held is None and len(state.external_refs) >= external_refs.MAX_PER_TICKET:
         raise IllegalTransition(
             f"a ticket holds at most {external_refs.MAX_PER_TICKET} external references",
+            Refusal.TICKET_FULL,
+        )
+    others = [r for r in state.external_refs if r.key != ref.key]
+    if external_refs.size([*others, ref]) > external_refs.MAX_BYTES:
+        raise IllegalTransition(
+            f"a ticket's external references hold at most {external_refs.MAX_BYTES} bytes",
             Refusal.TICKET_FULL,
         )
 

@@ -111,3 +111,14 @@ def test_a_reference_finds_its_ticket_and_racing_creates_make_one(
     assert moved.status_code == 200, moved.text
     read = api.get(f"{TICKETS}/{racer}", headers=JANE).json()
     assert labels(read) == ["jira:OPS-2", f"crm:{crm['id']}"]
+
+    # A closed ticket takes link changes too (it stays closed): no reference is stuck on it.
+    assert api.post(f"{TICKETS}/{racer}/close", headers=JANE).status_code == 200
+    unlinked = api.delete(f"{TICKETS}/{racer}/links/jira/OPS-2", headers=JANE)
+    assert unlinked.status_code == 200, unlinked.text
+    assert unlinked.json()["status"] == "closed"
+    assert labels(unlinked.json()) == [f"crm:{crm['id']}"]
+    assert eventually(lambda: not found(api, "jira:OPS-2"), what="OPS-2 unlisted")
+    fresh = api.post(TICKETS, json=body("OPS-2 is back", jira("OPS-2")), headers=JANE)
+    assert fresh.status_code == 201, fresh.text
+    assert fresh.json()["number"] not in (number, racer)

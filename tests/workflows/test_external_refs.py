@@ -54,13 +54,12 @@ async def attribute(handle: WorkflowHandle[TicketWorkflow, TicketView]) -> list[
 
 def upserts_of_refs(events: Sequence[HistoryEvent]) -> int:
     """How many search-attribute upserts among `events` set TicketExternalRef."""
-    field = "upsert_workflow_search_attributes_event_attributes"
-    return sum(
-        1
+    upserts = [
+        event.upsert_workflow_search_attributes_event_attributes.search_attributes
         for event in events
-        if event.HasField(field)
-        and names.SA_EXTERNAL_REF in getattr(event, field).search_attributes.indexed_fields
-    )
+        if event.HasField("upsert_workflow_search_attributes_event_attributes")
+    ]
+    return len([upsert for upsert in upserts if names.SA_EXTERNAL_REF in upsert.indexed_fields])
 
 
 def published(notifier: RecordingNotifier, number: str) -> dict[str, Any]:
