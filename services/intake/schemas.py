@@ -56,9 +56,27 @@ def _ref_rule(kind: str, problem_of: Callable[[str], str | None]) -> BeforeValid
 class ExternalRefIn(Strict):
     """A record of another system: `system` names it (jira), `id` the record (OPS-12)."""
 
-    system: Annotated[str, _ref_rule("external_ref_system", external_refs.system_problem)]
-    id: Annotated[str, _ref_rule("external_ref_id", external_refs.id_problem)]
-    url: Annotated[str, _ref_rule("external_ref_url", external_refs.url_problem)] | None = None
+    system: Annotated[
+        str,
+        Field(pattern=external_refs.SYSTEM_PATTERN, examples=["jira"]),
+        _ref_rule("external_ref_system", external_refs.system_problem),
+    ]
+    id: Annotated[
+        str,
+        Field(min_length=1, max_length=external_refs.ID_MAX, examples=["OPS-12"]),
+        _ref_rule("external_ref_id", external_refs.id_problem),
+    ]
+    url: (
+        Annotated[
+            str,
+            Field(
+                max_length=external_refs.URL_MAX,
+                examples=["https://jira.example.com/browse/OPS-12"],
+            ),
+            _ref_rule("external_ref_url", external_refs.url_problem),
+        ]
+        | None
+    ) = None
 
     def ref(self) -> ExternalRef:
         return ExternalRef(system=self.system, id=self.id, url=self.url)
