@@ -75,8 +75,9 @@ def fingerprint(payload: object) -> str:
 
 @dataclass(frozen=True)
 class Created:
-    """A create's answer: the ticket, and whether this request made it (201) or found the one
-    holding its external reference (200)."""
+    """A create's answer: the ticket, and whether it is the one the request asked to open
+    (201: new, or the same key's retry) or the one found holding one of its external
+    references (200)."""
 
     view: TicketView
     new: bool = True

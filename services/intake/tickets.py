@@ -78,7 +78,8 @@ Ctx = Annotated[TicketContext, Depends(_context)]
         403: {"model": ErrorBody, "description": "External references with a viewer's token"},
         409: {
             "model": ErrorBody,
-            "description": "An external reference is on a ticket (`reject`), or being attached",
+            "description": "An external reference is on a ticket (`on_duplicate_external_ref`: "
+            "`reject`)",
         },
         422: {"description": "Invalid body, or an Idempotency-Key used for another ticket"},
         503: {"description": "Not created (a dependency is down): retry"},
