@@ -140,6 +140,8 @@ class Stack:
             args += ["--search-attribute", f"{attribute}=Bool"]
         for attribute in names.DATETIME_ATTRIBUTES:
             args += ["--search-attribute", f"{attribute}=Datetime"]
+        for attribute in names.KEYWORD_LIST_ATTRIBUTES:
+            args += ["--search-attribute", f"{attribute}=KeywordList"]
         self._spawn("temporal", args, own_group=True)
         wait_for_port(self.temporal_port)
 

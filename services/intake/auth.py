@@ -141,6 +141,17 @@ def presented_key(request: Request, sessions: SessionsDep) -> KeyPrincipal | Non
 PresentedKey = Annotated[KeyPrincipal | None, Depends(presented_key)]
 
 
+def writing_agent_of(request: Request, sessions: sessionmaker[Session]) -> Staff:
+    """The staff member (an agent, or a key with tickets:write) whose token a request to a
+    public route carries, for what only staff may ask of it (401 or 403 otherwise). Not a
+    dependency: the route stays public, and its document does not claim credentials that
+    most of its callers need not send."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized()
+    return staff_with(principal_of(sessions, token.strip()), KeyScope.TICKETS_WRITE)
+
+
 def staff_with(principal: Principal, scope: KeyScope) -> Staff:
     """`principal` if it is an agent whose role grants `scope` or a key holding it: else 401
     (a requester's token) or 403 (naming the missing scope, or the role needed)."""

@@ -8,8 +8,10 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from services.intake.schemas import TicketPage, TicketSummary
+from shared.db.external_refs import holds
 from shared.db.tables import TicketRow
 from shared.domain.enums import Priority, TicketStatus
+from shared.domain.external_refs import parse_label
 from shared.domain.models import Person
 
 # Deep pages cost a scan of every row before them, and past 2**63 an OFFSET no longer fits the
@@ -28,6 +30,14 @@ def _printable(text: str) -> str:
 FilterText = Annotated[str, StringConstraints(max_length=200), AfterValidator(_printable)]
 
 
+def _label(text: str) -> str:
+    parse_label(text)  # ValueError (422) saying why if it is not system:id
+    return text
+
+
+ExternalLabel = Annotated[str, StringConstraints(max_length=240), AfterValidator(_label)]
+
+
 class TicketFilter(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -39,6 +49,9 @@ class TicketFilter(BaseModel):
     help_topic: FilterText | None = None
     overdue: bool | None = None
     q: FilterText | None = Field(default=None, description="subject or requester")
+    external: ExternalLabel | None = Field(
+        default=None, description="an external reference, system:id (e.g. jira:OPS-12)"
+    )
     page: int = Field(default=1, ge=1, le=MAX_PAGE)
     per_page: int = Field(default=50, ge=1, le=200)
 
@@ -55,6 +68,9 @@ def _filtered(stmt: Select[TicketRow], f: TicketFilter) -> Select[TicketRow]:
     ):
         if value is not None:
             stmt = stmt.where(column == value)
+    if f.external is not None:
+        system, ref_id = parse_label(f.external)
+        stmt = stmt.where(holds(system, ref_id))
     if f.q:
         pattern = f"%{f.q.lower()}%"
         stmt = stmt.where(

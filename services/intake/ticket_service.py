@@ -28,15 +28,16 @@ from services.intake.errors import Conflict, NotApplied, NotFound, Refused, Unav
 from services.intake.schemas import TicketCreate
 from services.workflows.starts import start_options
 from services.workflows.ticket_workflow import WORKFLOW_TASK_TIMEOUT, TicketWorkflow
-from shared.db import directory, keys, thread
+from shared.db import directory, keys, ref_claims, thread
 from shared.db.projection import stored_state
 from shared.db.tables import Agent, Department, SlaPlan, Team
 from shared.domain import lifecycle
-from shared.domain.enums import Action, Priority, Role
+from shared.domain.enums import Action, OnDuplicateRef, Priority, Role
 from shared.domain.ids import ticket_workflow_id
 from shared.domain.lifecycle import IllegalTransition, Refusal
 from shared.domain.models import (
     Actor,
+    ExternalRef,
     MessageRef,
     Person,
     TicketCommand,
@@ -56,6 +57,8 @@ REFUSAL_STATUS = {
     Refusal.RATE_LIMITED: 429,
     Refusal.KEY_REUSED: 422,
     Refusal.VERSION_MISMATCH: 412,
+    Refusal.INVALID: 422,
+    Refusal.NOT_LINKED: 404,
 }
 
 
@@ -71,8 +74,24 @@ def fingerprint(payload: object) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class Created:
+    """A create's answer: the ticket, and whether it is the one the request asked to open
+    (201: new, or the same key's retry) or the one found holding one of its external
+    references (200)."""
+
+    view: TicketView
+    new: bool = True
+
+
 def ticket_input(
-    *, session: Session, body: TicketCreate, number: str, key: str, message: MessageRef
+    *,
+    session: Session,
+    body: TicketCreate,
+    number: str,
+    key: str,
+    message: MessageRef,
+    refs: list[ExternalRef],
 ) -> TicketInput:
     topic = directory.help_topic(session, body.help_topic)
     if topic is None:
@@ -95,6 +114,7 @@ def ticket_input(
         assignee=topic.agent,
         priority=body.priority or Priority(topic.priority),
         source=body.source,
+        external_refs=refs,
         # Kept so that a transfer to a department without hours falls back to the plan's.
         sla_plan=snapshot.model_copy(update={"plan_schedule": plan_schedule}),
         idempotency_key=key,
@@ -108,23 +128,33 @@ async def create_ticket(
     settings: Settings,
     body: TicketCreate,
     idempotency_key: str | None,
-) -> TicketView:
+    stale: dict[ref_claims.Key, ref_claims.Claim] | None = None,
+) -> Created:
     """Start the ticket's workflow, or answer the ticket this key made before.
 
-    The key and its ticket number are recorded first, so a retry (after any failure) starts
-    or finds the same ticket; the same key with a different request is refused.
+    The key and its ticket number are recorded first, with claims on its external references
+    (taking over the `stale` ones), so a retry (after any failure) starts or finds the same
+    ticket; the same key with a different request is refused. A reference claimed by another
+    ticket raises `ref_claims.Taken` (nothing is recorded), or with `on_duplicate_external_ref:
+    create` is left off.
     """
     key = creation_key(body.requester.email, idempotency_key)
     now = datetime.now(UTC)
     with sessions.begin() as session:
-        claim = keys.claim(session, key, fingerprint(body.model_dump(mode="json")), now)
+        claim = keys.claim(session, key, _create_fingerprint(body), now)
         if claim is None:
             raise Refused(
                 422, f"Idempotency-Key {idempotency_key!r} was already used for a different ticket"
             )
         number = claim.number
+        leave_taken = body.on_duplicate_external_ref is OnDuplicateRef.CREATE
+        refs = ref_claims.claim_all(
+            session, body.refs(), number, now, stale=stale or {}, leave_taken=leave_taken
+        )
         message = thread.store_message(session, number, f"{number}:{key}:first", body.message, now)
-        data = ticket_input(session=session, body=body, number=number, key=key, message=message)
+        data = ticket_input(
+            session=session, body=body, number=number, key=key, message=message, refs=refs
+        )
     # The workflow opens the ticket at this same instant, so this answer is exactly its state.
     data = data.model_copy(update={"opened_at": now})
     state, _ = lifecycle.open_ticket(data, now)
@@ -137,14 +167,22 @@ async def create_ticket(
             rpc_timeout=_rpc_timeout(settings),
         )
     except WorkflowAlreadyStartedError:  # the key's ticket, closed since
-        return await read_view(client, sessions, settings, number)
+        return Created(await read_view(client, sessions, settings, number))
     except RPCError as err:
         # The start may have landed though its answer did not: then the ticket exists.
         if not await _started(handle, settings):
             raise Unavailable("temporal") from err
     if not claim.new:
-        return await read_view(client, sessions, settings, number)
-    return TicketView.of(state)
+        return Created(await read_view(client, sessions, settings, number))
+    return Created(TicketView.of(state))
+
+
+def _create_fingerprint(body: TicketCreate) -> str:
+    asked = body.model_dump(mode="json")
+    if not body.external_refs:
+        # Creates without references keep the fingerprints they had before references.
+        del asked["external_refs"], asked["on_duplicate_external_ref"]
+    return fingerprint(asked)
 
 
 @dataclass(frozen=True)
@@ -165,6 +203,7 @@ class CommandRequest:
     # If-Match: the version the caller saw; the workflow refuses the command (412) if the
     # ticket is at another one.
     expected_version: int | None = None
+    external_ref: ExternalRef | None = None
 
 
 async def run_command(
@@ -202,7 +241,7 @@ async def run_command(
 def _command(
     sessions: sessionmaker[Session], settings: Settings, request: CommandRequest
 ) -> TicketCommand:
-    asked = {
+    asked: dict[str, object] = {
         "action": request.action.value,
         "agent": request.agent,
         "team": request.team,
@@ -212,6 +251,9 @@ def _command(
         "resolution": request.resolution,
         "remind_at": request.remind_at,
     }
+    if request.external_ref is not None:
+        # Only where there is one: other commands keep the fingerprints they had before.
+        asked["external_ref"] = request.external_ref.model_dump()
     digest = fingerprint(asked)
     actor = request.actor
     # A client's Idempotency-Key makes a retried command the same update; else a fresh id.
@@ -245,6 +287,7 @@ def _command(
         message=refs.get("message"),
         resolution=refs.get("resolution"),
         remind_at=request.remind_at,
+        external_ref=request.external_ref,
         schedule=schedule,
         fingerprint=digest,
         expires_at=now + timedelta(seconds=settings.command_timeout_seconds),

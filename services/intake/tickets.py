@@ -3,13 +3,14 @@
 from dataclasses import dataclass, replace
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
-from services.intake import ticket_service
+from services.intake import external_refs, ticket_service
 from services.intake.auth import (
     CurrentAgent,
     CurrentPrincipal,
@@ -17,11 +18,13 @@ from services.intake.auth import (
     RequesterPrincipal,
     WritingAgent,
     staff_with,
+    writing_agent_of,
 )
 from services.intake.deps import SessionDep, SessionsDep, SettingsDep, TemporalDep
 from services.intake.errors import ErrorBody, Refused, Unauthorized
 from services.intake.schemas import (
     AssignBody,
+    LinkBody,
     MessageBody,
     PendingBody,
     PriorityBody,
@@ -37,7 +40,8 @@ from services.intake.ticket_list import TicketFilter, list_tickets
 from shared.access import requester_token, requester_token_valid
 from shared.db import thread
 from shared.domain.enums import Action, ActorKind
-from shared.domain.models import Actor, TicketView
+from shared.domain.external_refs import ID_MAX, SYSTEM_PATTERN, id_problem
+from shared.domain.models import Actor, ExternalRef, TicketView
 from shared.domain.scopes import Scope
 from shared.settings import Settings
 
@@ -108,13 +112,24 @@ def etag(version: int) -> str:
     "",
     status_code=status.HTTP_201_CREATED,
     responses={
+        200: {
+            "model": TicketCreated,
+            "description": "A ticket holds one of the external references: that ticket",
+        },
         401: {
             "model": ErrorBody,
-            "description": "An API key (tfk_…) was given that is unknown, revoked or expired",
+            "description": "An API key (tfk_…) was given that is unknown, revoked or expired; "
+            "or external references without an agent's token or a key",
         },
         403: {
             "model": ErrorBody,
-            "description": "An API key was given that lacks the scope tickets:create",
+            "description": "An API key was given that lacks the scope tickets:create; or "
+            "external references with a viewer's token or a key without tickets:write",
+        },
+        409: {
+            "model": ErrorBody,
+            "description": "An external reference is on a ticket (`on_duplicate_external_ref`: "
+            "`reject`)",
         },
         422: {"description": "Invalid body, or an Idempotency-Key used for another ticket"},
         503: {"description": "Not created (a dependency is down): retry"},
@@ -124,6 +139,7 @@ async def create_ticket(
     body: TicketCreate,
     ctx: Ctx,
     key: PresentedKey,
+    request: Request,
     idempotency_key: IdempotencyKey = None,
 ) -> TicketCreated:
     """Open a ticket (no credentials needed: this is the public portal's door).
@@ -131,20 +147,38 @@ async def create_ticket(
     An integration's API key, if given, must hold tickets:create. Answers once the ticket's
     workflow has started: its number and access token are valid. The same Idempotency-Key and
     request again answers the same ticket, for good.
+
+    `external_refs` (an agent's token, or a key with tickets:write, required) name records of
+    other systems the ticket stands for. If a ticket holds one already, the answer is that
+    ticket, 200, whatever the rest of the body says (`on_duplicate_external_ref`: `return`,
+    the default), 409 (`reject`), or a new ticket without the references others hold
+    (`create`).
     """
     if key is not None:
         staff_with(key, Scope.TICKETS_CREATE)
     settings = ctx.settings
-    created = await ticket_service.create_ticket(
-        client=ctx.client,
-        sessions=ctx.sessions,
-        settings=settings,
-        body=body,
-        idempotency_key=idempotency_key,
-    )
-    read = await _read(ctx, created, internal=False)
-    ctx.response.headers["ETag"] = etag(created.version)
-    token = requester_token(settings.secret_key, created.number)
+    if body.external_refs:
+        await run_in_threadpool(writing_agent_of, request, ctx.sessions)
+        created = await external_refs.create_with_refs(
+            client=ctx.client,
+            sessions=ctx.sessions,
+            settings=settings,
+            body=body,
+            idempotency_key=idempotency_key,
+        )
+    else:
+        created = await ticket_service.create_ticket(
+            client=ctx.client,
+            sessions=ctx.sessions,
+            settings=settings,
+            body=body,
+            idempotency_key=idempotency_key,
+        )
+    if not created.new:
+        ctx.response.status_code = status.HTTP_200_OK
+    read = await _read(ctx, created.view, internal=False)
+    ctx.response.headers["ETag"] = etag(created.view.version)
+    token = requester_token(settings.secret_key, created.view.number)
     return TicketCreated(**read.model_dump(), access_token=token)
 
 
@@ -261,6 +295,33 @@ async def close(number: Number, agent: WritingAgent, ctx: CommandCtx) -> TicketR
 @router.post("/{number}/reopen")
 async def reopen(number: Number, agent: WritingAgent, ctx: CommandCtx) -> TicketRead:
     return await _send(ctx, Command(number, agent.actor(), Action.REOPEN))
+
+
+@router.post("/{number}/links")
+async def link(number: Number, body: LinkBody, agent: WritingAgent, ctx: CommandCtx) -> TicketRead:
+    """Link the ticket to a record of another system, or give a linked one a new url (409 if
+    another ticket holds it, 413 past 20 references)."""
+    ref = body.ref()
+    await external_refs.claim_for_link(
+        client=ctx.client, sessions=ctx.sessions, settings=ctx.settings, number=number, ref=ref
+    )
+    return await _send(ctx, Command(number, agent.actor(), Action.LINK, external_ref=ref))
+
+
+@router.delete("/{number}/links/{system}/{ref_id:path}")
+async def unlink(
+    number: Number,
+    system: Annotated[str, Path(pattern=SYSTEM_PATTERN)],
+    ref_id: Annotated[str, Path(max_length=ID_MAX, description="percent-encoded")],
+    agent: WritingAgent,
+    ctx: CommandCtx,
+) -> TicketRead:
+    """Remove a link (404 if the ticket has none to that record); the reference is free then."""
+    problem = id_problem(ref_id)
+    if problem is not None:
+        raise Refused(422, f"external reference id {problem}")
+    ref = ExternalRef(system=system, id=ref_id)
+    return await _send(ctx, Command(number, agent.actor(), Action.UNLINK, external_ref=ref))
 
 
 async def _send(ctx: TicketContext, command: Command) -> TicketRead:

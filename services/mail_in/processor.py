@@ -187,14 +187,14 @@ class MailIn:
             help_topic=decision.topic,
             source=Source.EMAIL,
         )
-        view = await ticket_service.create_ticket(
+        created = await ticket_service.create_ticket(
             client=self._client,
             sessions=self._sessions,
             settings=self._settings,
             body=body,
             idempotency_key=key,
         )
-        return Result(Outcome.CREATED, view.number, f"help topic {decision.topic}")
+        return Result(Outcome.CREATED, created.view.number, f"help topic {decision.topic}")
 
     async def _command(
         self, decision: RequesterReply | AgentMessage, message: InboundMessage, key: str

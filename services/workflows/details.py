@@ -2,7 +2,8 @@
 
 from datetime import datetime, timedelta
 
-from shared.domain.models import ClockRun, TicketState
+from shared.domain.external_refs import url_problem
+from shared.domain.models import ClockRun, ExternalRef, TicketState
 
 
 def current_details(state: TicketState, now: datetime) -> str:
@@ -15,12 +16,22 @@ def current_details(state: TicketState, now: datetime) -> str:
         f"- messages: {state.thread_count}, escalation level: {state.escalation_level}"
         + (", **overdue**" if state.overdue else ""),
     ]
+    if state.external_refs:
+        lines.append("- linked: " + ", ".join(_ref(ref) for ref in state.external_refs))
     lines += [f"- {_clock(run, now)}" for run in state.clocks if run.running]
     if state.remind_at is not None:
         lines.append(f"- pending: reminder {_when(state.remind_at, now)}")
     if state.auto_close_at is not None:
         lines.append(f"- resolved: closes by itself {_when(state.auto_close_at, now)}")
     return "\n".join(lines)
+
+
+def _ref(ref: ExternalRef) -> str:
+    """Markdown: the reference, linking to its record when it has a (valid) url."""
+    label = ref.label.replace("[", "\\[").replace("]", "\\]")
+    if ref.url is None or url_problem(ref.url) is not None:
+        return label
+    return f"[{label}]({ref.url.replace('(', '%28').replace(')', '%29')})"
 
 
 def _clock(run: ClockRun, now: datetime) -> str:

@@ -130,6 +130,14 @@ class TicketWorkflow:
     def reopen(self, cmd: TicketCommand) -> None:
         self._signal(cmd, Action.REOPEN)
 
+    @workflow.signal(name=names.SIGNAL_LINK)
+    def link(self, cmd: TicketCommand) -> None:
+        self._signal(cmd, Action.LINK)
+
+    @workflow.signal(name=names.SIGNAL_UNLINK)
+    def unlink(self, cmd: TicketCommand) -> None:
+        self._signal(cmd, Action.UNLINK)
+
     @workflow.update(name=names.UPDATE_EXECUTE)
     def execute(self, cmd: TicketCommand) -> TicketView:
         """The validated path: the validator refuses an illegal command before history.

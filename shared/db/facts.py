@@ -9,11 +9,14 @@ from shared.db.writes import insert_new, upsert
 from shared.domain.enums import ActorKind, EventKind
 from shared.domain.models import TicketState
 
-# Timeline events that reports count; notification outcomes and rejections are not facts.
+# Timeline events that reports count; notification outcomes, rejections and links to other
+# systems' records are not facts.
 REPORTED_EVENTS = frozenset(EventKind) - {
     EventKind.NOTIFICATION_SENT,
     EventKind.NOTIFICATION_FAILED,
     EventKind.REJECTED,
+    EventKind.LINKED,
+    EventKind.UNLINKED,
 }
 
 

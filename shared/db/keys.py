@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from shared.db.tables import TicketKey
+from shared.db.tables import TicketKey, TicketRow
 
 NUMBER_OFFSET = 99_999
 
@@ -44,3 +44,19 @@ def claim(session: Session, key_hash: str, fingerprint: str, now: datetime) -> C
     if row.fingerprint != fingerprint:
         return None
     return Claim(number_of(row.id), new=False)
+
+
+def number_of_key(session: Session, key_hash: str) -> str | None:
+    """The ticket number `key_hash` made, if any (without claiming it)."""
+    key_id = session.scalar(select(TicketKey.id).where(TicketKey.key_hash == key_hash))
+    return None if key_id is None else number_of(key_id)
+
+
+def issued(session: Session, number: str) -> bool:
+    """Whether `number` was given to a ticket (its workflow may not have started yet)."""
+    key_id = int(number) - NUMBER_OFFSET
+    # Beyond the id column's range (32 bits in PostgreSQL) no key can be.
+    if 0 < key_id < 2**31 and session.get(TicketKey, key_id) is not None:
+        return True
+    # Tickets from before the creation keys have numbers of their own.
+    return session.get(TicketRow, number) is not None

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from shared.db.events import append_events
+from shared.db.external_refs import publish_refs
 from shared.db.facts import record_facts
 from shared.db.outbox import queue_notices
 from shared.db.projection import upsert_ticket
@@ -31,8 +32,9 @@ def publish(session: Session, batch: PublishBatch, channel: str) -> list[str]:
         for e in state.timeline
         if e.kind is EventKind.REJECTED
     ]
+    unpublished_refs = publish_refs(session, state)
     notices = queue_notices(session, state, batch.notices, channel)
-    return [f"published v{state.version}", *refused, *notices]
+    return [f"published v{state.version}", *refused, *unpublished_refs, *notices]
 
 
 def _thread_rows(state: TicketState) -> list[dict[str, Any]]:

@@ -363,3 +363,30 @@ class AuditEntry(Base):
     summary: Mapped[str] = mapped_column(Text)
     # Field -> [before, after] (JSON values; a secret is shown as "(changed)").
     changes: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class TicketExternalRefRow(Base):
+    """An external reference (jira:OPS-12) a ticket holds, published by its workflow: the
+    list filter `?external=system:id` and the lookups of creates read it."""
+
+    __tablename__ = "ticket_external_refs"
+
+    # The key is the reference: unique, one ticket each.
+    system: Mapped[str] = mapped_column(String(32), primary_key=True)
+    ref_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    ticket: Mapped[str] = mapped_column(String(16), index=True)
+    url: Mapped[str | None] = mapped_column(String(2000))
+
+
+class ExternalRefClaim(Base):
+    """Which ticket an external reference belongs to, recorded by the intake before the create
+    or link that attaches it, so that no two tickets ever get the same reference (the
+    projection above follows once the workflow has applied it). A claim the ticket never took
+    up (its link was refused) is taken over once its request is over for certain."""
+
+    __tablename__ = "external_ref_claims"
+
+    system: Mapped[str] = mapped_column(String(32), primary_key=True)
+    ref_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    ticket: Mapped[str] = mapped_column(String(16), index=True)
+    claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -59,6 +59,17 @@ class Action(StrEnum):
     RESOLVE = "resolve"
     CLOSE = "close"
     REOPEN = "reopen"
+    # External references (jira:OPS-12): add or replace one, remove one.
+    LINK = "link"
+    UNLINK = "unlink"
+
+
+class OnDuplicateRef(StrEnum):
+    """What a create does when one of its external references is on a ticket already."""
+
+    RETURN = "return"  # answer that ticket (200): an integration's retry finds its ticket
+    REJECT = "reject"  # 409, naming that ticket
+    CREATE = "create"  # a new ticket anyway, without the references other tickets hold
 
 
 class EventKind(StrEnum):
@@ -81,6 +92,8 @@ class EventKind(StrEnum):
     NOTIFICATION_SENT = "notification_sent"
     NOTIFICATION_FAILED = "notification_failed"
     REJECTED = "rejected"
+    LINKED = "linked"
+    UNLINKED = "unlinked"
 
 
 class SlaClock(StrEnum):

@@ -27,6 +27,8 @@ class EventType(StrEnum):
     CLOSED = "ticket.closed"
     AUTO_CLOSED = "ticket.auto_closed"
     REOPENED = "ticket.reopened"
+    LINKED = "ticket.linked"
+    UNLINKED = "ticket.unlinked"
 
 
 # A timeline event is an integration event unless it is plumbing: a refused command changed

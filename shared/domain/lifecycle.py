@@ -7,7 +7,7 @@ Pure: no I/O, no clock (callers pass `now`), no Temporal. The workflow applies c
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from shared.domain import sla_clocks
+from shared.domain import external_refs, sla_clocks
 from shared.domain.closing import close_as
 from shared.domain.enums import (
     Action,
@@ -42,6 +42,10 @@ ALLOWED_FROM: dict[Action, frozenset[TicketStatus]] = {
     Action.RESOLVE: frozenset({OPEN, PENDING}),
     Action.CLOSE: frozenset({OPEN, PENDING, RESOLVED}),
     Action.REOPEN: frozenset({RESOLVED, CLOSED}),
+    # Any ticket, closed too (it stays closed; its workflow runs again for the command): a
+    # reference must never be stuck on a ticket nobody can change.
+    Action.LINK: frozenset({OPEN, PENDING, RESOLVED, CLOSED}),
+    Action.UNLINK: frozenset({OPEN, PENDING, RESOLVED, CLOSED}),
 }
 
 # A pending ticket waits on its requester; these actions end the wait (the resolution clock
@@ -70,6 +74,8 @@ class Refusal(StrEnum):
     KEY_REUSED = "IdempotencyKeyReused"  # 422: the key named another request
     EXPIRED = "CommandExpired"  # 503: the caller gave up; never applied
     VERSION_MISMATCH = "VersionMismatch"  # 412: the ticket moved on from the caller's version
+    INVALID = "InvalidArgument"  # 422: an argument breaks the input rules
+    NOT_LINKED = "NotLinked"  # 404: unlink of a reference the ticket does not hold
 
 
 class IllegalTransition(Exception):
@@ -157,11 +163,40 @@ def _check_arguments(state: TicketState, cmd: TicketCommand) -> None:
                 raise IllegalTransition("transfer needs a department")
             if cmd.department == state.department:
                 raise IllegalTransition(f"ticket is already in {state.department}")
+        case Action.LINK | Action.UNLINK:
+            _check_link(state, cmd)
         case _ if cmd.action in MESSAGE_ACTIONS:
             if cmd.message is None or cmd.message.size == 0:
                 raise IllegalTransition("a message cannot be empty")
         case _:
             pass
+
+
+def _check_link(state: TicketState, cmd: TicketCommand) -> None:
+    ref = cmd.external_ref
+    if ref is None:
+        raise IllegalTransition(f"{cmd.action.value} needs an external reference", Refusal.INVALID)
+    held = external_refs.find(state.external_refs, ref.key)
+    if cmd.action is Action.UNLINK:
+        if held is None:
+            raise IllegalTransition(f"ticket is not linked to {ref.label}", Refusal.NOT_LINKED)
+        return
+    problem = external_refs.ref_problem(ref)
+    if problem is not None:
+        raise IllegalTransition(problem, Refusal.INVALID)
+    if held == ref:
+        raise IllegalTransition(f"ticket is already linked to {ref.label}")
+    if held is None and len(state.external_refs) >= external_refs.MAX_PER_TICKET:
+        raise IllegalTransition(
+            f"a ticket holds at most {external_refs.MAX_PER_TICKET} external references",
+            Refusal.TICKET_FULL,
+        )
+    others = [r for r in state.external_refs if r.key != ref.key]
+    if external_refs.size([*others, ref]) > external_refs.MAX_BYTES:
+        raise IllegalTransition(
+            f"a ticket's external references hold at most {external_refs.MAX_BYTES} bytes",
+            Refusal.TICKET_FULL,
+        )
 
 
 def open_ticket(data: TicketInput, now: datetime) -> tuple[TicketState, list[Notice]]:
@@ -176,7 +211,7 @@ def open_ticket(data: TicketInput, now: datetime) -> tuple[TicketState, list[Not
         now = min(data.opened_at, now)
     requester = Actor(kind=ActorKind.REQUESTER, name=data.requester.name)
     state = TicketState(
-        **data.details(),
+        **{**data.details(), "external_refs": external_refs.bounded(data.external_refs)},
         sla_plan=data.sla_plan,
         created_at=now,
         resolution_clock_start=now,
@@ -392,6 +427,18 @@ def _set_pending(state: TicketState, cmd: TicketCommand, now: datetime) -> list[
     return []
 
 
+def _link(state: TicketState, cmd: TicketCommand, now: datetime) -> list[Notice]:
+    assert cmd.external_ref is not None
+    external_refs.link(state, cmd.external_ref, cmd.actor, now)
+    return []
+
+
+def _unlink(state: TicketState, cmd: TicketCommand, now: datetime) -> list[Notice]:
+    assert cmd.external_ref is not None
+    external_refs.unlink(state, cmd.external_ref, cmd.actor, now)
+    return []
+
+
 def _reopen_clock(state: TicketState, now: datetime) -> None:
     state.status = OPEN
     state.resolved_at = None
@@ -412,6 +459,8 @@ _HANDLERS = {
     Action.RESOLVE: _resolve,
     Action.CLOSE: _close,
     Action.REOPEN: _reopen,
+    Action.LINK: _link,
+    Action.UNLINK: _unlink,
 }
 
 

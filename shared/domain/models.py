@@ -170,6 +170,26 @@ class TimelineEvent(BaseModel):
     context: EventContext | None = None
 
 
+class ExternalRef(BaseModel):
+    """A record of another system that a ticket stands for or relates to: `jira:OPS-12`.
+
+    Lenient on purpose: the rules (shared.domain.external_refs) are checked where a reference
+    comes in, so a stored state never fails to load when they change.
+    """
+
+    system: str
+    id: str
+    url: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.system, self.id)
+
+    @property
+    def label(self) -> str:
+        return f"{self.system}:{self.id}"
+
+
 class TicketCommand(BaseModel):
     """One command for a ticket; `command_id` makes a repeated signal or update a no-op."""
 
@@ -193,6 +213,8 @@ class TicketCommand(BaseModel):
     schedule: Schedule | None = None
     # Optimistic concurrency (If-Match): refused unless the ticket is at this version.
     expected_version: int | None = None
+    # link: the reference to add (or whose url to replace); unlink: the one to remove.
+    external_ref: ExternalRef | None = None
 
 
 class TicketDetails(BaseModel):
@@ -207,6 +229,9 @@ class TicketDetails(BaseModel):
     assignee: str | None = None
     priority: Priority
     source: Source
+    # Records of other systems this ticket stands for (at most MAX_PER_TICKET, each on one
+    # ticket only); a default, so inputs and states recorded before them still load.
+    external_refs: list[ExternalRef] = Field(default_factory=list)
 
     def details(self) -> dict[str, Any]:
         """These fields alone, to build another of the ticket's models from."""

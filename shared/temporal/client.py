@@ -9,7 +9,12 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import TLSConfig
 
 from shared.settings import Settings
-from shared.temporal.names import BOOL_ATTRIBUTES, DATETIME_ATTRIBUTES, KEYWORD_ATTRIBUTES
+from shared.temporal.names import (
+    BOOL_ATTRIBUTES,
+    DATETIME_ATTRIBUTES,
+    KEYWORD_ATTRIBUTES,
+    KEYWORD_LIST_ATTRIBUTES,
+)
 
 
 async def connect(settings: Settings, *, lazy: bool = False) -> Client:
@@ -38,6 +43,9 @@ async def register_search_attributes(client: Client, namespace: str) -> None:
     wanted.update({name: IndexedValueType.INDEXED_VALUE_TYPE_BOOL for name in BOOL_ATTRIBUTES})
     wanted.update(
         {name: IndexedValueType.INDEXED_VALUE_TYPE_DATETIME for name in DATETIME_ATTRIBUTES}
+    )
+    wanted.update(
+        {name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST for name in KEYWORD_LIST_ATTRIBUTES}
     )
     await client.operator_service.add_search_attributes(
         AddSearchAttributesRequest(search_attributes=wanted, namespace=namespace),

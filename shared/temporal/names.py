@@ -18,6 +18,8 @@ SIGNAL_SET_PENDING = "set_pending"
 SIGNAL_RESOLVE = "resolve"
 SIGNAL_CLOSE = "close"
 SIGNAL_REOPEN = "reopen"
+SIGNAL_LINK = "link"
+SIGNAL_UNLINK = "unlink"
 
 # The validated path: an update whose validator runs the state machine. The HTTP API sends each
 # command as the update named for its action ("update.assign", …: the history reads like the
@@ -43,7 +45,10 @@ SA_HELP_TOPIC = "TicketHelpTopic"
 SA_OVERDUE = "TicketOverdue"
 SA_NEXT_DUE_AT = "TicketNextDueAt"
 SA_SLA_BREACHED = "TicketSlaBreached"
+# The ticket's external references as `system:id` (jira:OPS-12): TicketExternalRef = 'jira:OPS-12'.
+SA_EXTERNAL_REF = "TicketExternalRef"
 
 KEYWORD_ATTRIBUTES = (SA_STATUS, SA_PRIORITY, SA_ASSIGNEE, SA_TEAM, SA_DEPARTMENT, SA_HELP_TOPIC)
 BOOL_ATTRIBUTES = (SA_OVERDUE, SA_SLA_BREACHED)
 DATETIME_ATTRIBUTES = (SA_NEXT_DUE_AT,)
+KEYWORD_LIST_ATTRIBUTES = (SA_EXTERNAL_REF,)

@@ -1,5 +1,6 @@
 """Typed search-attribute keys and the values a ticket state gives them."""
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -10,6 +11,7 @@ from temporalio.common import (
     TypedSearchAttributes,
 )
 
+from shared.domain.external_refs import search_labels
 from shared.domain.models import TicketState
 from shared.temporal import names
 
@@ -22,6 +24,7 @@ HELP_TOPIC = SearchAttributeKey.for_keyword(names.SA_HELP_TOPIC)
 OVERDUE = SearchAttributeKey.for_bool(names.SA_OVERDUE)
 NEXT_DUE_AT = SearchAttributeKey.for_datetime(names.SA_NEXT_DUE_AT)
 SLA_BREACHED = SearchAttributeKey.for_bool(names.SA_SLA_BREACHED)
+EXTERNAL_REF = SearchAttributeKey.for_keyword_list(names.SA_EXTERNAL_REF)
 
 KEYS: tuple[SearchAttributeKey[Any], ...] = (
     STATUS,
@@ -33,10 +36,12 @@ KEYS: tuple[SearchAttributeKey[Any], ...] = (
     OVERDUE,
     NEXT_DUE_AT,
     SLA_BREACHED,
+    EXTERNAL_REF,
 )
 
 # Each attribute with its value; None means unset.
-Values = tuple[tuple[SearchAttributeKey[Any], str | bool | datetime | None], ...]
+Value = str | bool | datetime | list[str] | None
+Values = tuple[tuple[SearchAttributeKey[Any], Value], ...]
 
 
 def values(state: TicketState) -> Values:
@@ -50,12 +55,23 @@ def values(state: TicketState) -> Values:
         (OVERDUE, state.overdue),
         (NEXT_DUE_AT, state.next_due_at),
         (SLA_BREACHED, state.sla_breached),
+        # No references: unset, as on tickets from before they existed (their histories replay
+        # without an upsert).
+        (EXTERNAL_REF, search_labels(state.external_refs) or None),
     )
 
 
 def current(attributes: TypedSearchAttributes) -> Values:
     """The values a workflow's attributes hold now (as its starter or an earlier run set them)."""
-    return tuple((key, attributes.get(key)) for key in KEYS)
+    return tuple((key, _plain(attributes.get(key))) for key in KEYS)
+
+
+def _plain(value: object) -> Value:
+    # A keyword list may come back as any sequence: compare it as a list.
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return [str(item) for item in value]
+    assert value is None or isinstance(value, str | bool | datetime)
+    return value
 
 
 def changed(before: Values, after: Values) -> list[SearchAttributeUpdate[Any]]:

@@ -162,6 +162,13 @@ def known_records(stack: Stack) -> Known:
     return Known(numbers=numbers, handles=handles)
 
 
+def with_number(generated: Any, number: str) -> Any:
+    """Generated path parameters (plain, or wrapped with their provenance) with `number`."""
+    if hasattr(generated, "map_value"):
+        return generated.map_value(lambda value: with_number(value, number))
+    return {**generated, "number": number} if isinstance(generated, dict) else generated
+
+
 def aim_at_known_records(schema: BaseSchema, known: Known) -> None:
     """Hooks on `schema`: a path parameter is a known record about half the time (commands
     then reach a workflow, PATCHes a real row); a new ticket names a known help topic and a
@@ -173,7 +180,10 @@ def aim_at_known_records(schema: BaseSchema, known: Known) -> None:
     ) -> st.SearchStrategy[Any]:
         path = context.operation.path if context.operation else ""
         if "{number}" in path:
-            real = st.fixed_dictionaries({"number": st.sampled_from(known.numbers)})
+            numbers = st.sampled_from(known.numbers)
+            real = st.fixed_dictionaries({"number": numbers})
+            if path.count("{") > 1:  # links/{system}/{ref_id}: keep the others as generated
+                real = st.tuples(strategy, numbers).map(lambda pn: with_number(*pn))
             return st.one_of(strategy, real)
         for kind in KINDS:
             if path == f"/api/v1/admin/{kind}/{{handle}}":

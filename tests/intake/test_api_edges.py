@@ -233,7 +233,8 @@ def test_openapi_declares_the_bearer_scheme_and_error_answers(client: TestClient
             content = op["responses"][status]["content"]["application/json"]
             assert content["schema"] == {"$ref": "#/components/schemas/ErrorBody"}
         secured = bool(op.get("security"))
-        # Opening a ticket needs no credentials; an API key given there is checked (401/403).
+        # Opening a ticket needs no credentials; an API key given there is checked (401/403),
+        # and one with external references needs an agent's token or a key.
         optional = (method, path) == ("POST", TICKETS)
         assert secured == ("401" in op["responses"] and not optional), (method, path)
     # 403 wherever credentials are needed: an API key may lack the scope (tickets:read, …).

@@ -20,6 +20,7 @@ from shared.domain.enums import (
 from shared.domain.lifecycle import IllegalTransition
 from shared.domain.models import (
     Actor,
+    ExternalRef,
     Person,
     SlaOverride,
     SlaPlanSnapshot,
@@ -46,6 +47,9 @@ FIELDS: dict[Action, dict[str, object]] = {
     Action.RESPOND: {"message": ref("hello")},
     Action.NOTE: {"message": ref("internal")},
     Action.REQUESTER_REPLY: {"message": ref("still broken")},
+    Action.LINK: {"external_ref": ExternalRef(system="jira", id="OPS-1")},
+    # Every ticket() holds this one.
+    Action.UNLINK: {"external_ref": ExternalRef(system="crm", id="C-9")},
 }
 
 
@@ -62,6 +66,7 @@ def ticket(status: TicketStatus = TicketStatus.OPEN) -> lifecycle.TicketState:
         source=Source.WEB,
         sla_plan=PLAN,
         idempotency_key="k",
+        external_refs=[ExternalRef(system="crm", id="C-9")],
     )
     state, _ = lifecycle.open_ticket(data, T0)
     state.status = status

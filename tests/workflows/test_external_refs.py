@@ -1,0 +1,141 @@
+"""External references in the ticket workflow on the time-skipping server: links applied by
+update and by signal, the TicketExternalRef search attribute seeded at start and upserted only
+when the references change, and the published table and claims following them."""
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.client import Client, WorkflowHandle
+
+from services.workflows.ticket_workflow import TicketWorkflow
+from shared.db.tables import ExternalRefClaim, TicketExternalRefRow
+from shared.domain import lifecycle
+from shared.domain.enums import Action, EventKind
+from shared.domain.ids import ticket_workflow_id
+from shared.domain.models import ExternalRef, TicketCommand, TicketInput, TicketView
+from shared.temporal import names
+from shared.temporal import search_attributes as sa
+from tests.messages import ref as message
+from tests.workflows.conftest import STARTED, RecordingNotifier, new_input, start
+from tests.workflows.test_ticket_workflow import cmd
+
+JIRA = ExternalRef(system="jira", id="OPS-12", url="https://jira.example.com/browse/OPS-12")
+CRM = ExternalRef(system="crm", id="C-7")
+
+
+def link(ref: ExternalRef, action: Action = Action.LINK) -> TicketCommand:
+    return cmd(action, external_ref=ref)
+
+
+async def start_seeded(
+    client: Client, queue: str, data: TicketInput
+) -> WorkflowHandle[TicketWorkflow, TicketView]:
+    """Started as the API starts a ticket: its search attributes set from its first state."""
+    state, _ = lifecycle.open_ticket(data, datetime.now(UTC))
+    handle = await client.start_workflow(
+        TicketWorkflow.run,
+        data,
+        id=ticket_workflow_id(data.number),
+        task_queue=queue,
+        search_attributes=sa.pairs(sa.values(state)),
+    )
+    STARTED.append(handle)
+    return handle
+
+
+async def attribute(handle: WorkflowHandle[TicketWorkflow, TicketView]) -> list[str] | None:
+    described = await handle.describe()
+    value = described.typed_search_attributes.get(sa.EXTERNAL_REF)
+    return None if value is None else list(value)
+
+
+def upserts_of_refs(events: Sequence[HistoryEvent]) -> int:
+    """How many search-attribute upserts among `events` set TicketExternalRef."""
+    upserts = [
+        event.upsert_workflow_search_attributes_event_attributes.search_attributes
+        for event in events
+        if event.HasField("upsert_workflow_search_attributes_event_attributes")
+    ]
+    return len([upsert for upsert in upserts if names.SA_EXTERNAL_REF in upsert.indexed_fields])
+
+
+def published(notifier: RecordingNotifier, number: str) -> dict[str, Any]:
+    assert notifier.sessions is not None
+    with notifier.sessions() as session:
+        rows = session.scalars(
+            select(TicketExternalRefRow).where(TicketExternalRefRow.ticket == number)
+        ).all()
+        claims = session.scalars(
+            select(ExternalRefClaim).where(ExternalRefClaim.ticket == number)
+        ).all()
+        return {
+            "rows": sorted((r.system, r.ref_id, r.url) for r in rows),
+            "claims": sorted((c.system, c.ref_id) for c in claims),
+        }
+
+
+async def test_links_are_applied_published_and_upserted_only_when_they_change(
+    worker: tuple[Client, str], notifier: RecordingNotifier
+) -> None:
+    client, queue = worker
+    data = new_input(external_refs=[JIRA])
+    handle = await start_seeded(client, queue, data)
+    # Seeded at the start: the workflow has nothing to upsert for it.
+    view = await handle.execute_update(TicketWorkflow.execute, link(CRM))
+    assert view.external_refs == [JIRA, CRM]
+    assert await attribute(handle) == ["jira:OPS-12", "crm:C-7"]
+    await handle.execute_update(TicketWorkflow.execute, cmd(Action.NOTE, message=message("n")))
+    history = await handle.fetch_history()
+    assert upserts_of_refs(history.events) == 1  # the link; not the start, not the note
+    assert published(notifier, data.number) == {
+        "rows": [("crm", "C-7", None), ("jira", "OPS-12", JIRA.url)],
+        "claims": [("crm", "C-7"), ("jira", "OPS-12")],
+    }
+
+    view = await handle.execute_update(TicketWorkflow.execute, link(JIRA, Action.UNLINK))
+    assert view.external_refs == [CRM]
+    assert await attribute(handle) == ["crm:C-7"]
+    # Unlinked: no longer published, and free for another ticket.
+    assert published(notifier, data.number) == {
+        "rows": [("crm", "C-7", None)],
+        "claims": [("crm", "C-7")],
+    }
+    await handle.execute_update(TicketWorkflow.execute, link(CRM, Action.UNLINK))
+    assert await attribute(handle) is None
+    assert published(notifier, data.number) == {"rows": [], "claims": []}
+
+
+async def test_references_given_at_start_without_attributes_are_upserted(
+    worker: tuple[Client, str], notifier: RecordingNotifier
+) -> None:
+    client, queue = worker
+    data = new_input(external_refs=[JIRA])
+    handle = await start(client, queue, data)  # a start that set no search attributes
+    await handle.query(TicketWorkflow.view)
+    assert await attribute(handle) == ["jira:OPS-12"]
+    assert published(notifier, data.number)["rows"] == [("jira", "OPS-12", JIRA.url)]
+
+
+async def test_a_link_by_signal_is_applied_and_an_invalid_one_rejected(
+    worker: tuple[Client, str], notifier: RecordingNotifier
+) -> None:
+    client, queue = worker
+    data = new_input()
+    handle = await start(client, queue, data)
+    await handle.signal(TicketWorkflow.link, link(CRM))
+    await handle.signal(TicketWorkflow.link, link(ExternalRef(system="CRM!", id="x")))
+    view = await handle.execute_update(
+        TicketWorkflow.execute, cmd(Action.NOTE, message=message("n"))
+    )
+    assert view.external_refs == [CRM]
+    events = notifier.timeline(data.number)
+    assert [e.detail for e in events if e.kind is EventKind.LINKED] == [
+        {"system": "crm", "id": "C-7"}
+    ]
+    [rejected] = [e for e in events if e.kind is EventKind.REJECTED]
+    assert rejected.detail["action"] == "link" and "system must be" in rejected.detail["reason"]
+    # A signal skips the intake's claim: publishing claims it.
+    assert published(notifier, data.number)["claims"] == [("crm", "C-7")]
