@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -29,6 +30,7 @@ from services.intake.schemas import TicketCreate
 from services.workflows.starts import start_options
 from services.workflows.ticket_workflow import WORKFLOW_TASK_TIMEOUT, TicketWorkflow
 from shared.db import directory, keys, thread
+from shared.db.attachments import StoredFile, record_attachment
 from shared.db.projection import stored_state
 from shared.db.tables import Agent, Department, SlaPlan, Team
 from shared.domain import lifecycle
@@ -55,6 +57,7 @@ REFUSAL_STATUS = {
     Refusal.TICKET_FULL: 413,
     Refusal.RATE_LIMITED: 429,
     Refusal.KEY_REUSED: 422,
+    Refusal.INVALID: 422,
 }
 
 
@@ -68,6 +71,27 @@ def fingerprint(payload: object) -> str:
     """A hash of what a request asks for: the same key with another request is refused."""
     canonical = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def files_asked(files: Sequence[StoredFile]) -> dict[str, object]:
+    """What a request's files add to its fingerprint: nothing when there are none, so a
+    request without files keeps the fingerprint it always had."""
+    if not files:
+        return {}
+    return {"attachments": [[f.name, f.content_type, f.blob.sha256] for f in files]}
+
+
+def with_files(
+    session: Session, ref: MessageRef, files: Sequence[StoredFile], ticket: str, now: datetime
+) -> MessageRef:
+    """`ref` carrying the references of `files`, whose metadata rows are written here."""
+    if not files:
+        return ref
+    attached = [
+        record_attachment(session, ticket=ticket, message_id=ref.id, position=i, file=file, now=now)
+        for i, file in enumerate(files)
+    ]
+    return ref.model_copy(update={"attachments": attached})
 
 
 def ticket_input(
@@ -107,22 +131,26 @@ async def create_ticket(
     settings: Settings,
     body: TicketCreate,
     idempotency_key: str | None,
+    files: Sequence[StoredFile] = (),
 ) -> TicketView:
     """Start the ticket's workflow, or answer the ticket this key made before.
 
     The key and its ticket number are recorded first, so a retry (after any failure) starts
-    or finds the same ticket; the same key with a different request is refused.
+    or finds the same ticket; the same key with a different request is refused. `files` are
+    in the blob store already: their metadata goes in with the first message.
     """
     key = creation_key(body.requester.email, idempotency_key)
     now = datetime.now(UTC)
+    asked = {**body.model_dump(mode="json"), **files_asked(files)}
     with sessions.begin() as session:
-        claim = keys.claim(session, key, fingerprint(body.model_dump(mode="json")), now)
+        claim = keys.claim(session, key, fingerprint(asked), now)
         if claim is None:
             raise Refused(
                 422, f"Idempotency-Key {idempotency_key!r} was already used for a different ticket"
             )
         number = claim.number
         message = thread.store_message(session, number, f"{number}:{key}:first", body.message, now)
+        message = with_files(session, message, files, number, now)
         data = ticket_input(session=session, body=body, number=number, key=key, message=message)
     # The workflow opens the ticket at this same instant, so this answer is exactly its state.
     data = data.model_copy(update={"opened_at": now})
@@ -161,6 +189,8 @@ class CommandRequest:
     message: str | None = None
     resolution: str | None = None
     remind_at: datetime | None = None
+    # Files of `message`, already in the blob store.
+    files: tuple[StoredFile, ...] = ()
 
 
 async def run_command(
@@ -207,6 +237,7 @@ def _command(
         "message": request.message,
         "resolution": request.resolution,
         "remind_at": request.remind_at,
+        **files_asked(request.files),
     }
     digest = fingerprint(asked)
     actor = request.actor
@@ -230,6 +261,10 @@ def _command(
             for name, text in (("message", request.message), ("resolution", request.resolution))
             if text is not None
         }
+        if "message" in refs:
+            refs["message"] = with_files(
+                session, refs["message"], request.files, request.number, now
+            )
     return TicketCommand(
         command_id=command_id,
         action=request.action,

@@ -14,6 +14,7 @@ from services.intake.auth import (
     AgentPrincipal,
     CurrentAgent,
     CurrentPrincipal,
+    Principal,
     RequesterPrincipal,
     WritingAgent,
 )
@@ -35,11 +36,13 @@ from services.intake.schemas import (
 from services.intake.ticket_list import TicketFilter, list_tickets
 from shared.access import requester_token, requester_token_valid
 from shared.db import thread
+from shared.db.attachments import StoredFile
 from shared.domain.enums import Action, ActorKind, Role
 from shared.domain.models import Actor, TicketView
 from shared.settings import Settings
 
 Command = ticket_service.CommandRequest
+Files = tuple[StoredFile, ...]
 router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
 # Six digits for the first 900,000 tickets, more after: any well-formed number is accepted,
 # and one that names no ticket is a 404.
@@ -79,15 +82,23 @@ async def create_ticket(
     Answers once the ticket's workflow has started: its number and access token are valid.
     The same Idempotency-Key and request again answers the same ticket, for good.
     """
+    return await open_ticket(ctx, body, idempotency_key)
+
+
+async def open_ticket(
+    ctx: TicketContext, body: TicketCreate, key: str | None, files: Files = ()
+) -> TicketCreated:
+    """Create (or find, by its key) the ticket; `files` are attached to its first message."""
     settings = ctx.settings
     created = await ticket_service.create_ticket(
         client=ctx.client,
         sessions=ctx.sessions,
         settings=settings,
         body=body,
-        idempotency_key=idempotency_key,
+        idempotency_key=key,
+        files=files,
     )
-    read = await _read(ctx, created, internal=False)
+    read = await read_ticket(ctx, created, internal=False)
     token = requester_token(settings.secret_key, created.number)
     return TicketCreated(**read.model_dump(), access_token=token)
 
@@ -108,9 +119,9 @@ async def get_ticket(
     ctx: Ctx,
 ) -> TicketRead:
     """An agent sees everything; the requester (with the ticket's token) never sees notes."""
-    _authorise_reader(principal, ctx.settings.secret_key, number)
+    authorise_reader(principal, ctx.settings.secret_key, number)
     view = await ticket_service.read_view(ctx.client, ctx.sessions, ctx.settings, number)
-    return await _read(ctx, view, internal=isinstance(principal, AgentPrincipal))
+    return await read_ticket(ctx, view, internal=isinstance(principal, AgentPrincipal))
 
 
 @router.get("/{number}/timeline")
@@ -157,23 +168,45 @@ async def reply(
     key: IdempotencyKey = None,
 ) -> TicketRead:
     """An agent's public response, or the requester's message (which reopens if resolved)."""
+    return await send_reply(ctx, number, principal, body, key)
+
+
+async def send_reply(
+    ctx: TicketContext,
+    number: str,
+    principal: Principal,
+    body: MessageBody,
+    key: str | None,
+    files: Files = (),
+) -> TicketRead:
     if isinstance(principal, RequesterPrincipal):
-        _authorise_reader(principal, ctx.settings.secret_key, number)
+        authorise_reader(principal, ctx.settings.secret_key, number)
         actor = Actor(kind=ActorKind.REQUESTER, name="requester")
-        command = Command(number, actor, Action.REQUESTER_REPLY, key, message=body.message)
-        return await _send(ctx, command)
-    if principal.role is Role.VIEWER:
+        action = Action.REQUESTER_REPLY
+    elif principal.role is Role.VIEWER:
         raise Forbidden("viewers may read but not change anything")
-    return await _send(
-        ctx, Command(number, _agent(principal), Action.RESPOND, key, message=body.message)
-    )
+    else:
+        actor, action = _agent(principal), Action.RESPOND
+    return await _send(ctx, Command(number, actor, action, key, message=body.message, files=files))
 
 
 @router.post("/{number}/notes")
 async def add_note(
     number: Number, body: MessageBody, agent: WritingAgent, ctx: Ctx, key: IdempotencyKey = None
 ) -> TicketRead:
-    return await _send(ctx, Command(number, _agent(agent), Action.NOTE, key, message=body.message))
+    return await send_note(ctx, number, agent, body, key)
+
+
+async def send_note(
+    ctx: TicketContext,
+    number: str,
+    agent: AgentPrincipal,
+    body: MessageBody,
+    key: str | None,
+    files: Files = (),
+) -> TicketRead:
+    command = Command(number, _agent(agent), Action.NOTE, key, message=body.message, files=files)
+    return await _send(ctx, command)
 
 
 @router.post("/{number}/pending")
@@ -232,7 +265,7 @@ async def _send(ctx: Ctx, command: Command) -> TicketRead:
     return TicketRead.of(view, None, {}, internal=command.actor.kind is ActorKind.AGENT)
 
 
-async def _read(ctx: Ctx, view: TicketView, *, internal: bool) -> TicketRead:
+async def read_ticket(ctx: Ctx, view: TicketView, *, internal: bool) -> TicketRead:
     """The ticket with its thread; without the thread if the database cannot be read now."""
     try:
         with ctx.sessions() as session:
@@ -243,7 +276,7 @@ async def _read(ctx: Ctx, view: TicketView, *, internal: bool) -> TicketRead:
     return TicketRead.of(view, entries, texts, internal=internal)
 
 
-def _authorise_reader(principal: CurrentPrincipal, secret_key: str, number: str) -> None:
+def authorise_reader(principal: CurrentPrincipal, secret_key: str, number: str) -> None:
     if isinstance(principal, RequesterPrincipal) and not requester_token_valid(
         secret_key, number, principal.token
     ):
