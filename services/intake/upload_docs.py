@@ -62,6 +62,7 @@ def _upload_schema(model: str, components: dict[str, Any], settings: Settings) -
                 "maxItems": limit,
             },
         },
+        "additionalProperties": False,
     }
 
 
