@@ -187,12 +187,9 @@ def test_only_uploads_to_the_upload_routes_may_exceed_max_body_bytes(
     over = [("files", ("c.bin", b"x" * (UPLOAD_LIMIT + 1), "application/octet-stream"))]
     assert client.post(TICKETS, data=form(TICKET), files=over).status_code == 413
     boundary = "b0undary"
+    head = f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="s.bin"'
     body = (
-        (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="s.bin"\r\n\r\n'
-        ).encode()
-        + b"x" * (UPLOAD_LIMIT + 10)
-        + f"\r\n--{boundary}--\r\n".encode()
+        f"{head}\r\n\r\n".encode() + b"x" * (UPLOAD_LIMIT + 10) + f"\r\n--{boundary}--\r\n".encode()
     )
 
     def chunks() -> Iterator[bytes]:
