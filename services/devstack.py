@@ -95,6 +95,7 @@ class Stack:
             PUBLIC_URL=f"http://127.0.0.1:{self.intake_port}",
         )
         env.setdefault("NOTIFY_TOKEN", DEV_NOTIFY_TOKEN)  # notify and the worker share it
+        env.setdefault("BLOB_STORE_DIR", str(self.var / "blobs"))  # attachments' contents
         env.update(self.extra_env)
         return env
 

@@ -4,9 +4,10 @@ import re
 from functools import lru_cache
 from typing import Annotated, Literal
 
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from shared.domain.attachments import MAX_FILES_PER_ENTRY
 from shared.domain.text import HANDLE_PATTERN
 
 DEV_SECRET = "dev-only-secret-change-me"
@@ -74,6 +75,16 @@ class Settings(BaseSettings):
     mail_in_max_bytes: int = 10 * 1024 * 1024
 
     max_body_bytes: int = 64 * 1024
+    # Attachments: each file's size, and how many one message may carry (multipart uploads
+    # may be as large as these allow, on the routes that take them; other bodies stay within
+    # MAX_BODY_BYTES). The per-ticket total is the lifecycle's.
+    max_attachment_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    max_attachments_per_message: int = Field(default=10, ge=1, le=MAX_FILES_PER_ENTRY)
+    # Where attachment contents are kept: a folder, content-addressed by sha256.
+    blob_store_dir: str = "var/blobs"
+    # S3-compatible storage (s3://bucket/prefix) is not implemented yet: refused at start-up
+    # rather than silently writing to the folder.
+    blob_store_url: str | None = None
     public_url: str = "http://127.0.0.1:8000"
     # Origins whose pages may call the intake API from a browser (CORS), comma-separated in
     # CORS_ORIGINS: "https://desk.example.com,https://portal.example.com". Empty: none may.
@@ -125,6 +136,22 @@ class Settings(BaseSettings):
         if not _HANDLE.fullmatch(topic.strip()):
             raise ValueError(f"{topic!r} is not a help topic handle")
         return topic.strip()
+
+    @field_validator("blob_store_url")
+    @classmethod
+    def _no_remote_blob_store_yet(cls, value: str | None) -> str | None:
+        if value:
+            raise ValueError(
+                "BLOB_STORE_URL (S3-compatible storage) is not supported yet: "
+                "unset it, and attachments are kept under BLOB_STORE_DIR"
+            )
+        return value
+
+    @property
+    def max_upload_bytes(self) -> int:
+        """The largest multipart body the upload routes take: every file at its largest,
+        plus MAX_BODY_BYTES for the fields and the multipart framing."""
+        return self.max_attachment_bytes * self.max_attachments_per_message + self.max_body_bytes
 
     @model_validator(mode="after")
     def _secret_required_in_production(self) -> "Settings":

@@ -17,14 +17,19 @@ from services.docs_assets import install_docs
 from services.intake.admin import router as admin_router
 from services.intake.admin.mail_in import router as mail_in_router
 from services.intake.alerts import router as alerts_router
+from services.intake.attachments import downloads as attachment_downloads
+from services.intake.attachments import uploads as attachment_uploads
 from services.intake.auth import AuthenticateFirst
 from services.intake.deps import SessionDep, TemporalDep
 from services.intake.errors import install_error_handlers
 from services.intake.events import router as events_router
+from services.intake.multipart import upload_allowance
 from services.intake.openapi_errors import document_errors
 from services.intake.reports import router as reports_router
 from services.intake.tickets import router as tickets_router
+from services.intake.upload_docs import document_uploads
 from services.security_headers import SECURITY_HEADERS, SecurityHeaders
+from shared.blobs import blob_store
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.db.safety import agents_with_demo_tokens
 from shared.settings import Settings
@@ -32,11 +37,15 @@ from shared.temporal.client import connect
 
 
 class IntakeApp(FastAPI):
-    """FastAPI whose OpenAPI document also states the error answers of each operation."""
+    """FastAPI whose OpenAPI document also states the error answers of each operation, and the
+    multipart uploads of those that take files."""
+
+    settings: Settings
 
     def openapi(self) -> dict[str, Any]:
         schema = super().openapi()
         document_errors(schema, self.routes)
+        document_uploads(schema, self.settings)
         return schema
 
 
@@ -59,6 +68,7 @@ def create_app(settings: Settings, temporal: Client | None = None) -> FastAPI:
         engine = make_engine(settings.database_url)
         app.state.settings = settings
         app.state.sessions = make_sessionmaker(engine)
+        app.state.blobs = blob_store(settings)
         if settings.environment == "production":
             refuse_demo_tokens(app.state.sessions)
         app.state.temporal = temporal or await connect(settings, lazy=True)
@@ -73,10 +83,14 @@ def create_app(settings: Settings, temporal: Client | None = None) -> FastAPI:
         docs_url=None,  # /docs and /redoc come from install_docs, with local assets
         redoc_url=None,
     )
+    app.settings = settings
     install_docs(app)
     install_error_handlers(app, headers=SECURITY_HEADERS)
 
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Multipart uploads to the routes that take files may be larger (the attachment settings).
+    app.add_middleware(
+        BodySizeLimit, max_bytes=settings.max_body_bytes, allowance=upload_allowance(settings)
+    )
 
     # Each added middleware wraps the ones before: credentials come before anything of the
     # body; CORS answers preflights and marks every answer, the 401s too; headers go on all.
@@ -113,7 +127,10 @@ def create_app(settings: Settings, temporal: Client | None = None) -> FastAPI:
             status_code=200 if healthy else 503,
         )
 
+    # The multipart twins first: each takes only multipart requests to its JSON route's path.
+    app.include_router(attachment_uploads)
     app.include_router(tickets_router)
+    app.include_router(attachment_downloads)
     app.include_router(admin_router)
     app.include_router(mail_in_router)
     app.include_router(alerts_router)

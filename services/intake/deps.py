@@ -1,4 +1,4 @@
-"""Request dependencies: settings, database sessions and the Temporal client."""
+"""Request dependencies: settings, database sessions, the Temporal client, the blob store."""
 
 from collections.abc import Iterator
 from typing import Annotated
@@ -7,6 +7,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
+from shared.blobs import BlobStore
 from shared.settings import Settings
 
 
@@ -32,7 +33,13 @@ def get_temporal(request: Request) -> Client:
     return client
 
 
+def get_blobs(request: Request) -> BlobStore:
+    blobs: BlobStore = request.app.state.blobs
+    return blobs
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
 SessionsDep = Annotated[sessionmaker[Session], Depends(get_sessions)]
 TemporalDep = Annotated[Client, Depends(get_temporal)]
+BlobsDep = Annotated[BlobStore, Depends(get_blobs)]

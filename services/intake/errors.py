@@ -19,6 +19,9 @@ from starlette.routing import Match
 from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
+from services.body_limit import BodyTooLarge
+from shared.blobs import BlobTooLarge
+
 log = logging.getLogger(__name__)
 
 
@@ -122,6 +125,10 @@ async def _not_applied(request: Request, __: NotApplied) -> Response:
     )
 
 
+async def _too_large(_: Request, __: BodyTooLarge | BlobTooLarge) -> Response:
+    return _answer(413, "request body too large")
+
+
 async def _refused(_: Request, err: Refused) -> Response:
     return _answer(err.status_code, err.reason)
 
@@ -175,6 +182,8 @@ HANDLERS: dict[type[Exception], Handler] = {
     Unavailable: _unavailable,
     NotApplied: _not_applied,
     Refused: _refused,
+    BodyTooLarge: _too_large,
+    BlobTooLarge: _too_large,
     IntegrityError: _integrity,
     PoolTimeout: _database_busy,
     OperationalError: _database_down,

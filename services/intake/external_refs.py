@@ -10,6 +10,7 @@ hold the reference was never taken up: another ticket may take it over.
 
 import asyncio
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -22,6 +23,7 @@ from services.intake.schemas import TicketCreate
 from services.intake.ticket_service import CLOCK_SKEW, Created, read_view
 from services.workflows.ticket_workflow import WORKFLOW_TASK_TIMEOUT
 from shared.db import keys, ref_claims
+from shared.db.attachments import StoredFile
 from shared.db.ref_claims import Claim, Key
 from shared.domain.enums import OnDuplicateRef
 from shared.domain.external_refs import find
@@ -59,6 +61,7 @@ async def create_with_refs(
     settings: Settings,
     body: TicketCreate,
     idempotency_key: str | None,
+    files: Sequence[StoredFile] = (),
 ) -> Created:
     """Create a ticket with external references: unless told to create anyway, a reference
     that a ticket holds answers that ticket (200), or 409 with `on_duplicate_external_ref:
@@ -89,6 +92,7 @@ async def create_with_refs(
                 body=body,
                 idempotency_key=idempotency_key,
                 stale=lookup.stale,
+                files=files,
             )
         except ref_claims.Taken:
             continue  # a concurrent request claimed one first: find the ticket it attached it to

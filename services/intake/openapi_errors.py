@@ -16,7 +16,8 @@ ERRORS = {
     412: "If-Match named a version of the ticket other than its current one: read it again",
     404: "A record the request names does not exist",
     409: "The request conflicts with the record's state, or with a concurrent change",
-    413: "The body is larger than MAX_BODY_BYTES, or would make the ticket hold too much",
+    413: "The body is larger than MAX_BODY_BYTES (an upload: than the attachment limits allow), "
+    "or would make the ticket hold too much",
     429: "The requester sent too many messages in the last minute: retry shortly",
     503: "A dependency is down; a command answered 503 was not applied and never will be",
 }

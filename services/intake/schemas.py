@@ -23,7 +23,14 @@ from shared.domain.enums import (
     ThreadKind,
     TicketStatus,
 )
-from shared.domain.models import ExternalRef, Person, ThreadEntry, TicketView, TimelineEvent
+from shared.domain.models import (
+    AttachmentRef,
+    ExternalRef,
+    Person,
+    ThreadEntry,
+    TicketView,
+    TimelineEvent,
+)
 
 # The input rules live in shared.domain.text, shared with notify and the admin API.
 Text = text.Body
@@ -156,11 +163,27 @@ class ClockRead(BaseModel):
     breached_at: datetime | None
 
 
+class AttachmentRead(BaseModel):
+    id: str
+    name: str
+    content_type: str
+    size: int
+    sha256: str
+    # GET it (with the same credentials) for the file itself.
+    download: str
+
+    @classmethod
+    def of(cls, number: str, ref: AttachmentRef) -> "AttachmentRead":
+        path = f"/api/v1/tickets/{number}/attachments/{ref.id}"
+        return cls(**ref.model_dump(), download=path)
+
+
 class ThreadEntryRead(BaseModel):
     kind: ThreadKind
     author: str
     body: str
     created_at: datetime
+    attachments: list[AttachmentRead] = Field(default_factory=list)
 
 
 class TicketRead(BaseModel):
@@ -215,6 +238,7 @@ class TicketRead(BaseModel):
                     author=e.author.name,
                     body=bodies.get(e.message_id, ""),
                     created_at=e.created_at,
+                    attachments=[AttachmentRead.of(view.number, a) for a in e.attachments],
                 )
                 for e in thread
                 if internal or e.kind is not ThreadKind.NOTE

@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -29,6 +30,7 @@ from services.intake.schemas import TicketCreate
 from services.workflows.starts import start_options
 from services.workflows.ticket_workflow import WORKFLOW_TASK_TIMEOUT, TicketWorkflow
 from shared.db import directory, keys, ref_claims, thread
+from shared.db.attachments import StoredFile, record_attachment
 from shared.db.projection import stored_state
 from shared.db.tables import Agent, Department, SlaPlan, Team
 from shared.domain import lifecycle
@@ -84,6 +86,27 @@ class Created:
     new: bool = True
 
 
+def files_asked(files: Sequence[StoredFile]) -> dict[str, object]:
+    """What a request's files add to its fingerprint: nothing when there are none, so a
+    request without files keeps the fingerprint it always had."""
+    if not files:
+        return {}
+    return {"attachments": [[f.name, f.content_type, f.blob.sha256] for f in files]}
+
+
+def with_files(
+    session: Session, ref: MessageRef, files: Sequence[StoredFile], ticket: str, now: datetime
+) -> MessageRef:
+    """`ref` carrying the references of `files`, whose metadata rows are written here."""
+    if not files:
+        return ref
+    attached = [
+        record_attachment(session, ticket=ticket, message_id=ref.id, position=i, file=file, now=now)
+        for i, file in enumerate(files)
+    ]
+    return ref.model_copy(update={"attachments": attached})
+
+
 def ticket_input(
     *,
     session: Session,
@@ -129,6 +152,7 @@ async def create_ticket(
     body: TicketCreate,
     idempotency_key: str | None,
     stale: dict[ref_claims.Key, ref_claims.Claim] | None = None,
+    files: Sequence[StoredFile] = (),
 ) -> Created:
     """Start the ticket's workflow, or answer the ticket this key made before.
 
@@ -136,12 +160,13 @@ async def create_ticket(
     (taking over the `stale` ones), so a retry (after any failure) starts or finds the same
     ticket; the same key with a different request is refused. A reference claimed by another
     ticket raises `ref_claims.Taken` (nothing is recorded), or with `on_duplicate_external_ref:
-    create` is left off.
+    create` is left off. `files` are in the blob store already: their metadata goes in with
+    the first message.
     """
     key = creation_key(body.requester.email, idempotency_key)
     now = datetime.now(UTC)
     with sessions.begin() as session:
-        claim = keys.claim(session, key, _create_fingerprint(body), now)
+        claim = keys.claim(session, key, _create_fingerprint(body, files), now)
         if claim is None:
             raise Refused(
                 422, f"Idempotency-Key {idempotency_key!r} was already used for a different ticket"
@@ -152,6 +177,7 @@ async def create_ticket(
             session, body.refs(), number, now, stale=stale or {}, leave_taken=leave_taken
         )
         message = thread.store_message(session, number, f"{number}:{key}:first", body.message, now)
+        message = with_files(session, message, files, number, now)
         data = ticket_input(
             session=session, body=body, number=number, key=key, message=message, refs=refs
         )
@@ -177,8 +203,8 @@ async def create_ticket(
     return Created(TicketView.of(state))
 
 
-def _create_fingerprint(body: TicketCreate) -> str:
-    asked = body.model_dump(mode="json")
+def _create_fingerprint(body: TicketCreate, files: Sequence[StoredFile]) -> str:
+    asked = {**body.model_dump(mode="json"), **files_asked(files)}
     if not body.external_refs:
         # Creates without references keep the fingerprints they had before references.
         del asked["external_refs"], asked["on_duplicate_external_ref"]
@@ -204,6 +230,8 @@ class CommandRequest:
     # ticket is at another one.
     expected_version: int | None = None
     external_ref: ExternalRef | None = None
+    # Files of `message`, already in the blob store.
+    files: tuple[StoredFile, ...] = ()
 
 
 async def run_command(
@@ -250,6 +278,7 @@ def _command(
         "message": request.message,
         "resolution": request.resolution,
         "remind_at": request.remind_at,
+        **files_asked(request.files),
     }
     if request.external_ref is not None:
         # Only where there is one: other commands keep the fingerprints they had before.
@@ -276,6 +305,10 @@ def _command(
             for name, text in (("message", request.message), ("resolution", request.resolution))
             if text is not None
         }
+        if "message" in refs:
+            refs["message"] = with_files(
+                session, refs["message"], request.files, request.number, now
+            )
     return TicketCommand(
         command_id=command_id,
         action=request.action,

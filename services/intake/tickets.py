@@ -14,8 +14,11 @@ from services.intake import external_refs, ticket_service
 from services.intake.auth import (
     CurrentAgent,
     CurrentPrincipal,
+    KeyPrincipal,
     PresentedKey,
+    Principal,
     RequesterPrincipal,
+    Staff,
     WritingAgent,
     staff_with,
     writing_agent_of,
@@ -39,6 +42,7 @@ from services.intake.schemas import (
 from services.intake.ticket_list import TicketFilter, list_tickets
 from shared.access import requester_token, requester_token_valid
 from shared.db import thread
+from shared.db.attachments import StoredFile
 from shared.domain.enums import Action, ActorKind
 from shared.domain.external_refs import ID_MAX, SYSTEM_PATTERN, id_problem
 from shared.domain.models import Actor, ExternalRef, TicketView
@@ -46,6 +50,7 @@ from shared.domain.scopes import Scope
 from shared.settings import Settings
 
 Command = ticket_service.CommandRequest
+Files = tuple[StoredFile, ...]
 router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
 # Six digits for the first 900,000 tickets, more after: any well-formed number is accepted,
 # and one that names no ticket is a 404.
@@ -154,8 +159,22 @@ async def create_ticket(
     the default), 409 (`reject`), or a new ticket without the references others hold
     (`create`).
     """
-    if key is not None:
-        staff_with(key, Scope.TICKETS_CREATE)
+    return await open_ticket(ctx, body, idempotency_key, request=request, api_key=key)
+
+
+async def open_ticket(
+    ctx: TicketContext,
+    body: TicketCreate,
+    key: str | None,
+    files: Files = (),
+    *,
+    request: Request,
+    api_key: KeyPrincipal | None,
+) -> TicketCreated:
+    """Create (or find, by its key or an external reference) the ticket; `files` are
+    attached to its first message."""
+    if api_key is not None:
+        staff_with(api_key, Scope.TICKETS_CREATE)
     settings = ctx.settings
     if body.external_refs:
         await run_in_threadpool(writing_agent_of, request, ctx.sessions)
@@ -164,7 +183,8 @@ async def create_ticket(
             sessions=ctx.sessions,
             settings=settings,
             body=body,
-            idempotency_key=idempotency_key,
+            idempotency_key=key,
+            files=files,
         )
     else:
         created = await ticket_service.create_ticket(
@@ -172,11 +192,12 @@ async def create_ticket(
             sessions=ctx.sessions,
             settings=settings,
             body=body,
-            idempotency_key=idempotency_key,
+            idempotency_key=key,
+            files=files,
         )
     if not created.new:
         ctx.response.status_code = status.HTTP_200_OK
-    read = await _read(ctx, created.view, internal=False)
+    read = await read_ticket(ctx, created.view, internal=False)
     ctx.response.headers["ETag"] = etag(created.view.version)
     token = requester_token(settings.secret_key, created.view.number)
     return TicketCreated(**read.model_dump(), access_token=token)
@@ -199,10 +220,10 @@ async def get_ticket(
 ) -> TicketRead:
     """An agent (or a key with tickets:read) sees everything; the requester (with the ticket's
     token) never sees notes. The ETag is the ticket's version, for If-Match."""
-    _authorise_reader(principal, ctx.settings.secret_key, number)
+    authorise_reader(principal, ctx.settings.secret_key, number)
     view = await ticket_service.read_view(ctx.client, ctx.sessions, ctx.settings, number)
     ctx.response.headers["ETag"] = etag(view.version)
-    return await _read(ctx, view, internal=not isinstance(principal, RequesterPrincipal))
+    return await read_ticket(ctx, view, internal=not isinstance(principal, RequesterPrincipal))
 
 
 @router.get("/{number}/timeline")
@@ -248,20 +269,42 @@ async def reply(
     ctx: CommandCtx,
 ) -> TicketRead:
     """An agent's public response, or the requester's message (which reopens if resolved)."""
+    return await send_reply(ctx, number, principal, body)
+
+
+async def send_reply(
+    ctx: TicketContext,
+    number: str,
+    principal: Principal,
+    body: MessageBody,
+    files: Files = (),
+) -> TicketRead:
     if isinstance(principal, RequesterPrincipal):
-        _authorise_reader(principal, ctx.settings.secret_key, number)
+        authorise_reader(principal, ctx.settings.secret_key, number)
         actor = Actor(kind=ActorKind.REQUESTER, name="requester")
-        command = Command(number, actor, Action.REQUESTER_REPLY, message=body.message)
+        command = Command(
+            number, actor, Action.REQUESTER_REPLY, message=body.message, files=tuple(files)
+        )
         return await _send(ctx, command)
     staff = staff_with(principal, Scope.TICKETS_WRITE)
-    return await _send(ctx, Command(number, staff.actor(), Action.RESPOND, message=body.message))
+    command = Command(
+        number, staff.actor(), Action.RESPOND, message=body.message, files=tuple(files)
+    )
+    return await _send(ctx, command)
 
 
 @router.post("/{number}/notes")
 async def add_note(
     number: Number, body: MessageBody, agent: WritingAgent, ctx: CommandCtx
 ) -> TicketRead:
-    return await _send(ctx, Command(number, agent.actor(), Action.NOTE, message=body.message))
+    return await send_note(ctx, number, agent, body)
+
+
+async def send_note(
+    ctx: TicketContext, number: str, agent: Staff, body: MessageBody, files: Files = ()
+) -> TicketRead:
+    command = Command(number, agent.actor(), Action.NOTE, message=body.message, files=tuple(files))
+    return await _send(ctx, command)
 
 
 @router.post("/{number}/pending")
@@ -338,7 +381,7 @@ async def _send(ctx: TicketContext, command: Command) -> TicketRead:
     return TicketRead.of(view, None, {}, internal=internal)
 
 
-async def _read(ctx: TicketContext, view: TicketView, *, internal: bool) -> TicketRead:
+async def read_ticket(ctx: TicketContext, view: TicketView, *, internal: bool) -> TicketRead:
     """The ticket with its thread; without the thread if the database cannot be read now."""
     try:
         with ctx.sessions() as session:
@@ -349,7 +392,7 @@ async def _read(ctx: TicketContext, view: TicketView, *, internal: bool) -> Tick
     return TicketRead.of(view, entries, texts, internal=internal)
 
 
-def _authorise_reader(principal: CurrentPrincipal, secret_key: str, number: str) -> None:
+def authorise_reader(principal: CurrentPrincipal, secret_key: str, number: str) -> None:
     if isinstance(principal, RequesterPrincipal) and not requester_token_valid(
         secret_key, number, principal.token
     ):

@@ -390,3 +390,26 @@ class ExternalRefClaim(Base):
     ref_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     ticket: Mapped[str] = mapped_column(String(16), index=True)
     claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Attachment(Base):
+    """A file attached to a thread message: its metadata, stored by the intake (or the mail-in
+    path) with the message body, before the command that adds the message.
+
+    The content is in the blob store under `sha256`. Like a body, a file whose command was
+    refused is never shown: reads list a message's files only once the message is in the thread.
+    """
+
+    __tablename__ = "attachments"
+    __table_args__ = (Index("ix_attachments_ticket_message", "ticket", "message_id"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ticket: Mapped[str] = mapped_column(String(16))
+    message_id: Mapped[str] = mapped_column(String(64))
+    # Its place among the message's files, for the order they were sent in.
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -8,6 +8,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from shared.db.attachments import attachments_by_message
 from shared.db.tables import MessageBody, ThreadRow, TimelineRow
 from shared.domain.enums import ThreadKind
 from shared.domain.models import Actor, MessageRef, ThreadEntry, TimelineEvent
@@ -29,10 +30,12 @@ def store_message(
 
 
 def thread_of(session: Session, ticket: str, unpublished: list[ThreadEntry]) -> list[ThreadEntry]:
-    """The published thread, followed by the entries its workflow has not yet published."""
+    """The published thread, followed by the entries its workflow has not yet published; the
+    published entries' files joined from `attachments`."""
     rows = session.scalars(
         select(ThreadRow).where(ThreadRow.ticket == ticket).order_by(ThreadRow.entry)
     ).all()
+    files = attachments_by_message(session, ticket, {row.message_id for row in rows})
     published = [
         ThreadEntry(
             id=row.entry,
@@ -41,6 +44,7 @@ def thread_of(session: Session, ticket: str, unpublished: list[ThreadEntry]) -> 
             message_id=row.message_id,
             size=row.size,
             created_at=_aware(row.created_at),
+            attachments=files.get(row.message_id, []),
         )
         for row in rows
     ]

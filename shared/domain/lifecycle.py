@@ -7,7 +7,7 @@ Pure: no I/O, no clock (callers pass `now`), no Temporal. The workflow applies c
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from shared.domain import external_refs, sla_clocks
+from shared.domain import attachments, external_refs, sla_clocks
 from shared.domain.closing import close_as
 from shared.domain.enums import (
     Action,
@@ -24,7 +24,14 @@ from shared.domain.enums import (
 from shared.domain.escalation import Trigger as Trigger
 from shared.domain.escalation import fire_due as fire_due
 from shared.domain.escalation import next_trigger as next_trigger
-from shared.domain.models import Actor, Notice, TicketCommand, TicketInput, TicketState
+from shared.domain.models import (
+    Actor,
+    MessageRef,
+    Notice,
+    TicketCommand,
+    TicketInput,
+    TicketState,
+)
 from shared.domain.timeline import add_event, add_thread, notice
 
 OPEN, PENDING = TicketStatus.OPEN, TicketStatus.PENDING
@@ -61,6 +68,9 @@ MESSAGE_ACTIONS = frozenset({Action.RESPOND, Action.NOTE, Action.REQUESTER_REPLY
 # What one ticket can take. A message's own size is capped by the API (MAX_BODY_BYTES).
 MAX_MESSAGES = 2_000
 MAX_THREAD_BYTES = 20 * 1024 * 1024
+# Files have their own cap, apart from the text's (a file's own size and how many one message
+# carries are the API's settings, MAX_ATTACHMENT_BYTES and MAX_ATTACHMENTS_PER_MESSAGE).
+MAX_ATTACHMENT_BYTES = 200 * 1024 * 1024
 REQUESTER_MESSAGES_PER_MINUTE = 20
 RATE_WINDOW = timedelta(minutes=1)
 
@@ -74,7 +84,7 @@ class Refusal(StrEnum):
     KEY_REUSED = "IdempotencyKeyReused"  # 422: the key named another request
     EXPIRED = "CommandExpired"  # 503: the caller gave up; never applied
     VERSION_MISMATCH = "VersionMismatch"  # 412: the ticket moved on from the caller's version
-    INVALID = "InvalidArgument"  # 422: an argument breaks the input rules
+    INVALID = "InvalidArgument"  # 422: an argument breaks the input rules (malformed references)
     NOT_LINKED = "NotLinked"  # 404: unlink of a reference the ticket does not hold
 
 
@@ -125,6 +135,13 @@ def _check_capacity(state: TicketState, cmd: TicketCommand, now: datetime | None
             f"the ticket holds its maximum of {MAX_THREAD_BYTES // 1024 // 1024} MiB of messages",
             Refusal.TICKET_FULL,
         )
+    files = sum(file.size for file in ref.attachments)
+    if files and state.attachment_bytes + files > MAX_ATTACHMENT_BYTES:
+        raise IllegalTransition(
+            f"the ticket holds its maximum of {attachments.human_size(MAX_ATTACHMENT_BYTES)} of "
+            f"attachments ({attachments.human_size(state.attachment_bytes)} so far)",
+            Refusal.TICKET_FULL,
+        )
     if now is not None and cmd.action is Action.REQUESTER_REPLY:
         recent = [at for at in state.requester_messages_at if now - at < RATE_WINDOW]
         if len(recent) >= REQUESTER_MESSAGES_PER_MINUTE:
@@ -170,6 +187,26 @@ def _check_arguments(state: TicketState, cmd: TicketCommand) -> None:
                 raise IllegalTransition("a message cannot be empty")
         case _:
             pass
+    for ref in (cmd.message, cmd.resolution):
+        if ref is not None:
+            check_attachments(ref)
+
+
+def check_attachments(ref: MessageRef) -> None:
+    """A message's file references stay small: how many, and how long their names and types."""
+    if len(ref.attachments) > attachments.MAX_FILES_PER_ENTRY:
+        raise IllegalTransition(
+            f"a message carries at most {attachments.MAX_FILES_PER_ENTRY} attachments",
+            Refusal.INVALID,
+        )
+    for file in ref.attachments:
+        if (
+            len(file.id) > 64
+            or len(file.sha256) != 64
+            or len(file.name) > attachments.NAME_MAX
+            or len(file.content_type) > attachments.CONTENT_TYPE_MAX
+        ):
+            raise IllegalTransition("malformed attachment reference", Refusal.INVALID)
 
 
 def _check_link(state: TicketState, cmd: TicketCommand) -> None:

@@ -129,15 +129,32 @@ class ClockRun(BaseModel):
         return self.outcome is ClockOutcome.RUNNING
 
 
-class MessageRef(BaseModel):
-    """A message body stored outside the workflow (table `message_bodies`): its id and size.
+class AttachmentRef(BaseModel):
+    """A file stored outside the workflow (blob store, table `attachments`), by reference.
 
-    Bodies never travel through workflow state or history; the intake stores a body before it
-    sends the command that refers to it.
+    Only this goes through workflow state and history, never the file; the lifecycle caps how
+    many one message carries and how long their names are (shared.domain.attachments).
+    """
+
+    id: str
+    name: str
+    content_type: str
+    size: int = Field(ge=0)
+    sha256: str
+
+
+class MessageRef(BaseModel):
+    """A message body stored outside the workflow (table `message_bodies`): its id and size,
+    and the files attached to it.
+
+    Bodies never travel through workflow state or history; the intake stores a body (and its
+    files) before it sends the command that refers to it.
     """
 
     id: str
     size: int = Field(ge=0)
+    # Empty in histories from before attachments: the default keeps them replayable.
+    attachments: list[AttachmentRef] = Field(default_factory=list)
 
 
 class ThreadEntry(BaseModel):
@@ -149,6 +166,7 @@ class ThreadEntry(BaseModel):
     message_id: str
     size: int
     created_at: datetime
+    attachments: list[AttachmentRef] = Field(default_factory=list)
 
 
 class EventContext(BaseModel):
@@ -265,6 +283,8 @@ class TicketState(TicketDetails):
     timeline: list[TimelineEvent] = Field(default_factory=list)
     thread_count: int = 0
     thread_bytes: int = 0
+    # Bytes of the files attached to the thread (their own cap, apart from the text's).
+    attachment_bytes: int = 0
     last_seq: int = 0
     clock_cycles: dict[SlaClock, int] = Field(default_factory=dict)
     # When the requester's latest messages came (a bounded list, for the rate limit).

@@ -40,6 +40,7 @@ def add_thread(
 ) -> None:
     state.thread_count += 1
     state.thread_bytes += message.size
+    state.attachment_bytes += sum(file.size for file in message.attachments)
     state.thread.append(
         ThreadEntry(
             id=state.thread_count,
@@ -48,6 +49,7 @@ def add_thread(
             message_id=message.id,
             size=message.size,
             created_at=at,
+            attachments=list(message.attachments),
         )
     )
 

@@ -144,6 +144,8 @@ def exercise(case: schemathesis.Case, stack: Stack, run: str, headers: dict[str,
 class Known:
     numbers: list[str]
     handles: dict[str, list[str]]
+    # (ticket number, attachment id) of files on the seed tickets.
+    attachments: list[tuple[str, str]]
 
 
 KINDS = ("agents", "teams", "departments", "help-topics", "sla-plans", "schedules")
@@ -152,6 +154,16 @@ KINDS = ("agents", "teams", "departments", "help-topics", "sla-plans", "schedule
 def known_records(stack: Stack) -> Known:
     with httpx.Client(base_url=stack.intake_url, timeout=30) as api:
         numbers = [open_ticket(api, f"Schemathesis seed {i}")["number"] for i in range(2)]
+        noted = api.post(
+            f"/api/v1/tickets/{numbers[0]}/notes",
+            data={"message": "seed file"},
+            files=[("files", ("seed.txt", b"seed", "text/plain"))],
+            headers=JANE,
+        )
+        assert noted.status_code == 200, noted.text
+        thread = api.get(f"/api/v1/tickets/{numbers[0]}", headers=JANE).json()["thread"]
+        attachments = [(numbers[0], f["id"]) for e in thread for f in e["attachments"]]
+        assert attachments, thread
         handles = {}
         for kind in KINDS:
             response = api.get(f"/api/v1/admin/{kind}", headers=JANE)
@@ -159,7 +171,7 @@ def known_records(stack: Stack) -> Known:
             found = [item["handle"] for item in response.json()["items"]]
             handles[kind] = [handle for handle in found if handle != "jane"]
     assert all(handles.values()), handles
-    return Known(numbers=numbers, handles=handles)
+    return Known(numbers=numbers, handles=handles, attachments=attachments)
 
 
 def with_number(generated: Any, number: str) -> Any:
@@ -171,14 +183,19 @@ def with_number(generated: Any, number: str) -> Any:
 
 def aim_at_known_records(schema: BaseSchema, known: Known) -> None:
     """Hooks on `schema`: a path parameter is a known record about half the time (commands
-    then reach a workflow, PATCHes a real row); a new ticket names a known help topic and a
-    valid address about half the time (it is then opened, whatever its other fields)."""
+    then reach a workflow, PATCHes a real row, downloads a real file); a new ticket names a
+    known help topic and a valid address about half the time (it is then opened, whatever its
+    other fields)."""
 
     @schema.hook
     def before_generate_path_parameters(
         context: schemathesis.HookContext, strategy: st.SearchStrategy[Any]
     ) -> st.SearchStrategy[Any]:
         path = context.operation.path if context.operation else ""
+        if "{attachment_id}" in path:
+            pairs = st.sampled_from(known.attachments)
+            real = pairs.map(lambda pair: {"number": pair[0], "attachment_id": pair[1]})
+            return st.one_of(strategy, real)
         if "{number}" in path:
             numbers = st.sampled_from(known.numbers)
             real = st.fixed_dictionaries({"number": numbers})
@@ -302,6 +319,7 @@ def test_error_answers_carry_no_internals(stack: Stack) -> None:
         "POST /api/v1/tickets/{number}/replies",
         "POST /api/v1/tickets/{number}/close",
         "PATCH /api/v1/admin/teams/{handle}",
+        "GET /api/v1/tickets/{number}/attachments/{attachment_id}",
     } <= admin_ok, sorted(admin_ok)
 
 

@@ -15,6 +15,7 @@ from temporalio.worker import Replayer
 from services.workflows.ticket_workflow import TicketWorkflow
 from services.workflows.v1.ticket_workflow import TicketWorkflow as V1TicketWorkflow
 from shared.domain.enums import Action, Priority
+from shared.domain.models import AttachmentRef
 from tests.messages import ref
 from tests.workflows.conftest import new_input, start
 from tests.workflows.test_ticket_workflow import REQUESTER, cmd
@@ -56,3 +57,25 @@ async def test_fresh_lifecycle_history_replays(
     await replayer().replay_workflow(history)
     if record := os.environ.get("TICKETFLOW_RECORD_HISTORY"):
         (HISTORIES / f"{record}.json").write_text(json.dumps(history.to_json_dict(), indent=1))
+
+
+async def test_a_history_with_attachments_replays(
+    worker: tuple[Client, str], time_env: WorkflowEnvironment
+) -> None:
+    """File references ride on messages through updates, state and the publish step, and the
+    history they leave replays; the files themselves never enter it."""
+    client, queue = worker
+    file = AttachmentRef(
+        id="f" * 40, name="trace.log", content_type="text/plain", size=4096, sha256="a" * 64
+    )
+    first = ref("see the log").model_copy(update={"attachments": [file]})
+    data = new_input(number=str(uuid.uuid4().int % 900_000 + 100_000), message=first)
+    handle = await start(client, queue, data)
+    note = ref("and the dump").model_copy(update={"attachments": [file, file]})
+    await handle.execute_update(TicketWorkflow.execute, cmd(Action.NOTE, message=note))
+    state = await handle.query(TicketWorkflow.state)
+    assert state.attachment_bytes == 3 * 4096
+    await handle.execute_update(TicketWorkflow.execute, cmd(Action.CLOSE))
+    await handle.result()
+    history = await handle.fetch_history()
+    await replayer().replay_workflow(history)

@@ -1,0 +1,141 @@
+"""Attachments over HTTP: the multipart twins of the routes that take a message (a new ticket,
+a reply, a note), and the download of one file."""
+
+import logging
+from collections.abc import Iterator
+from typing import Annotated, Any, BinaryIO
+
+from fastapi import APIRouter, Path, Request, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response, StreamingResponse
+
+from services.intake import ticket_service, tickets
+from services.intake.auth import CurrentPrincipal, PresentedKey, RequesterPrincipal, WritingAgent
+from services.intake.deps import BlobsDep
+from services.intake.errors import NotFound, Unavailable
+from services.intake.multipart import MultipartRoute, read_upload
+from services.intake.schemas import MessageBody, TicketCreate, TicketCreated, TicketRead
+from services.intake.tickets import CommandCtx, Ctx, IdempotencyKey, Number
+from shared.blobs import CHUNK, BlobMissing
+from shared.db.attachments import find_attachment
+from shared.domain.attachments import content_disposition
+from shared.domain.enums import ThreadKind
+from shared.domain.models import AttachmentRef
+
+log = logging.getLogger(__name__)
+
+# Included before the ticket routes: a multipart request to these paths comes here, any other
+# request goes on to the JSON route of the same path.
+uploads = APIRouter(prefix="/api/v1/tickets", tags=["tickets"], route_class=MultipartRoute)
+downloads = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
+
+AttachmentId = Annotated[str, Path(pattern=r"^[0-9a-f]{40}$", description="attachment id")]
+# A ticket's `requester` is an object: in a form, a JSON part.
+CREATE_JSON_FIELDS = frozenset({"requester"})
+
+
+@uploads.post("", status_code=status.HTTP_201_CREATED, include_in_schema=False)
+async def create_ticket_with_files(
+    request: Request, ctx: Ctx, blobs: BlobsDep, api_key: PresentedKey, key: IdempotencyKey = None
+) -> TicketCreated:
+    body, files = await read_upload(
+        request, TicketCreate, settings=ctx.settings, blobs=blobs, json_fields=CREATE_JSON_FIELDS
+    )
+    return await tickets.open_ticket(ctx, body, key, tuple(files), request=request, api_key=api_key)
+
+
+@uploads.post("/{number}/replies", include_in_schema=False)
+async def reply_with_files(
+    number: Number,
+    request: Request,
+    principal: CurrentPrincipal,
+    ctx: CommandCtx,
+    blobs: BlobsDep,
+) -> TicketRead:
+    tickets.authorise_reader(principal, ctx.settings.secret_key, number)
+    body, files = await read_upload(request, MessageBody, settings=ctx.settings, blobs=blobs)
+    return await tickets.send_reply(ctx, number, principal, body, tuple(files))
+
+
+@uploads.post("/{number}/notes", include_in_schema=False)
+async def note_with_files(
+    number: Number,
+    request: Request,
+    agent: WritingAgent,
+    ctx: CommandCtx,
+    blobs: BlobsDep,
+) -> TicketRead:
+    body, files = await read_upload(request, MessageBody, settings=ctx.settings, blobs=blobs)
+    return await tickets.send_note(ctx, number, agent, body, tuple(files))
+
+
+DOWNLOAD: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The file, offered as an attachment, with the type it was uploaded as",
+        "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+        "headers": {
+            "Content-Disposition": {
+                "description": "attachment; filename=\"…\"; filename*=UTF-8''…",
+                "schema": {"type": "string"},
+            }
+        },
+    }
+}
+
+
+@downloads.get("/{number}/attachments/{attachment_id}", response_class=Response, responses=DOWNLOAD)
+async def download_attachment(
+    number: Number,
+    attachment_id: AttachmentId,
+    principal: CurrentPrincipal,
+    ctx: Ctx,
+    blobs: BlobsDep,
+) -> StreamingResponse:
+    """One file of the ticket's thread, never to be shown inline. Agents may download every
+    file; the requester (with the ticket's token) those of messages and responses, not of
+    internal notes (404, as for a file that does not exist)."""
+    tickets.authorise_reader(principal, ctx.settings.secret_key, number)
+    kind, ref = await _entry_kind(ctx, number, attachment_id)
+    if kind is None or (kind is ThreadKind.NOTE and isinstance(principal, RequesterPrincipal)):
+        raise NotFound(f"attachment {attachment_id}")
+    try:
+        handle = await run_in_threadpool(blobs.open, ref.sha256)
+    except BlobMissing as err:
+        log.error("ticket %s: attachment %s has no content in the blob store", number, ref)
+        raise NotFound(f"attachment {attachment_id}") from err
+    except OSError as err:
+        raise Unavailable("blob store") from err
+    headers = {
+        "Content-Disposition": content_disposition(ref.name),
+        "Content-Length": str(ref.size),
+        # Were it ever rendered after all: no scripts, no requests, no plugins.
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+    }
+    return StreamingResponse(_chunks(handle), media_type=ref.content_type, headers=headers)
+
+
+async def _entry_kind(
+    ctx: tickets.TicketContext, number: str, attachment_id: str
+) -> tuple[ThreadKind | None, AttachmentRef]:
+    """The kind of thread entry the file belongs to (None: none, e.g. its command was refused),
+    and the file's reference."""
+    with ctx.sessions() as session:
+        found = find_attachment(session, number, attachment_id)
+    if found is None:
+        raise NotFound(f"attachment {attachment_id}")
+    if found.kind is not None:
+        return found.kind, found.ref
+    # Not published yet: the workflow still holds the entry.
+    view = await ticket_service.read_view(ctx.client, ctx.sessions, ctx.settings, number)
+    for entry in view.thread:
+        if entry.message_id == found.message_id:
+            return entry.kind, found.ref
+    with ctx.sessions() as session:  # published meanwhile?
+        again = find_attachment(session, number, attachment_id)
+    return (again.kind if again else None), found.ref
+
+
+def _chunks(handle: BinaryIO) -> Iterator[bytes]:
+    with handle:
+        while chunk := handle.read(CHUNK):
+            yield chunk
