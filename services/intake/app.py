@@ -14,6 +14,7 @@ from temporalio.client import Client
 
 from services.docs_assets import install_docs
 from services.intake.admin import router as admin_router
+from services.intake.admin import webhooks_router
 from services.intake.alerts import router as alerts_router
 from services.intake.auth import AuthenticateFirst
 from services.intake.deps import SessionDep, TemporalDep
@@ -96,7 +97,7 @@ def create_app(settings: Settings, temporal: Client | None = None) -> FastAPI:
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_credentials=False,
-            allow_methods=["GET", "POST", "PATCH"],
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
             expose_headers=["Content-Disposition"],
             max_age=600,
@@ -124,6 +125,7 @@ def create_app(settings: Settings, temporal: Client | None = None) -> FastAPI:
 
     app.include_router(tickets_router)
     app.include_router(admin_router)
+    app.include_router(webhooks_router)
     app.include_router(alerts_router)
     app.include_router(reports_router)
     app.include_router(events_router)

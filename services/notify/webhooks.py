@@ -1,0 +1,162 @@
+"""The webhook loops of a notify process, beside the mail outbox's (NOTIFY_DELIVER_WEBHOOKS).
+
+- The dispatcher queues each active subscription's new feed events (`webhook_queue.dispatch`).
+- The delivery loop claims due deliveries and POSTs them on a thread pool: at most
+  WEBHOOK_CONCURRENCY at once, each subscription at most half of them (so one slow endpoint
+  never takes every slot), one at a time per (subscription, ticket) by construction of `due`.
+
+Any number of notify processes may run both loops: queueing moves a cursor conditionally and
+each attempt is claimed, so nothing is queued twice and no delivery is sent by two at once.
+"""
+
+import logging
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.notify.webhook_sender import Resolver, Sender, resolve
+from shared.db import webhook_queue as queue
+from shared.domain.webhook_urls import UrlPolicy
+from shared.domain.webhooks import Backoff
+from shared.settings import Settings
+
+log = logging.getLogger("ticketflow.notify.webhooks")
+
+PAGE = 500  # feed events a dispatcher pass reads per subscription
+IDLE_WAIT = 0.2  # seconds between looks when nothing is due
+
+
+def backoff_of(settings: Settings) -> Backoff:
+    return Backoff(
+        base=timedelta(seconds=settings.webhook_backoff_base_seconds),
+        cap=timedelta(seconds=settings.webhook_backoff_max_seconds),
+        give_up=timedelta(seconds=settings.webhook_give_up_seconds),
+    )
+
+
+def lease_of(settings: Settings) -> timedelta:
+    """How long a claim holds a delivery: longer than any attempt (three phases, each within
+    the timeout, and some slack), after which another process may send it again."""
+    return timedelta(seconds=3 * settings.webhook_timeout_seconds + 5)
+
+
+def dispatch_all(sessions: sessionmaker[Session]) -> int:
+    """One dispatcher pass over every active subscription; feed events gone past."""
+    with sessions() as session:
+        ids = queue.active_subscriptions(session)
+    return sum(queue.dispatch(sessions, i, datetime.now(UTC), PAGE) for i in ids)
+
+
+class WebhookLoops:
+    """The dispatcher and the delivery loop, each on its own thread, until stopped."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        settings: Settings,
+        resolver: Resolver = resolve,
+    ) -> None:
+        self._sessions = sessions
+        self._settings = settings
+        self._backoff = backoff_of(settings)
+        self._lease = lease_of(settings)
+        self._concurrency = settings.webhook_concurrency
+        self._per_subscription = max(1, settings.webhook_concurrency // 2)
+        policy = UrlPolicy.of(settings.environment, settings.webhook_allowed_hosts)
+        self._sender = Sender(
+            policy, settings.webhook_timeout_seconds, settings.webhook_concurrency, resolver
+        )
+        self._pool = ThreadPoolExecutor(settings.webhook_concurrency, "webhook-post")
+        self._in_flight: Counter[int] = Counter()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._wake = threading.Event()  # a POST finished: its ticket's next event may go
+        self._threads = [
+            threading.Thread(target=self._dispatch, name="webhook-dispatch", daemon=True),
+            threading.Thread(target=self._deliver, name="webhook-deliver", daemon=True),
+        ]
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._sender.close()
+
+    def _dispatch(self) -> None:
+        while not self._stop.is_set():
+            try:
+                moved = dispatch_all(self._sessions)
+            except Exception:  # the database may be down: log, wait, try again
+                log.exception("webhook dispatch pass failed")
+                moved = 0
+            if moved == 0:
+                self._stop.wait(IDLE_WAIT)
+
+    def _deliver(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                started = self._start_due()
+            except Exception:
+                log.exception("webhook delivery pass failed")
+                started = 0
+            if started == 0:
+                self._wake.wait(IDLE_WAIT)
+
+    def _start_due(self) -> int:
+        with self._lock:
+            free = self._concurrency - sum(self._in_flight.values())
+        if free <= 0:
+            return 0
+        now = datetime.now(UTC)
+        with self._sessions() as session:
+            candidates = queue.due(session, now, limit=free * 4)
+        started = 0
+        for row in candidates:
+            with self._lock:
+                busy = sum(self._in_flight.values()) >= self._concurrency
+                if busy or self._in_flight[row.subscription_id] >= self._per_subscription:
+                    continue
+            claimed = queue.claim(self._sessions, row, now, self._lease)
+            if claimed is None:
+                continue  # another process took it, or it is no longer due
+            with self._lock:
+                self._in_flight[claimed.subscription_id] += 1
+            self._pool.submit(self._post, claimed)
+            started += 1
+        return started
+
+    def _post(self, claimed: queue.Claim) -> None:
+        try:
+            outcome = self._sender.send(claimed)
+            state = queue.settle(
+                self._sessions,
+                claimed,
+                outcome,
+                self._backoff,
+                datetime.now(UTC),
+                self._settings.notify_default_channel,
+            )
+            if state is not None and not outcome.ok:
+                log.warning(
+                    "webhook %s to subscription %s: %s (now %s)",
+                    claimed.webhook_id,
+                    claimed.subscription_id,
+                    outcome.error,
+                    state.value,
+                )
+        except Exception:  # the claim's lease runs out and the delivery is tried again
+            log.exception("webhook %s: settling failed", claimed.webhook_id)
+        finally:
+            with self._lock:
+                self._in_flight[claimed.subscription_id] -= 1
+            self._wake.set()
