@@ -12,14 +12,25 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import Text, cast, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.types import UserDefinedType
 
 from shared.db.tables import EventRow, MessageBody
 from shared.domain.events import EventType, events_of
 from shared.domain.models import TicketState
+
+
+class _TxidSnapshot(UserDefinedType[str]):
+    cache_ok = True
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return "txid_snapshot"
+
+
+TXID_SNAPSHOT = _TxidSnapshot()
 
 
 class BadCursor(ValueError):
@@ -119,6 +130,28 @@ def end_cursor(session: Session) -> Cursor:
         query = query.where(EventRow.txid < func.txid_snapshot_xmin(func.txid_current_snapshot()))
     row = session.execute(query.limit(1)).first()
     return Cursor(row.txid, row.position) if row is not None else Cursor()
+
+
+def snapshot(session: Session) -> str | None:
+    """PostgreSQL: the transactions committed as of now, as text (`xmin:xmax:xip,…`), for
+    `committed_in`; None on SQLite, whose feed has no transactions still to commit."""
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    return session.scalar(select(cast(func.txid_current_snapshot(), Text)))
+
+
+def committed_in(session: Session, event_ids: Collection[str], seen: str) -> set[str]:
+    """Those of the events whose transaction had committed in the snapshot `seen`."""
+    if not event_ids:
+        return set()
+    visible = func.txid_visible_in_snapshot(EventRow.txid, cast(seen, TXID_SNAPSHOT))
+    query = select(EventRow.event_id).where(EventRow.event_id.in_(event_ids), visible)
+    return set(session.scalars(query))
+
+
+def snapshot_horizon(seen: str) -> int:
+    """Every transaction id from this one on began after the snapshot `seen` was taken."""
+    return int(seen.split(":")[1])
 
 
 def events_by_id(session: Session, event_ids: Collection[str]) -> dict[str, dict[str, Any]]:

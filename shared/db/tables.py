@@ -295,6 +295,8 @@ class WebhookSubscription(Base):
 
     `cursor_txid`/`cursor_position` is the change-feed cursor up to which the dispatcher has
     queued this subscription's deliveries; it moves in the same transaction as they are queued.
+    On PostgreSQL a new subscription's cursor is the feed's settled end, which events committed
+    just before it may follow: `start_snapshot` tells them apart.
     The secret signs every delivery, so it is kept as given (never shown after creation).
     """
 
@@ -314,6 +316,9 @@ class WebhookSubscription(Base):
     disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cursor_txid: Mapped[int] = mapped_column(BigInteger, default=0)
     cursor_position: Mapped[int] = mapped_column(BigInteger, default=0)
+    # PostgreSQL, a subscription "from now": the snapshot at its creation. Events of the
+    # transactions it saw committed are history, skipped; later ones are delivered.
+    start_snapshot: Mapped[str | None] = mapped_column(Text)
     last_success_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

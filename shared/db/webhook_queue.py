@@ -16,11 +16,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, insert, or_, select, update
+from sqlalchemy import Update, and_, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from shared.db.admin_notices import queue_admin_notice
-from shared.db.events import Cursor, events_by_id, read_page
+from shared.db.events import (
+    Cursor,
+    committed_in,
+    events_by_id,
+    read_page,
+    snapshot_horizon,
+)
 from shared.db.tables import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from shared.db.webhooks import event_filter
 from shared.domain.webhooks import OPEN_STATES, Backoff, DeliveryState, webhook_id
@@ -47,30 +53,45 @@ def dispatch(
         page = read_page(session, after, limit)
         if not page.events:
             return 0
-        moved = (
-            session.connection()
-            .execute(
-                update(WebhookSubscription)
-                .where(
-                    WebhookSubscription.id == sub.id,
-                    WebhookSubscription.active.is_(True),
-                    WebhookSubscription.cursor_txid == after.txid,
-                    WebhookSubscription.cursor_position == after.position,
-                )
-                .values(cursor_txid=page.cursor.txid, cursor_position=page.cursor.position)
-                .execution_options(synchronize_session=False)
+        history: set[str] = set()
+        seen = sub.start_snapshot
+        if seen is not None:  # events committed before the subscription are not for it
+            history = committed_in(session, [e["id"] for e in page.events], seen)
+            if page.cursor.txid >= snapshot_horizon(seen):
+                seen = None  # past every transaction it could have seen
+        moved = _rowcount(
+            session,
+            update(WebhookSubscription)
+            .where(
+                WebhookSubscription.id == sub.id,
+                WebhookSubscription.active.is_(True),
+                WebhookSubscription.cursor_txid == after.txid,
+                WebhookSubscription.cursor_position == after.position,
             )
-            .rowcount
+            .values(
+                cursor_txid=page.cursor.txid,
+                cursor_position=page.cursor.position,
+                start_snapshot=seen,
+            ),
         )
         if moved != 1:  # another dispatcher queued this page, or the subscription changed
             session.rollback()
             return 0
         wanted = event_filter(sub)
-        rows = [_row(sub.id, e, None, now) for e in page.events if wanted.matches(e)]
+        rows = [
+            _row(sub.id, e, None, now)
+            for e in page.events
+            if e["id"] not in history and wanted.matches(e)
+        ]
         if rows:
             session.execute(insert(WebhookDelivery), rows)
         session.commit()
     return len(page.events)
+
+
+def _rowcount(session: Session, statement: Update) -> int:
+    """Rows a conditional update changed: 1 means this caller won."""
+    return session.connection().execute(statement).rowcount
 
 
 def queue_events(
@@ -170,31 +191,27 @@ def claim(
         else WebhookDelivery.lease_until < now
     )
     with sessions.begin() as session:
-        claimed = (
-            session.connection()
-            .execute(
-                update(WebhookDelivery)
-                .where(
-                    WebhookDelivery.id == row.id,
-                    WebhookDelivery.status == row.status,
-                    WebhookDelivery.attempts == row.attempts,
-                    still_due,
-                    ~exists().where(
-                        older.subscription_id == row.subscription_id,
-                        older.ticket == row.ticket,
-                        older.status.in_(OPEN_STATES),
-                        older.id < row.id,
-                    ),
-                )
-                .values(
-                    status=SENDING,
-                    attempts=WebhookDelivery.attempts + 1,
-                    lease_until=now + lease,
-                    first_attempt_at=func.coalesce(WebhookDelivery.first_attempt_at, now),
-                )
-                .execution_options(synchronize_session=False)
+        claimed = _rowcount(
+            session,
+            update(WebhookDelivery)
+            .where(
+                WebhookDelivery.id == row.id,
+                WebhookDelivery.status == row.status,
+                WebhookDelivery.attempts == row.attempts,
+                still_due,
+                ~exists().where(
+                    older.subscription_id == row.subscription_id,
+                    older.ticket == row.ticket,
+                    older.status.in_(OPEN_STATES),
+                    older.id < row.id,
+                ),
             )
-            .rowcount
+            .values(
+                status=SENDING,
+                attempts=WebhookDelivery.attempts + 1,
+                lease_until=now + lease,
+                first_attempt_at=func.coalesce(WebhookDelivery.first_attempt_at, now),
+            ),
         )
         if claimed != 1:
             return None
@@ -272,19 +289,15 @@ def settle(
             values["next_attempt_at"] = retry_at
         else:
             values["finished_at"] = now
-        mine = (
-            session.connection()
-            .execute(
-                update(WebhookDelivery)
-                .where(
-                    WebhookDelivery.id == claimed.delivery_id,
-                    WebhookDelivery.status == SENDING,
-                    WebhookDelivery.attempts == claimed.attempts,
-                )
-                .values(**values)
-                .execution_options(synchronize_session=False)
+        mine = _rowcount(
+            session,
+            update(WebhookDelivery)
+            .where(
+                WebhookDelivery.id == claimed.delivery_id,
+                WebhookDelivery.status == SENDING,
+                WebhookDelivery.attempts == claimed.attempts,
             )
-            .rowcount
+            .values(**values),
         )
         if mine != 1:
             return None
@@ -309,19 +322,15 @@ def _disable_if_failing(
         f"deliveries failed for {_duration(give_up)} with no success (last: {claimed.webhook_id})"
     )
     sub = WebhookSubscription
-    disabled = (
-        session.connection()
-        .execute(
-            update(sub)
-            .where(
-                sub.id == claimed.subscription_id,
-                sub.active.is_(True),
-                or_(sub.last_success_at.is_(None), sub.last_success_at < claimed.first_attempt_at),
-            )
-            .values(active=False, disabled_reason=reason, disabled_at=now, updated_at=now)
-            .execution_options(synchronize_session=False)
+    disabled = _rowcount(
+        session,
+        update(sub)
+        .where(
+            sub.id == claimed.subscription_id,
+            sub.active.is_(True),
+            or_(sub.last_success_at.is_(None), sub.last_success_at < claimed.first_attempt_at),
         )
-        .rowcount
+        .values(active=False, disabled_reason=reason, disabled_at=now, updated_at=now),
     )
     if disabled == 1:
         row = session.get_one(sub, claimed.subscription_id)

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from shared.db.events import Cursor, end_cursor
+from shared.db.events import Cursor, end_cursor, snapshot
 from shared.db.tables import (
     Department,
     HelpTopic,
@@ -82,7 +82,10 @@ def create(
     ):
         raise DuplicateHandle(KIND, data.handle)
     _require_handles(session, data.departments, data.help_topics)
+    # "From now": the feed's settled end, then what had committed by now (in this order: the
+    # events between the two are told apart by the snapshot; see the dispatcher).
     start = Cursor() if data.from_beginning else end_cursor(session)
+    seen = None if data.from_beginning else snapshot(session)
     secret = data.secret or new_secret()
     row = WebhookSubscription(
         handle=data.handle,
@@ -95,6 +98,7 @@ def create(
         active=data.active,
         cursor_txid=start.txid,
         cursor_position=start.position,
+        start_snapshot=seen,
         created_at=now,
         updated_at=now,
     )

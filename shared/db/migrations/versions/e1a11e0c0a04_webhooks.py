@@ -32,6 +32,7 @@ def upgrade() -> None:
     sa.Column('disabled_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('cursor_txid', sa.BigInteger(), nullable=False),
     sa.Column('cursor_position', sa.BigInteger(), nullable=False),
+    sa.Column('start_snapshot', sa.Text(), nullable=True),
     sa.Column('last_success_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
