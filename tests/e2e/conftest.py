@@ -22,7 +22,7 @@ T = TypeVar("T")
 
 
 @contextmanager
-def started_stack(kind: str, var: Path) -> Iterator[Stack]:
+def started_stack(kind: str, var: Path, extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
     """The whole stack on free ports, on a fresh `kind` database; stopped on the way out."""
     database = sqlite_database(var) if kind == "sqlite" else postgres_database()
     with database as url:
@@ -35,6 +35,7 @@ def started_stack(kind: str, var: Path) -> Iterator[Stack]:
                 "NOTIFY_TOKEN": uuid.uuid4().hex,
                 "TEMPORAL_TASK_QUEUE": f"e2e-{uuid.uuid4().hex[:8]}",
                 "TEMPORAL_RPC_TIMEOUT_SECONDS": "5",
+                **(extra_env or {}),
             },
         )
         try:
