@@ -10,10 +10,11 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.workflows.activities import TicketActivities
+from shared.db import webhook_claims as claims
 from shared.db import webhook_queue as queue
 from shared.db import webhooks
 from shared.db.engine import make_engine, make_sessionmaker
@@ -40,8 +41,8 @@ JANE = Actor(kind=ActorKind.AGENT, name="Jane", handle="jane")
 POLICY = UrlPolicy.of("test")
 LEASE = timedelta(seconds=30)
 BACKOFF = Backoff(base=timedelta(seconds=5), cap=timedelta(minutes=5), give_up=timedelta(hours=1))
-OK = queue.Outcome(200, 3.0, None)
-DOWN = queue.Outcome(503, 2.0, "HTTP 503: down")
+OK = claims.Outcome(200, 3.0, None)
+DOWN = claims.Outcome(503, 2.0, "HTTP 503: down")
 
 
 class Tickets:
@@ -138,15 +139,15 @@ def due(sessions: sessionmaker[Session], now: datetime = T0) -> list[queue.Due]:
         return queue.due(session, now, limit=100)
 
 
-def take(sessions: sessionmaker[Session], now: datetime = T0) -> list[queue.Claim]:
-    found = [queue.claim(sessions, row, now, LEASE) for row in due(sessions, now)]
+def take(sessions: sessionmaker[Session], now: datetime = T0) -> list[claims.Claim]:
+    found = [claims.claim(sessions, row, now, LEASE) for row in due(sessions, now)]
     return [claimed for claimed in found if claimed is not None]
 
 
 def settle(
-    sessions: sessionmaker[Session], claimed: queue.Claim, outcome: queue.Outcome, now: datetime
+    sessions: sessionmaker[Session], claimed: claims.Claim, outcome: claims.Outcome, now: datetime
 ) -> DeliveryState | None:
-    return queue.settle(sessions, claimed, outcome, BACKOFF, now, "log")
+    return claims.settle(sessions, claimed, outcome, BACKOFF, now, "log")
 
 
 @pytest.fixture
@@ -216,12 +217,12 @@ def test_claims_are_exclusive_between_processes(
     claimers = [make_sessionmaker(make_engine(database_url)) for _ in range(2)]
     barrier = threading.Barrier(2)
 
-    def claim_all(factory: sessionmaker[Session]) -> list[queue.Claim]:
+    def claim_all(factory: sessionmaker[Session]) -> list[claims.Claim]:
         barrier.wait()
         return take(factory) + take(factory)
 
     with ThreadPoolExecutor(2) as pool:
-        got = [c for claims in pool.map(claim_all, claimers) for c in claims]
+        got = [c for batch in pool.map(claim_all, claimers) for c in batch]
     # One claim per ticket (its oldest event): never the same delivery twice, never two of
     # one ticket at once.
     assert sorted(c.event["ticket"] for c in got) == [f"70002{n}" for n in range(6)]
@@ -280,14 +281,14 @@ def test_an_abandoned_claim_is_taken_over_with_the_same_webhook_id(
     assert settle(sessions, again, OK, T0 + LEASE) is DeliveryState.DELIVERED
     with sessions() as session:
         attempts = session.scalars(select(WebhookAttempt).order_by(WebhookAttempt.id)).all()
-    assert [a.error for a in attempts] == [queue.CUT_SHORT, None]
+    assert [a.error for a in attempts] == [claims.CUT_SHORT, None]
     assert [a.status_code for a in attempts] == [None, 200]
     # Had the first process only stalled, its late answer changes the delivery no more.
     assert settle(sessions, lost, DOWN, T0 + LEASE) is None
     assert [r.status for r in queued(sessions, lost.subscription_id)] == ["delivered", "pending"]
 
 
-def give_up_time(claimed: queue.Claim) -> datetime:
+def give_up_time(claimed: claims.Claim) -> datetime:
     return claimed.first_attempt_at + BACKOFF.give_up
 
 
@@ -363,3 +364,27 @@ def test_a_replay_queues_the_events_again_as_new_messages(sessions: sessionmaker
     with sessions() as session:
         total = session.scalar(select(func.count()).select_from(WebhookDelivery))
     assert total == 8
+
+
+def test_only_a_lane_s_head_is_due_however_long_the_queue_behind_it(
+    sessions: sessionmaker[Session],
+) -> None:
+    tickets = Tickets(sessions)
+    hook = subscribe(sessions, "hook")
+    tickets.open("700090")
+    for n in range(5):
+        tickets.reply("700090", f"r{n}")
+    drain(sessions)
+    waiting = [r.next_attempt_at is None for r in queued(sessions, hook)]
+    assert waiting == [False] + [True] * 6
+    assert [d.id for d in due(sessions, T0 + timedelta(days=1))] == [queued(sessions, hook)[0].id]
+    assert queue.release_waiting(sessions, T0) == 0  # nothing was left behind
+    # Were a head settled without the next one made due, the safety net frees it.
+    with sessions.begin() as session:
+        session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.event_id == "700090-1")
+            .values(status=DeliveryState.DELIVERED.value)
+        )
+    assert queue.release_waiting(sessions, T0) == 1
+    assert [c.event["id"] for c in take(sessions)] == ["700090-2"]

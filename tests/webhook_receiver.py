@@ -48,6 +48,9 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1" if receiver.keep_alive else "HTTP/1.0"
+            # Headers and body go out as two writes: without this, Nagle's algorithm and the
+            # client's delayed ACK hold the second for 40 ms.
+            disable_nagle_algorithm = True
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", "0"))

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from shared.db.webhook_queue import Claim, Outcome
+from shared.db.webhook_claims import Claim, Outcome
 from shared.domain.webhook_signing import signed_headers
 from shared.domain.webhook_urls import IPAddress, Target, UrlPolicy, UrlRefused, check_address
 from shared.domain.webhook_urls import check_url as check_target

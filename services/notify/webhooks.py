@@ -11,6 +11,7 @@ each attempt is claimed, so nothing is queued twice and no delivery is sent by t
 
 import logging
 import threading
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -18,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.notify.webhook_sender import Resolver, Sender, resolve
+from shared.db import webhook_claims as claims
 from shared.db import webhook_queue as queue
 from shared.domain.webhook_urls import UrlPolicy
 from shared.domain.webhooks import Backoff
@@ -27,6 +29,8 @@ log = logging.getLogger("ticketflow.notify.webhooks")
 
 PAGE = 500  # feed events a dispatcher pass reads per subscription
 IDLE_WAIT = 0.2  # seconds between looks when nothing is due
+GATHER = 0.005
+SWEEP_EVERY = 10.0  # seconds between looks for deliveries left waiting (none, normally)
 
 
 def backoff_of(settings: Settings) -> Backoff:
@@ -92,13 +96,20 @@ class WebhookLoops:
         self._sender.close()
 
     def _dispatch(self) -> None:
+        swept = time.monotonic()
         while not self._stop.is_set():
             try:
                 moved = dispatch_all(self._sessions)
+                if time.monotonic() - swept > SWEEP_EVERY:
+                    swept = time.monotonic()
+                    if freed := queue.release_waiting(self._sessions, datetime.now(UTC)):
+                        log.warning("%d webhook deliveries were left waiting: now due", freed)
             except Exception:  # the database may be down: log, wait, try again
                 log.exception("webhook dispatch pass failed")
                 moved = 0
-            if moved == 0:
+            if moved:
+                self._wake.set()  # new deliveries: the delivery loop need not wait its turn
+            else:
                 self._stop.wait(IDLE_WAIT)
 
     def _deliver(self) -> None:
@@ -111,34 +122,38 @@ class WebhookLoops:
                 started = 0
             if started == 0:
                 self._wake.wait(IDLE_WAIT)
+            # Let the answers of a moment gather: one look at the queue for several of them.
+            self._stop.wait(GATHER)
 
     def _start_due(self) -> int:
         with self._lock:
-            free = self._concurrency - sum(self._in_flight.values())
+            load = Counter(self._in_flight)
+        free = self._concurrency - sum(load.values())
         if free <= 0:
             return 0
         now = datetime.now(UTC)
         with self._sessions() as session:
             candidates = queue.due(session, now, limit=free * 4)
-        started = 0
+        chosen: list[queue.Due] = []
         for row in candidates:
-            with self._lock:
-                busy = sum(self._in_flight.values()) >= self._concurrency
-                if busy or self._in_flight[row.subscription_id] >= self._per_subscription:
-                    continue
-            claimed = queue.claim(self._sessions, row, now, self._lease)
-            if claimed is None:
-                continue  # another process took it, or it is no longer due
+            if len(chosen) >= free or load[row.subscription_id] >= self._per_subscription:
+                continue
+            load[row.subscription_id] += 1
+            chosen.append(row)
+        if not chosen:
+            return 0
+        # Those another process took meanwhile, or no longer due, are left out.
+        taken = claims.claim_all(self._sessions, chosen, now, self._lease)
+        for claimed in taken:
             with self._lock:
                 self._in_flight[claimed.subscription_id] += 1
             self._pool.submit(self._post, claimed)
-            started += 1
-        return started
+        return len(taken)
 
-    def _post(self, claimed: queue.Claim) -> None:
+    def _post(self, claimed: claims.Claim) -> None:
         try:
             outcome = self._sender.send(claimed)
-            state = queue.settle(
+            state = claims.settle(
                 self._sessions,
                 claimed,
                 outcome,

@@ -356,7 +356,9 @@ class WebhookDelivery(Base):
     replay: Mapped[str | None] = mapped_column(String(16))  # the replay's token, if one
     status: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # When it may be sent; None while an older delivery of its ticket is open (it becomes
+    # due when that one is settled), so that only the heads of the tickets are ever due.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     first_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_status_code: Mapped[int | None] = mapped_column(Integer)

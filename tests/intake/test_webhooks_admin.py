@@ -11,6 +11,7 @@ from sqlalchemy import update
 from standardwebhooks import Webhook
 
 from services.intake.app import create_app
+from shared.db import webhook_claims as claims
 from shared.db import webhook_queue as queue
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.db.events import Cursor
@@ -177,9 +178,9 @@ def test_the_delivery_log_shows_attempts_and_replays_add_deliveries(
     drain(sessions)
     with sessions() as session:
         [head] = queue.due(session, T0, limit=10)
-    claimed = queue.claim(sessions, head, T0, LEASE)
+    claimed = claims.claim(sessions, head, T0, LEASE)
     assert claimed is not None
-    queue.settle(sessions, claimed, DOWN, BACKOFF, T0, "log")
+    claims.settle(sessions, claimed, DOWN, BACKOFF, T0, "log")
 
     log = client.get(f"{API}/crm/deliveries", headers=admin).json()
     assert [d["event_id"] for d in log["items"]] == ["710001-3", "710001-2", "710001-1"]

@@ -138,7 +138,9 @@ class DeliveryRead(BaseModel):
     attempts: list[AttemptRead]
     last_status_code: int | None
     last_error: str | None
-    next_attempt_at: datetime | None = Field(description="While pending: when it may go.")
+    next_attempt_at: datetime | None = Field(
+        description="While pending: when it may go (none: after its ticket's older events)."
+    )
     created_at: datetime
     finished_at: datetime | None
 
@@ -156,7 +158,9 @@ class DeliveryRead(BaseModel):
             attempts=[AttemptRead.of(a) for a in attempts],
             last_status_code=row.last_status_code,
             last_error=row.last_error,
-            next_attempt_at=_utc(row.next_attempt_at) if status is DeliveryState.PENDING else None,
+            next_attempt_at=_maybe_utc(row.next_attempt_at)
+            if status is DeliveryState.PENDING
+            else None,
             created_at=_utc(row.created_at),
             finished_at=_maybe_utc(row.finished_at),
         )
