@@ -51,6 +51,7 @@ bench: install
 	$(BIN)/python -m bench.escalation --tickets 1000 5000
 	$(BIN)/python -m bench.open_tickets --tickets 10000 --cache 500
 	$(BIN)/python -m bench.reports
+	$(BIN)/python -m bench.webhooks
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
