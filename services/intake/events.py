@@ -4,11 +4,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
 from services.intake.auth import CurrentAgent
 from services.intake.deps import SessionsDep
-from services.intake.errors import Refused
 from shared.db.events import BadCursor, Cursor, read_page
 from shared.domain.events import EventType, TicketEvent
 
@@ -45,11 +45,15 @@ async def events(
     ticket: Annotated[str | None, Query(pattern=r"^\d{1,16}$")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
 ) -> FeedPage:
+    # Answered in FastAPI's 422 shape, as the document declares for this operation.
     try:
         cursor = Cursor.decode(after) if after else Cursor()
+    except BadCursor as err:
+        raise _invalid("after", str(err)) from err
+    try:
         wanted = _types(types)
-    except (BadCursor, ValueError) as err:
-        raise Refused(422, str(err)) from err
+    except ValueError as err:
+        raise _invalid("types", str(err)) from err
 
     def read() -> FeedPage:
         with sessions() as session:
@@ -61,6 +65,12 @@ async def events(
         )
 
     return await run_in_threadpool(read)
+
+
+def _invalid(parameter: str, message: str) -> RequestValidationError:
+    return RequestValidationError(
+        [{"type": "value_error", "loc": ("query", parameter), "msg": message}]
+    )
 
 
 def _types(text: str | None) -> list[EventType]:

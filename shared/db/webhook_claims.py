@@ -220,13 +220,15 @@ def settle(
             return None
         if state is DeliveryState.PENDING:
             return state
-        lock_lanes(connection, claimed.subscription_id)
-        promote_next(connection, claimed.subscription_id, claimed.ticket, now)
+        # The subscription's row lock first (see webhook_queue): recording the success takes it.
         if state is DeliveryState.DELIVERED:
             connection.execute(
                 update(_S).where(_S.c.id == claimed.subscription_id).values(last_success_at=now)
             )
         else:
+            lock_lanes(connection, claimed.subscription_id)
+        promote_next(connection, claimed.subscription_id, claimed.ticket, now)
+        if state is DeliveryState.FAILED:
             _disable_if_failing(session, claimed, now, backoff.give_up, channel)
     return state
 
