@@ -3,6 +3,7 @@ gets (when, headers, body), answers what it is told, and can go away (its port r
 connections) and come back on the same port."""
 
 import json
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -29,9 +30,10 @@ Answer = Callable[[Received], int]
 
 
 class Receiver:
-    def __init__(self, keep_alive: bool = False) -> None:
+    def __init__(self, keep_alive: bool = False, tls: ssl.SSLContext | None = None) -> None:
         self.port = free_port()
         self.keep_alive = keep_alive
+        self.tls = tls
         self.received: list[Received] = []
         self.answer: Answer = lambda _: 200
         self.delay = 0.0  # seconds before answering
@@ -41,7 +43,7 @@ class Receiver:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}/hook"
 
     def start(self) -> None:
         receiver = self
@@ -70,6 +72,8 @@ class Receiver:
                 pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        if self.tls is not None:
+            self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()

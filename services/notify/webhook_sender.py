@@ -8,6 +8,7 @@ rebinding) cannot lead the connection to an internal address.
 
 import json
 import socket
+import ssl
 import time
 from collections.abc import Callable
 from ipaddress import ip_address
@@ -43,7 +44,7 @@ class Sender:
         timeout: float,
         concurrency: int,
         resolver: Resolver = resolve,
-        transport: httpx.BaseTransport | None = None,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         self._policy = policy
         self._resolve = resolver
@@ -53,7 +54,7 @@ class Sender:
             limits=limits,
             follow_redirects=False,
             trust_env=False,  # no proxy from the environment: the address checked is the one used
-            transport=transport,
+            verify=verify,
         )
 
     def close(self) -> None:

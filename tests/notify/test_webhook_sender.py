@@ -2,8 +2,12 @@
 SSRF rule allows once the name is resolved; the connection goes to the address that was
 checked, under the URL's own host name."""
 
+import shutil
+import ssl
+import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from standardwebhooks import Webhook
@@ -92,3 +96,51 @@ def test_failures_are_outcomes_with_their_reason(receiver: Receiver) -> None:
     assert answered.status_code == 503 and answered.error == "HTTP 503: ok"
     assert refused.status_code is None and refused.error and "ConnectError" in refused.error
     assert refused.latency_ms >= 0
+
+
+def certificate(directory: Path, name: str) -> tuple[Path, Path]:
+    """A self-signed certificate for `name` (and its key), made with the openssl command."""
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is not installed")
+    cert, key = directory / f"{name}.pem", directory / f"{name}.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", f"/CN={name}", "-addext", f"subjectAltName=DNS:{name}",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+@pytest.mark.parametrize(
+    ("served_as", "ok"), [("hooks.localhost", True), ("evil.localhost", False)]
+)
+def test_https_to_a_checked_address_still_verifies_the_url_s_host_name(
+    tmp_path: Path, served_as: str, ok: bool
+) -> None:
+    """The connection goes to the resolved address, and TLS checks the certificate against
+    the URL's name (sent as SNI), not against the address."""
+    cert, key = certificate(tmp_path, served_as)
+    server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_tls.load_cert_chain(cert, key)
+    receiver = Receiver(tls=server_tls)
+    receiver.start()
+    trust = ssl.create_default_context(cafile=str(cert))
+    pinned = Sender(
+        UrlPolicy.of("test"),
+        timeout=5,
+        concurrency=1,
+        resolver=lambda host, _: {"hooks.localhost": ["127.0.0.1"]}[host],
+        verify=trust,
+    )
+    try:
+        outcome = pinned.send(claim(f"https://hooks.localhost:{receiver.port}/in", new_secret()))
+    finally:
+        pinned.close()
+        receiver.stop()
+    if ok:
+        assert outcome.ok, outcome.error
+        assert receiver.requests()[0].headers["host"] == f"hooks.localhost:{receiver.port}"
+    else:
+        assert outcome.error is not None and "CERTIFICATE_VERIFY_FAILED" in outcome.error
+        assert receiver.requests() == []
