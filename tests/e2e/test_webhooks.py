@@ -1,5 +1,5 @@
-"""Webhooks end to end, on the real stack (SQLite; the queue's PostgreSQL behaviour is
-covered by tests/test_webhook_queue.py) and a receiver in this process on a free port.
+"""Webhooks end to end, on the real stack (SQLite and PostgreSQL, one stack each for the
+module) and a receiver in this process on a free port.
 
 A ticket's events reach a subscriber in order, signed so that the `standardwebhooks` library
 verifies them; a receiver that answers 503 or refuses connections for a while gets every
@@ -50,13 +50,15 @@ class Hooked:
         return [r for r in self.receiver.requests() if r.event["ticket"] == number]
 
 
-@pytest.fixture(scope="module")
-def hooked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hooked]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def hooked(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Hooked]:
     receiver = Receiver()
     receiver.start()
-    var: Path = tmp_path_factory.mktemp("stack-webhooks")
+    var: Path = tmp_path_factory.mktemp(f"stack-webhooks-{request.param}")
     try:
-        with started_stack("sqlite", var, extra_env=SETTINGS) as stack:
+        with started_stack(request.param, var, extra_env=SETTINGS) as stack:
             with httpx.Client(base_url=stack.intake_url, headers=JANE, timeout=30) as api:
                 dead = api.post(HOOKS, json={"handle": "dead", "url": "http://127.0.0.1:9/x"})
                 assert dead.status_code == 201, dead.text
