@@ -179,57 +179,86 @@ def settle(
 ) -> DeliveryState | None:
     """Record the attempt's answer and what follows; None if the claim had been lost (its
     lease ran out and another process took the delivery over)."""
-    error = outcome.error[:MAX_ERROR_CHARS] if outcome.error else None
+    return settle_all(sessions, [(claimed, outcome)], backoff, now, channel)[0]
+
+
+def settle_all(
+    sessions: sessionmaker[Session],
+    answered: list[tuple[Claim, Outcome]],
+    backoff: Backoff,
+    now: datetime,
+    channel: str,
+) -> list[DeliveryState | None]:
+    """`settle` for several attempts in one transaction, each as if alone. They are settled in
+    the order of their subscriptions, so two processes' batches take the subscriptions' locks
+    in one order and never wait for each other in a circle."""
+    order = sorted(range(len(answered)), key=lambda i: answered[i][0].subscription_id)
+    states: list[DeliveryState | None] = [None] * len(answered)
     with sessions.begin() as session:
-        connection = session.connection()
-        connection.execute(
-            update(_A)
-            .where(_A.c.id == claimed.attempt_id)
-            .values(
-                status_code=outcome.status_code,
-                latency_ms=round(outcome.latency_ms, 1),
-                error=error,
-                finished=True,
-            )
+        for i in order:
+            claimed, outcome = answered[i]
+            states[i] = _settle(session, claimed, outcome, backoff, now, channel)
+    return states
+
+
+def _settle(
+    session: Session,
+    claimed: Claim,
+    outcome: Outcome,
+    backoff: Backoff,
+    now: datetime,
+    channel: str,
+) -> DeliveryState | None:
+    error = outcome.error[:MAX_ERROR_CHARS] if outcome.error else None
+    connection = session.connection()
+    connection.execute(
+        update(_A)
+        .where(_A.c.id == claimed.attempt_id)
+        .values(
+            status_code=outcome.status_code,
+            latency_ms=round(outcome.latency_ms, 1),
+            error=error,
+            finished=True,
         )
-        if outcome.ok:
-            state, retry_at = DeliveryState.DELIVERED, None
-        else:
-            retry_at = backoff.next_attempt(claimed.attempts, claimed.first_attempt_at, now)
-            state = DeliveryState.PENDING if retry_at else DeliveryState.FAILED
-        values: dict[str, Any] = {
-            "status": state.value,
-            "lease_until": None,
-            "last_status_code": outcome.status_code,
-            "last_error": error,
-        }
-        if retry_at is not None:
-            values["next_attempt_at"] = retry_at
-        else:
-            values["finished_at"] = now
-        mine = connection.execute(
-            update(_D)
-            .where(
-                _D.c.id == claimed.delivery_id,
-                _D.c.status == SENDING,
-                _D.c.attempts == claimed.attempts,
-            )
-            .values(**values)
-        ).rowcount
-        if mine != 1:
-            return None
-        if state is DeliveryState.PENDING:
-            return state
-        # The subscription's row lock first (see webhook_queue): recording the success takes it.
-        if state is DeliveryState.DELIVERED:
-            connection.execute(
-                update(_S).where(_S.c.id == claimed.subscription_id).values(last_success_at=now)
-            )
-        else:
-            lock_lanes(connection, claimed.subscription_id)
-        promote_next(connection, claimed.subscription_id, claimed.ticket, now)
-        if state is DeliveryState.FAILED:
-            _disable_if_failing(session, claimed, now, backoff.give_up, channel)
+    )
+    if outcome.ok:
+        state, retry_at = DeliveryState.DELIVERED, None
+    else:
+        retry_at = backoff.next_attempt(claimed.attempts, claimed.first_attempt_at, now)
+        state = DeliveryState.PENDING if retry_at else DeliveryState.FAILED
+    values: dict[str, Any] = {
+        "status": state.value,
+        "lease_until": None,
+        "last_status_code": outcome.status_code,
+        "last_error": error,
+    }
+    if retry_at is not None:
+        values["next_attempt_at"] = retry_at
+    else:
+        values["finished_at"] = now
+    mine = connection.execute(
+        update(_D)
+        .where(
+            _D.c.id == claimed.delivery_id,
+            _D.c.status == SENDING,
+            _D.c.attempts == claimed.attempts,
+        )
+        .values(**values)
+    ).rowcount
+    if mine != 1:
+        return None
+    if state is DeliveryState.PENDING:
+        return state
+    # The subscription's row lock first (see webhook_queue): recording the success takes it.
+    if state is DeliveryState.DELIVERED:
+        connection.execute(
+            update(_S).where(_S.c.id == claimed.subscription_id).values(last_success_at=now)
+        )
+    else:
+        lock_lanes(connection, claimed.subscription_id)
+    promote_next(connection, claimed.subscription_id, claimed.ticket, now)
+    if state is DeliveryState.FAILED:
+        _disable_if_failing(session, claimed, now, backoff.give_up, channel)
     return state
 
 
