@@ -2,7 +2,7 @@
 not be delivered (after a day of retries), and webhooks disabled because their endpoint kept
 failing."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from fastapi import APIRouter
 from pydantic import BaseModel
@@ -82,7 +82,7 @@ async def alerts(_: AdminAgent, sessions: SessionsDep, client: TemporalDep) -> A
             WebhookAlert(
                 handle=sub.handle,
                 url=sub.url,
-                disabled_at=sub.disabled_at,
+                disabled_at=_utc(sub.disabled_at),
                 reason=sub.disabled_reason,
                 failed_deliveries=failed,
                 fix_with=f'PATCH /api/v1/admin/webhooks/{sub.handle} {{"active": true}}',
@@ -90,3 +90,10 @@ async def alerts(_: AdminAgent, sessions: SessionsDep, client: TemporalDep) -> A
             for sub, failed in failing
         ],
     )
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything stored is UTC."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
