@@ -52,6 +52,7 @@ bench: install
 	$(BIN)/python -m bench.open_tickets --tickets 10000 --cache 500
 	$(BIN)/python -m bench.reports
 	$(BIN)/python -m bench.feed --events 1000000
+	$(BIN)/python -m bench.webhooks
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

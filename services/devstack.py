@@ -164,13 +164,16 @@ class Stack:
             "mail-sink", "mail-sink", "--port", str(self.smtp_port), "--dir", str(self.var / "mail")
         )
         wait_for_port(self.smtp_port)
-        self._ticketflow("notify", "notify")
+        self.start_notify()
         self.start_worker()
         self._ticketflow("intake", "intake")
         self._ticketflow("mail-in", "mail-in", "--smtp-port", str(self.mail_in_port))
         wait_healthy(f"{self.notify_url}/healthz")
         wait_healthy(f"{self.intake_url}/healthz")
         wait_for_port(self.mail_in_port)
+
+    def start_notify(self) -> None:
+        self._ticketflow("notify", "notify")
 
     def start_worker(self) -> None:
         processes = (

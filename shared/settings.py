@@ -1,5 +1,6 @@
 """Settings from the environment; one class, validated at start-up, never built at import."""
 
+import ipaddress
 import re
 from functools import lru_cache
 from typing import Annotated, Literal
@@ -17,6 +18,7 @@ DEV_NOTIFY_TOKEN = "dev-only-notify-token-change-me"
 MIN_NOTIFY_TOKEN_CHARS = 16
 _ORIGIN = re.compile(r"https?://[^/\s*]+")
 _HANDLE = re.compile(HANDLE_PATTERN)
+_HOST = re.compile(r"[A-Za-z0-9.:_-]+")
 
 
 class Settings(BaseSettings):
@@ -61,6 +63,21 @@ class Settings(BaseSettings):
     # Whether this notify process delivers the outbox (any number of them may: claims are
     # atomic); off for an instance that should only answer the API.
     notify_deliver_outbox: bool = True
+    # Whether this notify process queues and delivers webhooks (services/notify/webhooks.py);
+    # any number of them may: queueing moves a cursor conditionally, a delivery is claimed.
+    notify_deliver_webhooks: bool = True
+    # One POST's time limit per phase (connect, write, read): a slower receiver is retried.
+    webhook_timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 10.0
+    # A failed delivery waits base * 2^(n-1) (at most max, with jitter) before its next try,
+    # and is marked failed once `give_up` has passed since its first attempt.
+    webhook_backoff_base_seconds: Annotated[float, Field(gt=0)] = 5.0
+    webhook_backoff_max_seconds: Annotated[float, Field(gt=0)] = 3600.0
+    webhook_give_up_seconds: Annotated[float, Field(gt=0)] = 3 * 24 * 3600.0
+    # POSTs in flight at once per notify process (each subscription gets at most half).
+    webhook_concurrency: Annotated[int, Field(ge=1, le=256)] = 16
+    # Production refuses webhooks to loopback, private, link-local and multicast addresses
+    # unless named here, comma-separated: host names, or networks (10.1.2.0/24, fd00::/8).
+    webhook_allowed_hosts: Annotated[list[str], NoDecode] = []
 
     # Mail in (`ticketflow mail-in`): its SMTP listener, and which help topic new mail opens a
     # ticket in: MAIL_IN_ADDRESSES="billing@desk.example.com=billing,it@desk.example.com=network"
@@ -96,6 +113,21 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
+
+    @field_validator("webhook_allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [host.strip() for host in value.split(",") if host.strip()]
+        return value
+
+    @field_validator("webhook_allowed_hosts")
+    @classmethod
+    def _hosts_or_networks(cls, hosts: list[str]) -> list[str]:
+        for host in hosts:
+            if not (_network(host) if "/" in host else _HOST.fullmatch(host)):
+                raise ValueError(f"{host!r} in WEBHOOK_ALLOWED_HOSTS is no host name or network")
+        return hosts
 
     @field_validator("cors_origins")
     @classmethod
@@ -177,6 +209,14 @@ class Settings(BaseSettings):
                 f"NOTIFY_TOKEN must be at least {MIN_NOTIFY_TOKEN_CHARS} characters in production"
             )
         return self
+
+
+def _network(text: str) -> bool:
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return False
+    return True
 
 
 @lru_cache(maxsize=1)

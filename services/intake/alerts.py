@@ -1,7 +1,8 @@
-"""What an admin must act on: tickets whose workflow stopped working, and notices that could
-not be delivered (after a day of retries)."""
+"""What an admin must act on: tickets whose workflow stopped working, notices that could
+not be delivered (after a day of retries), and webhooks disabled because their endpoint kept
+failing."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from fastapi import APIRouter
 from pydantic import BaseModel
@@ -10,6 +11,7 @@ from sqlalchemy import select
 from services.doctor import find_problems
 from services.intake.auth import AdminAgent
 from services.intake.deps import SessionsDep, TemporalDep
+from shared.db import webhooks
 from shared.db.tables import Notification
 from shared.domain.enums import DeliveryStatus
 
@@ -34,9 +36,19 @@ class NoticeAlert(BaseModel):
     created_at: datetime
 
 
+class WebhookAlert(BaseModel):
+    handle: str
+    url: str
+    disabled_at: datetime | None
+    reason: str | None
+    failed_deliveries: int
+    fix_with: str
+
+
 class Alerts(BaseModel):
     tickets: list[TicketAlert]
     undeliverable_notices: list[NoticeAlert]
+    failing_webhooks: list[WebhookAlert]
 
 
 @router.get("/alerts")
@@ -49,6 +61,7 @@ async def alerts(_: AdminAgent, sessions: SessionsDep, client: TemporalDep) -> A
             .order_by(Notification.id.desc())
             .limit(200)
         ).all()
+        failing = webhooks.disabled_for_failures(session)
     return Alerts(
         tickets=[
             TicketAlert(ticket=p.number, problem=p.what, recover_with="ticketflow doctor --recover")
@@ -65,4 +78,22 @@ async def alerts(_: AdminAgent, sessions: SessionsDep, client: TemporalDep) -> A
             )
             for n in dead
         ],
+        failing_webhooks=[
+            WebhookAlert(
+                handle=sub.handle,
+                url=sub.url,
+                disabled_at=_utc(sub.disabled_at),
+                reason=sub.disabled_reason,
+                failed_deliveries=failed,
+                fix_with=f'PATCH /api/v1/admin/webhooks/{sub.handle} {{"active": true}}',
+            )
+            for sub, failed in failing
+        ],
     )
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything stored is UTC."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)

@@ -47,6 +47,7 @@ async def events(
     ticket: Annotated[str | None, Query(pattern=r"^\d{1,16}$")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
 ) -> FeedPage:
+    # Answered in FastAPI's 422 shape, as the document declares for this operation.
     try:
         cursor = Cursor.decode(after) if after else Cursor()
     except BadCursor as err:

@@ -16,6 +16,7 @@ from services.notify.errors import install_error_handlers
 from services.notify.mailer import ChannelMailer, Mailer
 from services.notify.outbox import DeliveryLoop
 from services.notify.routes import router
+from services.notify.webhooks import WebhookLoops
 from services.security_headers import SecurityHeaders
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.settings import Settings
@@ -33,7 +34,13 @@ def create_app(settings: Settings, mailer: Mailer | None = None) -> FastAPI:
         delivery = DeliveryLoop(app.state.sessions, app.state.mailer, settings)
         if settings.notify_deliver_outbox:
             delivery.start()
+        webhooks = None
+        if settings.notify_deliver_webhooks:
+            webhooks = WebhookLoops(app.state.sessions, settings)
+            webhooks.start()
         yield
+        if webhooks is not None:
+            webhooks.stop()
         if settings.notify_deliver_outbox:
             delivery.stop()
         engine.dispose()

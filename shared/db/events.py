@@ -12,8 +12,9 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import Text, cast, func, select, tuple_
 from sqlalchemy.orm import Session
+from sqlalchemy.types import UserDefinedType
 
 from shared.db.tables import EventRow, MessageBody
 from shared.db.writes import dialect_of, insert_new
@@ -22,6 +23,16 @@ from shared.domain.models import TicketState
 
 # The publishing transaction's id (one SQL expression, so the insert's compiled form is kept).
 TXID = func.txid_current()
+
+
+class _TxidSnapshot(UserDefinedType[str]):
+    cache_ok = True
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return "txid_snapshot"
+
+
+TXID_SNAPSHOT = _TxidSnapshot()
 
 
 class BadCursor(ValueError):
@@ -82,14 +93,19 @@ def read_page(
     limit: int,
     types: Collection[EventType] = (),
     ticket: str | None = None,
+    until: Cursor | None = None,
 ) -> Page:
-    """Up to `limit` events after `after`, oldest first, each with its message's text."""
+    """Up to `limit` events after `after` (and not after `until`), oldest first, each with
+    its message's text."""
+    order = tuple_(EventRow.txid, EventRow.position)
     query = (
         select(EventRow.txid, EventRow.position, EventRow.payload)
-        .where(tuple_(EventRow.txid, EventRow.position) > tuple_(after.txid, after.position))
+        .where(order > tuple_(after.txid, after.position))
         .order_by(EventRow.txid, EventRow.position)
         .limit(limit)
     )
+    if until is not None:
+        query = query.where(order <= tuple_(until.txid, until.position))
     if session.get_bind().dialect.name == "postgresql":
         settled = func.txid_snapshot_xmin(func.txid_current_snapshot())
         query = query.where(EventRow.txid < settled)
@@ -103,6 +119,52 @@ def read_page(
     events = [dict(row.payload) for row in rows]
     _attach_messages(session, events)
     return Page(events, Cursor(rows[-1].txid, rows[-1].position))
+
+
+def end_cursor(session: Session) -> Cursor:
+    """The cursor after the last event a reader can be served now: where "from now on"
+    starts (on PostgreSQL, events of transactions still running come after it)."""
+    query = select(EventRow.txid, EventRow.position).order_by(
+        EventRow.txid.desc(), EventRow.position.desc()
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.where(EventRow.txid < func.txid_snapshot_xmin(func.txid_current_snapshot()))
+    row = session.execute(query.limit(1)).first()
+    return Cursor(row.txid, row.position) if row is not None else Cursor()
+
+
+def snapshot(session: Session) -> str | None:
+    """PostgreSQL: the transactions committed as of now, as text (`xmin:xmax:xip,…`), for
+    `committed_in`; None on SQLite, whose feed has no transactions still to commit."""
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    return session.scalar(select(cast(func.txid_current_snapshot(), Text)))
+
+
+def committed_in(session: Session, event_ids: Collection[str], seen: str) -> set[str]:
+    """Those of the events whose transaction had committed in the snapshot `seen`."""
+    if not event_ids:
+        return set()
+    visible = func.txid_visible_in_snapshot(EventRow.txid, cast(seen, TXID_SNAPSHOT))
+    query = select(EventRow.event_id).where(EventRow.event_id.in_(event_ids), visible)
+    return set(session.scalars(query))
+
+
+def snapshot_horizon(seen: str) -> int:
+    """Every transaction id from this one on began after the snapshot `seen` was taken."""
+    return int(seen.split(":")[1])
+
+
+def events_by_id(session: Session, event_ids: Collection[str]) -> dict[str, dict[str, Any]]:
+    """The events with these ids (those that exist), as the feed serves them."""
+    if not event_ids:
+        return {}
+    rows = session.execute(
+        select(EventRow.event_id, EventRow.payload).where(EventRow.event_id.in_(event_ids))
+    ).all()
+    events = {row.event_id: dict(row.payload) for row in rows}
+    _attach_messages(session, list(events.values()))
+    return events
 
 
 def _attach_messages(session: Session, events: list[dict[str, Any]]) -> None:

@@ -8,12 +8,14 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -413,3 +415,99 @@ class Attachment(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class WebhookSubscription(Base):
+    """Where an integration wants ticket events POSTed, signed with its secret.
+
+    `cursor_txid`/`cursor_position` is the change-feed cursor up to which the dispatcher has
+    queued this subscription's deliveries; it moves in the same transaction as they are queued.
+    On PostgreSQL a new subscription's cursor is the feed's settled end, which events committed
+    just before it may follow: `start_snapshot` tells them apart.
+    The secret signs every delivery, so it is kept as given (never shown after creation).
+    """
+
+    __tablename__ = "webhook_subscriptions"
+    __table_args__ = (UniqueConstraint("handle", name="uq_webhook_subscriptions_handle"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    handle: Mapped[str] = mapped_column(String(64))
+    url: Mapped[str] = mapped_column(String(2000))
+    secret: Mapped[str] = mapped_column(String(200))
+    event_types: Mapped[list[str]] = mapped_column(JSON, default=list)
+    departments: Mapped[list[str]] = mapped_column(JSON, default=list)
+    help_topics: Mapped[list[str]] = mapped_column(JSON, default=list)
+    include_internal: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cursor_txid: Mapped[int] = mapped_column(BigInteger, default=0)
+    cursor_position: Mapped[int] = mapped_column(BigInteger, default=0)
+    # PostgreSQL, a subscription "from now": the snapshot at its creation. Events of the
+    # transactions it saw committed are history, skipped; later ones are delivered.
+    start_snapshot: Mapped[str | None] = mapped_column(Text)
+    last_success_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class WebhookDelivery(Base):
+    """One event to POST to one subscription. A subscription's deliveries of one ticket go
+    out one at a time, oldest (lowest id) first; a claim is a conditional update."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        # The feed queues an event once per subscription; replays add rows beside it.
+        Index(
+            "uq_webhook_deliveries_feed",
+            "subscription_id",
+            "event_id",
+            unique=True,
+            sqlite_where=text("replay IS NULL"),
+            postgresql_where=text("replay IS NULL"),
+        ),
+        Index("ix_webhook_deliveries_lane", "subscription_id", "ticket", "status", "id"),
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_subscriptions.id", ondelete="CASCADE")
+    )
+    event_id: Mapped[str] = mapped_column(String(40))
+    ticket: Mapped[str] = mapped_column(String(16))
+    type: Mapped[str] = mapped_column(String(40))
+    webhook_id: Mapped[str] = mapped_column(String(120))
+    replay: Mapped[str | None] = mapped_column(String(16))  # the replay's token, if one
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # When it may be sent; None while an older delivery of its ticket is open (it becomes
+    # due when that one is settled), so that only the heads of the tickets are ever due.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    first_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class WebhookAttempt(Base):
+    """One POST of a delivery: written when it starts, completed with its answer. One left
+    without an answer was cut short (its process stopped) and is marked so when retried."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[float | None] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text)
+    finished: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -121,6 +121,8 @@ class NotificationKind(StrEnum):
     SLA_WARNING = "sla_warning"
     PENDING_REMINDER = "pending_reminder"
     REQUESTER_REPLIED = "requester_replied"
+    # To the admins, about no ticket: a webhook subscription was disabled after failing.
+    WEBHOOK_DISABLED = "webhook_disabled"
 
 
 class Channel(StrEnum):

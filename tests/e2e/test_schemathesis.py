@@ -11,9 +11,9 @@ of this stack's runs, so that check is seen to cover the answers it claims to.
 
 As the admin, path parameters are now and then a real ticket number or handle, and new tickets
 now and then name a real help topic and a valid address: the commands then reach a workflow
-and the writes reach the database. Nothing is deleted (no operation can); what is created is
-bounded by the number of examples. Jane is never the agent a PATCH names: rotating her token
-or taking her role would lock the run out.
+and the writes reach the database. Nothing but webhook subscriptions can be deleted (and those
+are generated ones); what is created is bounded by the number of examples. Jane is never the
+agent a PATCH names: rotating her token or taking her role would lock the run out.
 
 Inputs are derandomized: a failure found once is found again, on both databases.
 """

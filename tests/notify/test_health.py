@@ -22,7 +22,9 @@ def test_healthz_is_503_when_the_sqlite_directory_is_gone(tmp_path: Path, sink: 
             database_url=url,
             smtp_port=sink.port,
             notify_token="x" * 16,
-            notify_deliver_outbox=False,  # the delivery loop would connect first
+            # The delivery loops would connect first.
+            notify_deliver_outbox=False,
+            notify_deliver_webhooks=False,
         )
         with running_server(settings) as base_url, httpx.Client(base_url=base_url) as http:
             # Removed before the app's first connection: SQLite cannot open the file.
