@@ -1,15 +1,18 @@
 """The change feed on real databases: every published event once, in one total order that
 a cursor resumes, with PostgreSQL transactions committing out of order."""
 
+import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from services.workflows.activities import TicketActivities
 from shared.db import thread
 from shared.db.engine import make_engine, make_sessionmaker
-from shared.db.events import BadCursor, Cursor, append_events, read_page
+from shared.db.events import BadCursor, Cursor, Page, append_events, read_page
 from shared.domain import lifecycle
 from shared.domain.enums import Action, ActorKind
 from shared.domain.events import EventType
@@ -25,6 +28,17 @@ def publish(acts: TicketActivities, state: TicketState) -> None:
     """As the workflow does: publish, then keep only what is not yet published."""
     acts.publish_ticket(PublishBatch(state=state, notices=[]))
     state.timeline, state.thread = [], []
+
+
+def settled(session: Session, after: Cursor, count: int, **filters: Any) -> Page:
+    """A page of at least `count` events: on PostgreSQL, a write transaction anywhere on the
+    server (another test's database being created, say) holds new events back until it ends."""
+    deadline = time.monotonic() + 15
+    while len((page := read_page(session, after, limit=100, **filters)).events) < count:
+        assert time.monotonic() < deadline, f"{len(page.events)} of {count} events"
+        session.rollback()
+        time.sleep(0.1)
+    return page
 
 
 def command(action: Action, n: int, **fields: object) -> TicketCommand:
@@ -49,6 +63,7 @@ def test_a_ticket_s_events_come_once_in_order_with_their_messages(database_url: 
     publish(acts, state)  # a retried publish adds nothing
 
     with acts._sessions() as session:
+        settled(session, Cursor(), 6)
         first = read_page(session, Cursor(), limit=3)
         rest = read_page(session, first.cursor, limit=100)
         again = read_page(session, rest.cursor, limit=100)
@@ -97,7 +112,7 @@ def test_a_transaction_committing_late_never_lands_behind_a_served_cursor(
         reader.rollback()
         assert seen.events == []  # B waits behind A, which may still commit
         a.commit()
-        served = read_page(reader, seen.cursor, limit=100)
+        served = settled(reader, seen.cursor, 2)
         tickets = [e["ticket"] for e in served.events]
         assert tickets == sorted(tickets) and set(tickets) == {"616161", "626262"}
         reader.rollback()
