@@ -1,5 +1,6 @@
 """Ticket endpoints: parse, authorise, call the ticket service, answer."""
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Annotated
 
@@ -176,25 +177,18 @@ async def open_ticket(
     if api_key is not None:
         staff_with(api_key, Scope.TICKETS_CREATE)
     settings = ctx.settings
+    create: Callable[..., Awaitable[ticket_service.Created]] = ticket_service.create_ticket
     if body.external_refs:
         await run_in_threadpool(writing_agent_of, request, ctx.sessions)
-        created = await external_refs.create_with_refs(
-            client=ctx.client,
-            sessions=ctx.sessions,
-            settings=settings,
-            body=body,
-            idempotency_key=key,
-            files=files,
-        )
-    else:
-        created = await ticket_service.create_ticket(
-            client=ctx.client,
-            sessions=ctx.sessions,
-            settings=settings,
-            body=body,
-            idempotency_key=key,
-            files=files,
-        )
+        create = external_refs.create_with_refs
+    created = await create(
+        client=ctx.client,
+        sessions=ctx.sessions,
+        settings=settings,
+        body=body,
+        idempotency_key=key,
+        files=files,
+    )
     if not created.new:
         ctx.response.status_code = status.HTTP_200_OK
     read = await read_ticket(ctx, created.view, internal=False)
