@@ -6,6 +6,7 @@ ticket service with an idempotency key derived from the same Message-ID: a deliv
 fails half-way (TempFail: the MTA retries) and its retry together act once.
 """
 
+import io
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
 from typing import TypeVar
 
+from fastapi.concurrency import run_in_threadpool
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -23,7 +25,9 @@ from temporalio.client import Client
 from services.intake import ticket_service
 from services.intake.errors import Conflict, NotApplied, NotFound, Refused, Unavailable
 from services.intake.schemas import RequesterIn, TicketCreate
+from shared.blobs import BlobStore, blob_store
 from shared.db import mail_in as log_db
+from shared.db.attachments import StoredFile
 from shared.domain import text as rules
 from shared.domain.enums import Action, ActorKind, Source
 from shared.domain.mail import content
@@ -40,7 +44,7 @@ from shared.domain.mail.decision import (
     decide,
     topic_for,
 )
-from shared.domain.mail.message import InboundMessage, Unparseable, parse
+from shared.domain.mail.message import Attachment, InboundMessage, Unparseable, parse
 from shared.domain.models import Actor
 from shared.settings import Settings
 
@@ -79,6 +83,7 @@ class MailIn:
         self._client = client
         self._sessions = sessions
         self._settings = settings
+        self._blobs: BlobStore = blob_store(settings)
         self._own = frozenset({normal_address(parseaddr(settings.mail_from)[1])})
 
     def accepts_recipient(self, address: str) -> bool:
@@ -187,14 +192,36 @@ class MailIn:
             help_topic=decision.topic,
             source=Source.EMAIL,
         )
+        files, left = await self._store(message)
         created = await ticket_service.create_ticket(
             client=self._client,
             sessions=self._sessions,
             settings=self._settings,
             body=body,
             idempotency_key=key,
+            files=files,
         )
-        return Result(Outcome.CREATED, created.view.number, f"help topic {decision.topic}")
+        detail = f"help topic {decision.topic}{left}"
+        return Result(Outcome.CREATED, created.view.number, detail)
+
+    async def _store(self, message: InboundMessage) -> tuple[tuple[StoredFile, ...], str]:
+        """The message's attachments in the blob store (at most the per-message count, none
+        over the size limit), and a note of those left out."""
+        settings = self._settings
+        kept = [a for a in message.attachments if a.size <= settings.max_attachment_bytes]
+        kept = kept[: settings.max_attachments_per_message]
+        left = len(message.attachments) - len(kept)
+
+        def put(attachment: Attachment) -> StoredFile:
+            blob = self._blobs.put(io.BytesIO(attachment.data))
+            return StoredFile.of(blob, attachment.filename, attachment.content_type)
+
+        try:
+            files = tuple([await run_in_threadpool(put, a) for a in kept])
+        except OSError as err:
+            raise TempFail("the blob store is unavailable") from err
+        note = f"; {left} attachment(s) over the limits left out" if left else ""
+        return files, note
 
     async def _command(
         self, decision: RequesterReply | AgentMessage, message: InboundMessage, key: str
@@ -215,13 +242,14 @@ class MailIn:
                 action, outcome = Action.RESPOND, Outcome.REPLIED
                 detail = f"response by agent {agent.handle}"
             text = content.message_text(message.text, drop_note_marker=decision.note)
+        files, left = await self._store(message)
         request = ticket_service.CommandRequest(
-            number, actor, action, key, message=_BODY.validate_python(text)
+            number, actor, action, key, message=_BODY.validate_python(text), files=files
         )
         await ticket_service.run_command(
             client=self._client, sessions=self._sessions, settings=self._settings, request=request
         )
-        return Result(outcome, number, detail)
+        return Result(outcome, number, detail + left)
 
     def _db(self, work: Callable[[], T]) -> T:
         with _database():

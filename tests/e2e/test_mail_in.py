@@ -310,6 +310,11 @@ def test_the_pipe_mode(mail_stack: Stack, api: httpx.Client) -> None:
     assert entry["attachments"] == [
         {"filename": "vpn.log", "content_type": "text/plain", "size": 9}
     ]
+    # The file is kept with the ticket's first message, and downloads as it was sent.
+    [file] = opened["thread"][0]["attachments"]
+    assert (file["name"], file["size"]) == ("vpn.log", 9)
+    download = api.get(file["download"], headers=JANE)
+    assert download.status_code == 200 and download.content == b"log line\n"
 
     again = pipe(mail_stack, raw)
     assert again.returncode == 0

@@ -1,7 +1,7 @@
 """An RFC 5322 message, read into what mail-in needs: who, to whom, about what, in reply to
 what, its text (HTML-only mail converted) and its attachments' names, types and sizes."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email import policy
 from email.errors import MessageError
 from email.message import EmailMessage, Message
@@ -26,6 +26,8 @@ class Attachment:
     filename: str
     content_type: str
     size: int
+    # The decoded content (an attached message: its bytes), kept with the ticket's message.
+    data: bytes = field(default=b"", repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -136,10 +138,18 @@ def _walk(part: Message, plain: list[str], html: list[str], attachments: list[At
                 filename=" ".join((filename or "").split()) or "(unnamed)",
                 content_type=content_type,
                 size=_size(part),
+                data=_data(part),
             )
         )
         return
     (plain if content_type == "text/plain" else html).append(_text(part))
+
+
+def _data(part: Message) -> bytes:
+    if part.get_content_type() == "message/rfc822" or part.is_multipart():
+        return part.as_bytes(policy=policy.default)
+    payload = part.get_payload(decode=True)
+    return payload if isinstance(payload, bytes) else b""
 
 
 def _size(part: Message) -> int:
