@@ -35,6 +35,10 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see {self.prog} --help)")
 
 
+# Set by a command after which the process must exit without finalising (see `worker`).
+SKIP_FINALISATION = threading.Event()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
@@ -169,11 +173,10 @@ def worker(args: argparse.Namespace, settings: Settings) -> int:
     from services.workflows.worker import run_worker
 
     asyncio.run(run_worker(settings))
-    # The worker has shut down: skip the interpreter's finalisation, in which the Temporal
-    # core's threads have crashed the process (SIGABRT, rc 134) after a clean stop.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+    # The worker has shut down: the process skips the interpreter's finalisation, in which
+    # the Temporal core's threads have aborted it (SIGABRT, rc 134) after a clean stop.
+    SKIP_FINALISATION.set()
+    return 0
 
 
 def supervise_workers(count: int) -> int:
@@ -318,5 +321,16 @@ def run_doctor(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(go())
 
 
+def entry() -> NoReturn:
+    """The console command: `main`, then exit; at once (no interpreter finalisation) after a
+    command that asks for it."""
+    code = main()
+    if SKIP_FINALISATION.is_set():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
