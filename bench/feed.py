@@ -56,7 +56,8 @@ def load(engine: Engine, events: int) -> None:
         conn.execute(
             text(f"""
             INSERT INTO ticket_events (txid, event_id, ticket, seq, type, internal, at, payload)
-            SELECT 3 + i::bigint * (:top - 4) / :n, t || '-' || s, t::text, s, kind, false, at, {PAYLOAD}
+            SELECT 3 + i::bigint * (:top - 4) / :n, t || '-' || s, t::text, s, kind, false, at,
+                   {PAYLOAD}
             FROM (
                 SELECT i, 100000 + i % {TICKETS} AS t, 1 + i / {TICKETS} AS s,
                        {KINDS}[1 + i % 6] AS kind,
