@@ -4,11 +4,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
-from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
 from services.intake.auth import Staff, require_scope
 from services.intake.deps import SessionsDep
+from services.intake.errors import invalid
 from shared.db.events import BadCursor, Cursor, read_page
 from shared.domain.events import EventType, TicketEvent
 
@@ -51,11 +51,11 @@ async def events(
     try:
         cursor = Cursor.decode(after) if after else Cursor()
     except BadCursor as err:
-        raise _invalid("after", str(err), after) from err
+        raise invalid("query", "after", str(err), input=after) from err
     try:
         wanted = _types(types)
     except ValueError as err:
-        raise _invalid("types", str(err), types) from err
+        raise invalid("query", "types", str(err), input=types) from err
 
     def read() -> FeedPage:
         with sessions() as session:
@@ -67,12 +67,6 @@ async def events(
         )
 
     return await run_in_threadpool(read)
-
-
-def _invalid(name: str, reason: str, value: str | None) -> RequestValidationError:
-    """A fault in a query parameter, answered like FastAPI's own (the documented 422)."""
-    fault = {"type": "value_error", "loc": ("query", name), "msg": reason, "input": value}
-    return RequestValidationError([fault])
 
 
 def _types(text: str | None) -> list[EventType]:

@@ -20,7 +20,7 @@ from starlette.routing import Match
 from starlette.types import Scope
 
 from services.body_limit import Allowance
-from services.intake.errors import Refused, Unavailable
+from services.intake.errors import Refused, Unavailable, fault, invalid
 from shared.blobs import BlobStore
 from shared.db.attachments import StoredFile
 from shared.domain.attachments import human_size, sanitize_filename
@@ -102,12 +102,16 @@ async def _body(
     for name in dict.fromkeys(key for key, _ in form.multi_items() if key != FILES):
         values = form.getlist(name)
         if len(values) > 1:
-            errors.append(_fault(name, "value_error", "given more than once"))
+            errors.append(fault("body", name, "given more than once", "value_error", input=None))
             continue
         value = values[0]
         if isinstance(value, UploadFile):
             if name != PAYLOAD:
-                errors.append(_fault(name, "value_error", "must be a form field, not a file"))
+                errors.append(
+                    fault(
+                        "body", name, "must be a form field, not a file", "value_error", input=None
+                    )
+                )
                 continue
             value = await _small_text(value, settings.max_body_bytes)
         if name == PAYLOAD or name in json_fields:
@@ -130,7 +134,7 @@ async def _body(
     if PAYLOAD in data and len(data) > 1:
         others = ", ".join(sorted(set(data) - {PAYLOAD}))
         message = f"send the body as the payload part or as form fields, not both ({others})"
-        raise RequestValidationError([_fault(PAYLOAD, "value_error", message)])
+        raise invalid("body", PAYLOAD, message, "value_error", input=None)
     try:
         return model.model_validate(data.get(PAYLOAD, data))
     except ValidationError as err:
@@ -145,11 +149,11 @@ def _files(form: FormData, settings: Settings) -> list[UploadFile]:
     uploads = [f for f in files if isinstance(f, UploadFile)]
     if len(uploads) < len(files):
         message = "files must be file parts (with a filename)"
-        raise RequestValidationError([_fault(FILES, "value_error", message)])
+        raise invalid("body", FILES, message, "value_error", input=None)
     limit = settings.max_attachments_per_message
     if len(uploads) > limit:
         message = f"at most {limit} files may be attached to one message, not {len(uploads)}"
-        raise RequestValidationError([_fault(FILES, "too_long", message)])
+        raise invalid("body", FILES, message, "too_long", input=None)
     for upload in uploads:
         if upload.size is None or upload.size > settings.max_attachment_bytes:
             raise Refused(
@@ -176,7 +180,3 @@ async def _small_text(upload: UploadFile, limit: int) -> str:
     if len(data) > limit:
         raise Refused(413, f"the {PAYLOAD} part is over {limit} bytes")
     return data.decode("utf-8", "replace")
-
-
-def _fault(name: str, kind: str, message: str) -> dict[str, Any]:
-    return {"type": kind, "loc": ("body", name), "msg": message, "input": None}

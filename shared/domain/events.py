@@ -108,6 +108,8 @@ def event_id(number: str, seq: int) -> str:
 
 def events_of(state: TicketState) -> list[TicketEvent]:
     """The integration events among the timeline events `state` is about to publish."""
+    if not any(e.kind in EVENT_TYPES for e in state.timeline):
+        return []  # a task that records no event (a refusal, a re-armed timer): no snapshot
     snapshot = TicketSnapshot.of(state)
     return [
         _event(state.number, e, EVENT_TYPES[e.kind], snapshot)

@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
-from fastapi.exceptions import RequestValidationError
 
 from services.intake.admin.errors import ReferenceRoute
 from services.intake.admin.webhook_schemas import (
@@ -27,6 +26,7 @@ from services.intake.admin.webhook_schemas import (
 )
 from services.intake.auth import Staff, require_scope
 from services.intake.deps import SessionDep, SettingsDep
+from services.intake.errors import invalid
 from shared.db import audit, webhook_log, webhooks
 from shared.db.events import BadCursor, Cursor
 from shared.domain.audit import SECRET, SECRET_ROTATED, AuditEntity
@@ -54,17 +54,13 @@ class WebhookRoute(ReferenceRoute):
             try:
                 return await handler(request)
             except UrlRefused as err:
-                raise _invalid("url_refused", "url", str(err)) from err
+                raise invalid("body", "url", str(err), "url_refused") from err
             except BadCursor as err:
-                raise _invalid("bad_cursor", "from_cursor", str(err)) from err
+                raise invalid("body", "from_cursor", str(err), "bad_cursor") from err
             except webhook_log.UnknownEvents as err:
-                raise _invalid("unknown_event", "event_ids", str(err)) from err
+                raise invalid("body", "event_ids", str(err), "unknown_event") from err
 
         return translated
-
-
-def _invalid(kind: str, field: str, message: str) -> RequestValidationError:
-    return RequestValidationError([{"type": kind, "loc": ("body", field), "msg": message}])
 
 
 router = APIRouter(
