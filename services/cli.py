@@ -6,6 +6,7 @@ Temporal nor the web stack to be importable, and nothing is built at import time
 
 import argparse
 import asyncio
+import logging
 import os
 import signal
 import subprocess
@@ -33,10 +34,6 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see {self.prog} --help)")
-
-
-# Set by a command after which the process must exit without finalising (see `worker`).
-SKIP_FINALISATION = threading.Event()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -173,9 +170,6 @@ def worker(args: argparse.Namespace, settings: Settings) -> int:
     from services.workflows.worker import run_worker
 
     asyncio.run(run_worker(settings))
-    # The worker has shut down: the process skips the interpreter's finalisation, in which
-    # the Temporal core's threads have aborted it (SIGABRT, rc 134) after a clean stop.
-    SKIP_FINALISATION.set()
     return 0
 
 
@@ -322,14 +316,15 @@ def run_doctor(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def entry() -> NoReturn:
-    """The console command: `main`, then exit; at once (no interpreter finalisation) after a
-    command that asks for it."""
+    """The console command: `main`, then exit without the interpreter's finalisation, in
+    which the threads of a Temporal client or worker have aborted the process (SIGABRT) after
+    its work was done (the worker, `doctor`). Every command has finished and closed what it
+    opened by then; logs and output are flushed here."""
     code = main()
-    if SKIP_FINALISATION.is_set():
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-    sys.exit(code)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":
