@@ -144,7 +144,7 @@ class Stack:
         for attribute in names.KEYWORD_LIST_ATTRIBUTES:
             args += ["--search-attribute", f"{attribute}=KeywordList"]
         self._spawn("temporal", args, own_group=True)
-        wait_for_port(self.temporal_port)
+        wait_for_port(self.temporal_port, proc=self.procs["temporal"])
 
     def migrate_and_load(self, config: Path | None) -> str:
         subprocess.run([str(BIN / "ticketflow"), "migrate"], env=self.env, check=True)
@@ -163,14 +163,14 @@ class Stack:
         self._ticketflow(
             "mail-sink", "mail-sink", "--port", str(self.smtp_port), "--dir", str(self.var / "mail")
         )
-        wait_for_port(self.smtp_port)
+        wait_for_port(self.smtp_port, proc=self.procs["mail-sink"])
         self.start_notify()
         self.start_worker()
         self._ticketflow("intake", "intake")
         self._ticketflow("mail-in", "mail-in", "--smtp-port", str(self.mail_in_port))
-        wait_healthy(f"{self.notify_url}/healthz")
-        wait_healthy(f"{self.intake_url}/healthz")
-        wait_for_port(self.mail_in_port)
+        wait_healthy(f"{self.notify_url}/healthz", proc=self.procs["notify"])
+        wait_healthy(f"{self.intake_url}/healthz", proc=self.procs["intake"])
+        wait_for_port(self.mail_in_port, proc=self.procs["mail-in"])
 
     def start_notify(self) -> None:
         self._ticketflow("notify", "notify")

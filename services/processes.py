@@ -4,6 +4,7 @@ with their parent, and signals that start a clean stop once and never interrupt 
 
 import ctypes
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -20,16 +21,57 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 TCP_LISTEN = "0A"  # the state column of /proc/net/tcp
 
 
+_handed_out: set[int] = set()
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
+    """A port nothing listens on, outside the kernel's ephemeral range.
+
+    A port from `bind(0)` is an ephemeral one: released, it can be handed again to the next
+    `bind(0)` or outgoing connection of any process (the Temporal dev server takes several for
+    its own services) before our process binds it. Ports below the ephemeral range are only
+    ever taken by name, and a port is never handed out twice by one process."""
+    low, _ = _ephemeral_range()
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randrange(max(1024, low - 12000), low)
+        if port in _handed_out:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        if listening_inodes(port):
+            continue
+        _handed_out.add(port)
         return port
+    with socket.socket() as sock:  # a crowded machine: fall back to the kernel's choice
+        sock.bind(("127.0.0.1", 0))
+        fallback: int = sock.getsockname()[1]
+        return fallback
 
 
-def wait_for_port(port: int, timeout: float = 30.0) -> None:
+def _exited(proc: "subprocess.Popen[bytes] | None", what: str) -> None:
+    if proc is not None and proc.poll() is not None:
+        raise RuntimeError(f"{what}: the process exited with code {proc.returncode}")
+
+
+def wait_for_port(
+    port: int, timeout: float = 30.0, proc: "subprocess.Popen[bytes] | None" = None
+) -> None:
+    """Wait until something listens on `port`; with `proc`, fail at once if it exited."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        _exited(proc, f"port {port}")
         with socket.socket() as sock:
             if sock.connect_ex(("127.0.0.1", port)) == 0:
                 return
@@ -37,10 +79,14 @@ def wait_for_port(port: int, timeout: float = 30.0) -> None:
     raise TimeoutError(f"nothing listens on port {port} after {timeout}s")
 
 
-def wait_healthy(url: str, timeout: float = 60.0) -> None:
+def wait_healthy(
+    url: str, timeout: float = 60.0, proc: "subprocess.Popen[bytes] | None" = None
+) -> None:
+    """Wait until `url` answers 200; with `proc`, fail at once if it exited."""
     deadline = time.monotonic() + timeout
     last = ""
     while time.monotonic() < deadline:
+        _exited(proc, url)
         try:
             response = httpx.get(url, timeout=2)
             if response.status_code == 200:

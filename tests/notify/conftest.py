@@ -5,7 +5,6 @@ A real server rather than starlette's TestClient: with this starlette, TestClien
 raises a deprecation warning (it wants httpx2), and warnings are errors here.
 """
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -19,19 +18,13 @@ from sqlalchemy import create_engine, text
 
 from services.notify.mail_sink import start_mail_sink
 from services.notify.main import build_server
+from services.processes import free_port
 from shared.settings import Settings
 from tests.databases import postgres_database, sqlite_database
 
 # Not the dev default: proves the app uses the configured token.
 TOKEN = "test-notify-token-4f2a9c81d7e3"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="session")
