@@ -1,5 +1,6 @@
 """The real stack, as processes on free ports: dev server, mail sink, notify, worker, intake."""
 
+import os
 import subprocess
 import time
 import uuid
@@ -13,6 +14,7 @@ import pytest
 
 from services.devstack import Stack
 from tests.databases import postgres_database, sqlite_database
+from tests.processes import Proc, family, kill_all, wait_gone
 
 ROOT = Path(__file__).resolve().parents[2]
 JANE = {"Authorization": "Bearer dev-jane-token"}
@@ -59,12 +61,24 @@ def started_stack(kind: str, var: Path, extra_env: dict[str, str] | None = None)
             stack.stop()
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def stack(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
-    with started_stack(request.param, tmp_path_factory.mktemp(f"stack-{request.param}")) as s:
-        yield s
+    """One stack per database for every module that neither needs its own settings nor leaves
+    a process down (a module that kills one starts it again). Stopped, it leaves no process:
+    each it started, with their children, is gone within 20 s."""
+    started: set[Proc] = set()
+    try:
+        with started_stack(request.param, tmp_path_factory.mktemp(f"stack-{request.param}")) as s:
+            yield s
+            # The processes as they are now: a module may have restarted one.
+            started = set().union(*(family(proc.pid) for proc in s.procs.values()))
+            assert started and os.getpid() not in {proc.pid for proc in started}
+    finally:
+        survivors = wait_gone(started, timeout=20)
+        kill_all(survivors)
+        assert not survivors, f"still running after the stack stopped: {survivors}"
 
 
 @pytest.fixture

@@ -1,9 +1,7 @@
-"""An integration's API key on the real stack (SQLite only: the key and If-Match paths do not
-depend on the database, which the in-process tests cover on both): it opens and commands a
+"""An integration's API key on the real stack, on both databases: it opens and commands a
 ticket under its own name, If-Match with a stale version is 412 while the current one applies,
 and a revoked key is refused at once."""
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,24 +9,9 @@ import httpx
 import pytest
 
 from services.devstack import Stack
-from tests.e2e.conftest import JANE, eventually, started_stack
-from tests.processes import Proc, family, kill_all, wait_gone
+from tests.e2e.conftest import JANE, eventually
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    started: set[Proc] = set()
-    try:
-        with started_stack("sqlite", tmp_path_factory.mktemp("stack-keys")) as s:
-            started = set().union(*(family(proc.pid) for proc in s.procs.values()))
-            assert started and os.getpid() not in {proc.pid for proc in started}
-            yield s
-    finally:
-        survivors = wait_gone(started, timeout=20)
-        kill_all(survivors)
-        assert not survivors, f"still running after the stack stopped: {survivors}"
 
 
 @pytest.fixture

@@ -1,11 +1,10 @@
-"""Attachments over HTTP against the real stack (on SQLite: the storage itself is tested on
-both databases in tests/test_attachment_storage.py): files on a new ticket, a requester's
-reply and an internal note come back byte for byte, each to whom it may; limits are 413/422."""
+"""Attachments over HTTP against the real stack, on both databases: files on a new ticket, a
+requester's reply and an internal note come back byte for byte, each to whom it may; limits
+are 413/422."""
 
 import hashlib
 import json
 import os
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -13,18 +12,12 @@ import httpx
 import pytest
 
 from services.devstack import Stack
-from tests.e2e.conftest import JANE, started_stack
+from tests.e2e.conftest import JANE
 
 pytestmark = pytest.mark.e2e
 
 TICKETS = "/api/v1/tickets"
 MiB = 1024 * 1024
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with started_stack("sqlite", tmp_path_factory.mktemp("stack-attachments")) as stack:
-        yield stack
 
 
 def new_ticket(subject: str) -> dict[str, str]:

@@ -41,7 +41,7 @@ ADMIN_TOKEN = JANE["Authorization"].removeprefix("Bearer ")
 # The Hypothesis part of each operation's run: fuzzing stops after this many examples; the
 # examples and coverage phases add their own (bounded) cases.
 BOUNDED = settings(
-    max_examples=25,
+    max_examples=15,
     deadline=None,
     derandomize=True,
     database=None,
