@@ -54,6 +54,22 @@ async def latencies(n: int, op: Callable[[int], Awaitable[None]]) -> list[float]
     return out
 
 
+async def interleaved(
+    n: int, first: Callable[[int], Awaitable[None]], second: Callable[[int], Awaitable[None]]
+) -> tuple[list[float], list[float]]:
+    """Latencies of `first` and `second`, taken in alternating rounds (which goes first
+    alternates too), so that both see the same machine: background work such as the mail of
+    earlier tickets, or a noisy neighbour, weighs on both alike."""
+    a: list[float] = []
+    b: list[float] = []
+    for i in range(n):
+        for op, out in ((first, a), (second, b)) if i % 2 == 0 else ((second, b), (first, a)):
+            start = time.perf_counter()
+            await op(i)
+            out.append((time.perf_counter() - start) * 1000)
+    return a, b
+
+
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
@@ -162,8 +178,7 @@ async def measure(stack: Stack, tickets: int, concurrency: int, commands: int) -
 
             await latencies(10, ping)
             await latencies(10, note)
-            api_lat = await latencies(commands, note)
-            bare_lat = await latencies(commands, ping)
+            api_lat, bare_lat = await interleaved(commands, note, ping)
             for i in range(tickets):
                 await client.get_workflow_handle(f"bare-{run}-{i}").signal(BareWorkflow.finish)
     return {

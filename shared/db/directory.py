@@ -1,8 +1,9 @@
 """Reads of reference data: agents, teams, departments, help topics, SLA plans, schedules."""
 
 from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from shared.db.tables import Agent, Department, HelpTopic, SlaPlan, Team, TeamMember
@@ -13,10 +14,23 @@ from shared.domain.models import Ladder, Notice, Person, SlaOverride, SlaPlanSna
 from shared.domain.sla import parse_duration
 
 
-def agent_by_token_hash(session: Session, token_hash: str) -> Agent | None:
-    return session.scalar(
-        select(Agent).where(Agent.token_hash == token_hash, Agent.active.is_(True))
-    )
+class AgentIdentity(NamedTuple):
+    handle: str
+    name: str
+    email: str
+    role: str
+
+
+# Asked on every agent's request: one Core statement, compiled once, no ORM objects.
+_AGENT_BY_TOKEN = select(Agent.handle, Agent.name, Agent.email, Agent.role).where(
+    Agent.token_hash == bindparam("token_hash"), Agent.active.is_(True)
+)
+
+
+def agent_by_token_hash(session: Session, token_hash: str) -> AgentIdentity | None:
+    """The active agent whose token hashes to `token_hash`."""
+    row = session.connection().execute(_AGENT_BY_TOKEN, {"token_hash": token_hash}).first()
+    return None if row is None else AgentIdentity(*row)
 
 
 def sla_snapshot(plan: SlaPlan, schedule: Schedule | None) -> SlaPlanSnapshot:

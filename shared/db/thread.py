@@ -4,12 +4,11 @@ import hashlib
 from datetime import UTC, datetime
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from shared.db.attachments import attachments_by_message
 from shared.db.tables import MessageBody, ThreadRow, TimelineRow
+from shared.db.writes import insert_new
 from shared.domain.enums import ThreadKind
 from shared.domain.models import Actor, MessageRef, ThreadEntry, TimelineEvent
 
@@ -20,12 +19,8 @@ def store_message(
     """Store a body under an id derived from `identity` (a retry stores nothing new)."""
     message_id = hashlib.sha256(f"{ticket}\n{identity}".encode()).hexdigest()[:40]
     size = len(body.encode())
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(
-        insert(MessageBody)
-        .values(id=message_id, ticket=ticket, body=body, size=size, created_at=now)
-        .on_conflict_do_nothing()
-    )
+    row = {"id": message_id, "ticket": ticket, "body": body, "size": size, "created_at": now}
+    insert_new(session, MessageBody, [row])
     return MessageRef(id=message_id, size=size)
 
 
