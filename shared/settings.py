@@ -18,6 +18,8 @@ DEV_NOTIFY_TOKEN = "dev-only-notify-token-change-me"
 MIN_NOTIFY_TOKEN_CHARS = 16
 _ORIGIN = re.compile(r"https?://[^/\s*]+")
 _HANDLE = re.compile(HANDLE_PATTERN)
+# An S3 bucket name (its rules, loosely: 3 to 63 lowercase letters, digits, dots and dashes).
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _HOST = re.compile(r"[A-Za-z0-9.:_-]+")
 
 
@@ -99,9 +101,15 @@ class Settings(BaseSettings):
     max_attachments_per_message: int = Field(default=10, ge=1, le=MAX_FILES_PER_ENTRY)
     # Where attachment contents are kept: a folder, content-addressed by sha256.
     blob_store_dir: str = "var/blobs"
-    # S3-compatible storage (s3://bucket/prefix) is not implemented yet: refused at start-up
-    # rather than silently writing to the folder.
+    # Or S3-compatible storage: s3://bucket/prefix. The endpoint (unset: AWS itself), region
+    # and addressing style are these settings; the credentials come from the standard AWS
+    # chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a profile, an instance or task role).
     blob_store_url: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    s3_addressing_style: Literal["path", "virtual", "auto"] = "path"
+    # Each try's connect and read wait; a request is tried twice, then answered 503.
+    s3_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     public_url: str = "http://127.0.0.1:8000"
     # Origins whose pages may call the intake API from a browser (CORS), comma-separated in
     # CORS_ORIGINS: "https://desk.example.com,https://portal.example.com". Empty: none may.
@@ -171,11 +179,15 @@ class Settings(BaseSettings):
 
     @field_validator("blob_store_url")
     @classmethod
-    def _no_remote_blob_store_yet(cls, value: str | None) -> str | None:
-        if value:
+    def _s3_bucket(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        bucket = value.removeprefix("s3://").partition("/")[0]
+        if not value.startswith("s3://") or not _BUCKET.fullmatch(bucket):
             raise ValueError(
-                "BLOB_STORE_URL (S3-compatible storage) is not supported yet: "
-                "unset it, and attachments are kept under BLOB_STORE_DIR"
+                f"BLOB_STORE_URL {value!r} is not s3://<bucket>[/<prefix>] "
+                "(unset it, and attachments are kept under BLOB_STORE_DIR)"
             )
         return value
 
