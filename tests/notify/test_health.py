@@ -7,7 +7,7 @@ import httpx
 from sqlalchemy import create_engine, make_url, text
 
 from shared.settings import Settings
-from tests.databases import POSTGRES_ADMIN_URL, postgres_database, sqlite_database
+from tests.databases import POSTGRES_ADMIN_URL, cut_off, postgres_database, sqlite_database
 from tests.notify.conftest import MailSink, running_server
 
 DOWN = {"status": "unavailable", "checks": {"database": "down: OperationalError"}}
@@ -62,13 +62,7 @@ def drop_database(url: str) -> None:
     admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
-            conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :name AND pid <> pg_backend_pid()"
-                ),
-                {"name": name},
-            )
+            cut_off(conn, str(name))
             conn.execute(text(f'DROP DATABASE "{name}"'))
     finally:
         admin.dispose()
