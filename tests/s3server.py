@@ -65,8 +65,11 @@ def s3_server(var: Path, bucket: str = "ticketflow-blobs") -> Iterator[S3Server]
     var.mkdir(parents=True, exist_ok=True)
     access, secret = f"tf{secrets.token_hex(8)}", secrets.token_hex(20)
     config = var / "s3.json"
-    identity = {"name": "ticketflow", "credentials": [{"accessKey": access, "secretKey": secret}]}
-    identity["actions"] = ["Admin", "Read", "Write", "List", "Tagging"]  # type: ignore[assignment]
+    identity = {
+        "name": "ticketflow",
+        "credentials": [{"accessKey": access, "secretKey": secret}],
+        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+    }
     config.write_text(json.dumps({"identities": [identity]}))
     ports = {
         name: free_port()

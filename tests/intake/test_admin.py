@@ -8,10 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.intake.app import create_app
-from shared.db.engine import make_engine, make_sessionmaker
-from shared.reference import service as reference
-from shared.reference.schemas import AgentCreate
 from shared.settings import Settings
+from tests.intake.agents import agent_headers, bearer
 
 API = "/api/v1/admin"
 PLAN = {
@@ -31,10 +29,6 @@ OFFICE = {
 KINDS = ["agents", "teams", "departments", "help-topics", "sla-plans", "schedules"]
 
 
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
 @pytest.fixture
 def client(database_url: str) -> Iterator[TestClient]:
     with TestClient(create_app(Settings(database_url=database_url, environment="test"))) as c:
@@ -44,13 +38,7 @@ def client(database_url: str) -> Iterator[TestClient]:
 @pytest.fixture
 def admin(database_url: str) -> dict[str, str]:
     """Headers of an admin bootstrapped through the service layer, as the CLI does."""
-    engine = make_engine(database_url)
-    with make_sessionmaker(engine)() as session:
-        data = AgentCreate(handle="root", name="Root", email="root@example.com", role="admin")
-        _, token = reference.create_agent(session=session, data=data)
-        session.commit()
-    engine.dispose()
-    return bearer(token)
+    return agent_headers(database_url, "root", "admin", "Root")
 
 
 def create(client: TestClient, admin: dict[str, str], kind: str, body: dict[str, Any]) -> Any:

@@ -10,10 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.intake.app import create_app
-from shared.db.engine import make_engine, make_sessionmaker
-from shared.reference import service as reference
-from shared.reference.schemas import AgentCreate
 from shared.settings import Settings
+from tests.intake.agents import agent_headers
 
 API = "/api/v1/admin"
 OFFICE: dict[str, Any] = {
@@ -48,13 +46,7 @@ def client(database_url: str) -> Iterator[TestClient]:
 
 @pytest.fixture
 def admin(database_url: str) -> dict[str, str]:
-    engine = make_engine(database_url)
-    with make_sessionmaker(engine)() as session:
-        data = AgentCreate(handle="root", name="Root", email="root@example.com", role="admin")
-        _, token = reference.create_agent(session=session, data=data)
-        session.commit()
-    engine.dispose()
-    return {"Authorization": f"Bearer {token}"}
+    return agent_headers(database_url, "root", "admin", "Root")
 
 
 def send(client: TestClient, method: str, url: str, body: Any, admin: dict[str, str]) -> Any:

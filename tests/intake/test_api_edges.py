@@ -15,8 +15,8 @@ from services.intake.app import create_app
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.db.tables import TicketRow
 from shared.reference import service as reference
-from shared.reference.schemas import AgentCreate
 from shared.settings import Settings
+from tests.intake.agents import create_agents, person
 
 TICKETS = "/api/v1/tickets"
 ADMIN = "/api/v1/admin"
@@ -32,15 +32,10 @@ def bearer(token: str) -> dict[str, str]:
 @pytest.fixture
 def tokens(database_url: str) -> dict[str, str]:
     """One agent per role, bootstrapped through the service layer as the CLI does."""
-    engine = make_engine(database_url)
-    found: dict[str, str] = {}
-    with make_sessionmaker(engine)() as session:
-        for role in ("admin", "agent", "viewer"):
-            data = AgentCreate(handle=role, name=role, email=f"{role}@example.com", role=role)
-            _, found[role] = reference.create_agent(session=session, data=data)
-        session.commit()
-    engine.dispose()
-    return found
+    roles = ("admin", "agent", "viewer")
+    return dict(
+        zip(roles, create_agents(database_url, *(person(r, r) for r in roles)), strict=True)
+    )
 
 
 def client_for(database_url: str, **settings: Any) -> TestClient:

@@ -16,9 +16,8 @@ from services.intake.app import create_app
 from services.intake.auth import KeyPrincipal, Staff, require_scope
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.db.tables import ApiKey
-from shared.reference import service as reference
-from shared.reference.schemas import AgentCreate
 from shared.settings import Settings
+from tests.intake.agents import create_agents, person
 
 KEYS = "/api/v1/admin/api-keys"
 TICKETS = "/api/v1/tickets"
@@ -63,15 +62,9 @@ def client(database_url: str) -> Iterator[TestClient]:
 @pytest.fixture
 def tokens(database_url: str) -> dict[str, str]:
     """One agent per role, bootstrapped through the service layer as the CLI does."""
-    engine = make_engine(database_url)
-    found: dict[str, str] = {}
-    with make_sessionmaker(engine)() as session:
-        for role in ("admin", "agent", "viewer"):
-            data = AgentCreate(handle=role, name=role.title(), email=f"{role}@x.org", role=role)
-            _, found[role] = reference.create_agent(session=session, data=data)
-        session.commit()
-    engine.dispose()
-    return found
+    roles = ("admin", "agent", "viewer")
+    agents = (person(r, r, r.title(), domain="x.org") for r in roles)
+    return dict(zip(roles, create_agents(database_url, *agents), strict=True))
 
 
 def new_key(client: TestClient, admin: str, *scopes: str, **extra: Any) -> dict[str, Any]:

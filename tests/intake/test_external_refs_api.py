@@ -9,14 +9,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from services.intake import ticket_service
 from services.intake.app import create_app
-from services.intake.errors import Unavailable
 from services.intake.schemas import TicketCreate
-from shared.db.engine import make_engine, make_sessionmaker
-from shared.reference import service as reference
-from shared.reference.schemas import AgentCreate
 from shared.settings import Settings
+from tests.intake.agents import bearer, create_agents, person
 
 TICKETS = "/api/v1/tickets"
 JIRA = {"system": "jira", "id": "OPS-1", "url": "https://jira.example.com/browse/OPS-1"}
@@ -37,29 +33,8 @@ def client(database_url: str) -> Iterator[TestClient]:
 
 @pytest.fixture
 def tokens(database_url: str) -> dict[str, dict[str, str]]:
-    engine = make_engine(database_url)
-    headers = {}
-    with make_sessionmaker(engine)() as session:
-        for handle, role in (("jane", "agent"), ("vera", "viewer")):
-            data = AgentCreate(handle=handle, name=handle, email=f"{handle}@example.com", role=role)
-            _, token = reference.create_agent(session=session, data=data)
-            headers[handle] = {"Authorization": f"Bearer {token}"}
-        session.commit()
-    engine.dispose()
-    return headers
-
-
-@pytest.fixture
-def opened(monkeypatch: pytest.MonkeyPatch) -> list[TicketCreate]:
-    """Bodies that reached the ticket service, which then answers 503 (no Temporal here)."""
-    bodies: list[TicketCreate] = []
-
-    async def create_ticket(*, body: TicketCreate, **_: object) -> None:
-        bodies.append(body)
-        raise Unavailable("temporal")
-
-    monkeypatch.setattr(ticket_service, "create_ticket", create_ticket)
-    return bodies
+    made = create_agents(database_url, person("jane", "agent"), person("vera", "viewer"))
+    return {"jane": bearer(made[0]), "vera": bearer(made[1])}
 
 
 def test_creating_with_references_needs_a_writing_agent(

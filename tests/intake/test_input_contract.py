@@ -10,14 +10,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from services.intake import ticket_service
 from services.intake.app import create_app
-from services.intake.errors import Unavailable
 from services.intake.schemas import TicketCreate
-from shared.db.engine import make_engine, make_sessionmaker
-from shared.reference import service as reference
-from shared.reference.schemas import AgentCreate
 from shared.settings import Settings
+from tests.intake import agents
 
 TICKETS = "/api/v1/tickets"
 TICKET: dict[str, Any] = {
@@ -36,13 +32,7 @@ def client(database_url: str) -> Iterator[TestClient]:
 
 @pytest.fixture
 def agent_headers(database_url: str) -> dict[str, str]:
-    engine = make_engine(database_url)
-    with make_sessionmaker(engine)() as session:
-        data = AgentCreate(handle="jane", name="Jane", email="jane@example.com", role="agent")
-        _, token = reference.create_agent(session=session, data=data)
-        session.commit()
-    engine.dispose()
-    return {"Authorization": f"Bearer {token}"}
+    return agents.agent_headers(database_url, "jane", "agent", "Jane")
 
 
 def post_json(
@@ -115,20 +105,6 @@ def test_lone_surrogates_in_a_key_or_as_the_body_are_422(client: TestClient) -> 
     for body in ({**TICKET, "\ud800": 1}, "\ud800", ["\udc00"]):
         response = post_json(client, TICKETS, body)
         assert response.status_code == 422, response.text
-
-
-@pytest.fixture
-def opened(monkeypatch: pytest.MonkeyPatch) -> list[TicketCreate]:
-    """Bodies that passed validation; the ticket service then answers "temporal is
-    unavailable" (503), so these tests need no Temporal server."""
-    bodies: list[TicketCreate] = []
-
-    async def create_ticket(*, body: TicketCreate, **_: object) -> None:
-        bodies.append(body)
-        raise Unavailable("temporal")
-
-    monkeypatch.setattr(ticket_service, "create_ticket", create_ticket)
-    return bodies
 
 
 def test_international_ticket_input_is_accepted(

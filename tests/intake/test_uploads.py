@@ -19,10 +19,8 @@ from services.intake import ticket_service
 from services.intake.app import create_app
 from services.intake.errors import Unavailable
 from services.intake.schemas import TicketCreate
-from shared.db.engine import make_engine, make_sessionmaker
-from shared.reference import service as reference
-from shared.reference.schemas import AgentCreate
 from shared.settings import Settings
+from tests.intake.agents import agent_headers
 
 TICKETS = "/api/v1/tickets"
 TICKET: dict[str, Any] = {
@@ -62,13 +60,7 @@ def client(database_url: str, blob_dir: Path) -> Iterator[TestClient]:
 
 @pytest.fixture
 def agent(database_url: str) -> dict[str, str]:
-    engine = make_engine(database_url)
-    with make_sessionmaker(engine)() as session:
-        data = AgentCreate(handle="jane", name="Jane", email="jane@example.com", role="agent")
-        _, token = reference.create_agent(session=session, data=data)
-        session.commit()
-    engine.dispose()
-    return {"Authorization": f"Bearer {token}"}
+    return agent_headers(database_url, "jane", "agent", "Jane")
 
 
 @pytest.fixture

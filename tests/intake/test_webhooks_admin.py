@@ -16,9 +16,8 @@ from shared.db import webhook_queue as queue
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.db.events import Cursor
 from shared.db.tables import WebhookSubscription
-from shared.reference import service as reference
-from shared.reference.schemas import AgentCreate
 from shared.settings import Settings
+from tests.intake.agents import agent_headers
 from tests.test_webhook_queue import BACKOFF, DOWN, LEASE, T0, Tickets, drain
 
 API = "/api/v1/admin/webhooks"
@@ -26,13 +25,7 @@ HOOK = {"handle": "crm", "url": "http://127.0.0.1:9999/hook"}
 
 
 def agent(database_url: str, handle: str, role: str) -> dict[str, str]:
-    engine = make_engine(database_url)
-    with make_sessionmaker(engine)() as session:
-        data = AgentCreate(handle=handle, name=handle, email=f"{handle}@example.com", role=role)
-        _, token = reference.create_agent(session=session, data=data)
-        session.commit()
-    engine.dispose()
-    return {"Authorization": f"Bearer {token}"}
+    return agent_headers(database_url, handle, role)
 
 
 @pytest.fixture
