@@ -8,7 +8,7 @@ credentials: a requester is checked against the ticket's number), or a scope thr
 those guards for the ticket and admin routes. `AuthenticateFirst` reads the same dependencies
 to check the caller before FastAPI reads the body."""
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -116,11 +116,13 @@ def _principal(
     return principal_of(sessions, credentials.credentials.strip())
 
 
-def get_principal(request: Request, sessions: SessionsDep, credentials: Credentials) -> Principal:
+async def get_principal(
+    request: Request, sessions: SessionsDep, credentials: Credentials
+) -> Principal:
     checked = getattr(request.state, "principal", None)
     if isinstance(checked, AgentPrincipal | KeyPrincipal | RequesterPrincipal):
-        return checked  # found by AuthenticateFirst for this very request
-    return _principal(sessions, credentials)
+        return checked  # found by AuthenticateFirst for this very request (no thread hop)
+    return await run_in_threadpool(_principal, sessions, credentials)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
@@ -170,7 +172,7 @@ def staff_with(principal: Principal, scope: KeyScope) -> Staff:
 _GUARDS: dict[Callable[..., Any], KeyScope] = {}
 
 
-def require_scope(scope: KeyScope | str) -> Callable[[Principal], Staff]:
+def require_scope(scope: KeyScope | str) -> Callable[[Principal], Awaitable[Staff]]:
     """The dependency a route (or a router) uses to need `scope`:
 
         Reader = Annotated[Staff, Depends(require_scope("events:read"))]
@@ -183,8 +185,8 @@ def require_scope(scope: KeyScope | str) -> Callable[[Principal], Staff]:
 
 
 @cache
-def _guard(scope: KeyScope) -> Callable[[Principal], Staff]:
-    def guard(principal: CurrentPrincipal) -> Staff:
+def _guard(scope: KeyScope) -> Callable[[Principal], Awaitable[Staff]]:
+    async def guard(principal: CurrentPrincipal) -> Staff:
         return staff_with(principal, scope)
 
     guard.__name__ = guard.__qualname__ = f"require_{scope.value.replace(':', '_')}"

@@ -1,4 +1,7 @@
-"""Request dependencies: settings, database sessions, the Temporal client, the blob store."""
+"""Request dependencies: settings, database sessions, the Temporal client, the blob store.
+
+Those that only read the app's state are `async def`: FastAPI runs a plain `def` dependency
+in its thread pool, and a hop there and back for each was a measurable part of a command."""
 
 from collections.abc import Iterator
 from typing import Annotated
@@ -11,7 +14,7 @@ from shared.blobs import BlobStore
 from shared.settings import Settings
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -22,18 +25,18 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-def get_sessions(request: Request) -> sessionmaker[Session]:
+async def get_sessions(request: Request) -> sessionmaker[Session]:
     """For handlers that also await Temporal: open short sessions, never hold one across."""
     sessions: sessionmaker[Session] = request.app.state.sessions
     return sessions
 
 
-def get_temporal(request: Request) -> Client:
+async def get_temporal(request: Request) -> Client:
     client: Client = request.app.state.temporal
     return client
 
 
-def get_blobs(request: Request) -> BlobStore:
+async def get_blobs(request: Request) -> BlobStore:
     blobs: BlobStore = request.app.state.blobs
     return blobs
 

@@ -78,7 +78,7 @@ class TicketContext:
     expected_version: int | None = None  # If-Match
 
 
-def _context(
+async def _context(
     sessions: SessionsDep,
     settings: SettingsDep,
     client: TemporalDep,
@@ -87,7 +87,7 @@ def _context(
     return TicketContext(sessions=sessions, settings=settings, client=client, response=response)
 
 
-def _command_context(
+async def _command_context(
     ctx: Annotated[TicketContext, Depends(_context)],
     key: IdempotencyKey = None,
     if_match: IfMatch = None,

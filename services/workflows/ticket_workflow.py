@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         TicketInput,
         TicketState,
         TicketView,
+        clock_facts_of,
     )
     from shared.temporal import names
     from shared.temporal import search_attributes as sa
@@ -59,6 +60,8 @@ class TicketWorkflow:
             self._state, self._outbox = lifecycle.open_ticket(data, workflow.now())
             self._published = 0
         self._attributes = sa.current(workflow.info().typed_search_attributes)
+        # What the last publish wrote of the clock facts (None: not known in this run).
+        self._clock_facts: tuple[object, ...] | None = None
         self._timer: asyncio.Task[None] | None = None
         self._timer_at: datetime | None = None
         # One update per action, named for it, so the UI's history reads "assign", "resolve"…
@@ -246,7 +249,10 @@ class TicketWorkflow:
             # A copy as of now (handlers may change the state while it is written), without
             # the command ids, which the database does not keep.
             snapshot = state.model_copy(update={"seen": {}}).model_copy(deep=True)
-            batch = PublishBatch(state=snapshot, notices=notices)
+            facts = clock_facts_of(snapshot)
+            batch = PublishBatch(
+                state=snapshot, notices=notices, clocks_changed=facts != self._clock_facts
+            )
             await workflow.execute_local_activity_method(
                 TicketActivities.publish_ticket,
                 batch,
@@ -255,6 +261,8 @@ class TicketWorkflow:
                 summary=f"publish v{version}",
             )
             self._forget_published(batch.state)
+            # The runs it stopped leave the state (written once, as they ended).
+            self._clock_facts = clock_facts_of(snapshot, running_only=True)
             self._published = max(self._published, version)
 
     def _forget_published(self, published: TicketState) -> None:

@@ -1,14 +1,22 @@
 """Engine and session factory for a database URL (SQLite file or PostgreSQL)."""
 
+import time
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
+
+# A pooled connection idle this long is pinged before it is handed out (a server restarted
+# or a firewall that dropped it meanwhile costs nobody an error). One in steady use is not:
+# a ping on every checkout was a round trip on each of a command's three transactions.
+PING_IDLE_AFTER_SECONDS = 2.0
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, ping_idle_after: float = PING_IDLE_AFTER_SECONDS) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -25,7 +33,35 @@ def make_engine(url: str) -> Engine:
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    engine = create_engine(url, pool_size=10, max_overflow=20)
+    _ping_when_idle(engine, ping_idle_after)
+    return engine
+
+
+def _ping_when_idle(engine: Engine, idle_after: float) -> None:
+    """Pre-ping, but only connections that sat in the pool `idle_after` seconds or more.
+
+    A connection that breaks while in steady use fails the statement that finds out; the
+    dialect sees a disconnect and SQLAlchemy discards every pooled connection older than that
+    moment, so only work already under way sees the error (the publish activity retries; the
+    API answers 503 before it sent anything on)."""
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        returned = record.info.get("returned_at")
+        if returned is None or time.monotonic() - returned < idle_after:
+            return  # new, or just used
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as err:
+            if engine.dialect.is_disconnect(err, dbapi_connection, None):
+                # The pool throws this connection away and checks out another (or a new one).
+                raise DisconnectionError() from err
+            raise
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -20,8 +20,11 @@ REPORTED_EVENTS = frozenset(EventKind) - {
 }
 
 
-def record_facts(session: Session, state: TicketState) -> None:
-    _record_clocks(session, state)
+def record_facts(session: Session, state: TicketState, *, clocks: bool = True) -> None:
+    """The state's clock runs (unless `clocks` is False: as the last publish wrote them) and
+    its unpublished events."""
+    if clocks:
+        _record_clocks(session, state)
     _record_events(session, state)
 
 

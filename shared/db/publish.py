@@ -22,7 +22,7 @@ def publish(session: Session, batch: PublishBatch, channel: str) -> list[str]:
     state = batch.state
     if not upsert_ticket(session, state):
         return [f"v{state.version} was already published"]
-    record_facts(session, state)
+    record_facts(session, state, clocks=batch.clocks_changed)
     insert_new(session, ThreadRow, _thread_rows(state))
     insert_new(session, TimelineRow, _timeline_rows(state))
     append_events(session, state)

@@ -394,6 +394,22 @@ class PublishBatch(BaseModel):
 
     state: TicketState
     notices: list[Notice] = Field(default_factory=list)
+    # False when the SLA clock facts (`clock_facts_of`) are those the previous batch wrote:
+    # a note or a reply that stops no clock then costs no write to them.
+    clocks_changed: bool = True
+
+
+def clock_facts_of(state: TicketState, *, running_only: bool = False) -> tuple[object, ...]:
+    """What the SLA clock facts of `state` are written from: its clock runs (only the running
+    ones if asked) and the fields reports group them by."""
+    return (
+        [run.model_dump() for run in state.clocks if run.running or not running_only],
+        state.priority,
+        state.team,
+        state.assignee,
+        state.department,
+        state.help_topic,
+    )
 
 
 class NotificationRequest(BaseModel):

@@ -46,12 +46,14 @@ class RecordingNotifier:
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, Notice]] = []
+        self.batches: list[PublishBatch] = []
         self.real: TicketActivities | None = None
         self.sessions: sessionmaker[Session] | None = None
 
     @activity.defn(name="publish_ticket")
     def publish_ticket(self, batch: PublishBatch) -> list[str]:
         assert self.real is not None
+        self.batches.append(batch)
         done = self.real.publish_ticket(batch)
         if not done[0].endswith("already published"):
             self.sent += [(batch.state.number, notice) for notice in batch.notices]
@@ -74,6 +76,21 @@ class RecordingNotifier:
                 .order_by(SlaClockFact.cycle)
             )
             return [row.outcome for row in rows]
+
+    def clock_facts(self, ticket: str) -> list[tuple[str, str, str | None, str | None]]:
+        """The published clock facts: (clock, outcome, team, assignee), by clock and cycle."""
+        assert self.sessions is not None
+        with self.sessions() as session:
+            rows = session.scalars(
+                select(SlaClockFact)
+                .where(SlaClockFact.ticket == ticket)
+                .order_by(SlaClockFact.clock, SlaClockFact.cycle)
+            )
+            return [(row.clock, row.outcome, row.team, row.assignee) for row in rows]
+
+    def clocks_written(self, ticket: str) -> list[bool]:
+        """For each publish of the ticket, whether it wrote the clock facts."""
+        return [b.clocks_changed for b in self.batches if b.state.number == ticket]
 
     def timeline(self, ticket: str) -> list[TimelineEvent]:
         """The ticket's published timeline."""

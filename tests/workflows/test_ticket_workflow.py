@@ -178,3 +178,24 @@ async def test_pending_can_be_set_by_signal(worker: tuple[Client, str]) -> None:
     await handle.signal(TicketWorkflow.set_pending, cmd(Action.SET_PENDING))
     state = await handle.execute_update(TicketWorkflow.execute, cmd(Action.NOTE, message=ref("n")))
     assert state.status is TicketStatus.PENDING
+
+
+async def test_clock_facts_are_written_when_they_change_and_follow_the_ticket(
+    worker: tuple[Client, str], notifier: RecordingNotifier
+) -> None:
+    client, queue = worker
+    data = new_input()
+    handle = await start(client, queue, data)
+    await handle.execute_update(TicketWorkflow.execute, cmd(Action.NOTE, message=ref("looking")))
+    await handle.execute_update(TicketWorkflow.execute, cmd(Action.ASSIGN, agent="john"))
+    await handle.execute_update(TicketWorkflow.execute, cmd(Action.NOTE, message=ref("still")))
+    await handle.execute_update(TicketWorkflow.execute, cmd(Action.RESPOND, message=ref("fixed")))
+    state = await handle.query(TicketWorkflow.state)
+    assert state.version == 5
+    # Opening writes the clocks; a note changes no clock fact, an assignment changes who the
+    # runs are counted for, the first response stops a clock.
+    assert notifier.clocks_written(data.number) == [True, False, True, False, True]
+    assert notifier.clock_facts(data.number) == [
+        ("first_response", "met", "online-banking", "john"),
+        ("resolution", "running", "online-banking", "john"),
+    ]
