@@ -16,6 +16,7 @@ from services.notify.errors import install_error_handlers
 from services.notify.mailer import ChannelMailer, Mailer
 from services.notify.outbox import DeliveryLoop
 from services.notify.routes import router
+from services.notify.wakeups import EVENTS, NOTIFICATIONS, Wakeups
 from services.notify.webhooks import WebhookLoops
 from services.security_headers import SecurityHeaders
 from shared.db.engine import make_engine, make_sessionmaker
@@ -31,17 +32,23 @@ def create_app(settings: Settings, mailer: Mailer | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.sessions = make_sessionmaker(engine)
         app.state.mailer = mailer or ChannelMailer.from_settings(settings)
-        delivery = DeliveryLoop(app.state.sessions, app.state.mailer, settings)
+        wakeups = Wakeups(engine)  # PostgreSQL: the loops are woken as work commits
+        delivery = None
         if settings.notify_deliver_outbox:
+            wake = wakeups.event(NOTIFICATIONS)
+            delivery = DeliveryLoop(app.state.sessions, app.state.mailer, settings, wake)
             delivery.start()
         webhooks = None
         if settings.notify_deliver_webhooks:
-            webhooks = WebhookLoops(app.state.sessions, settings)
+            feed = wakeups.event(EVENTS)
+            webhooks = WebhookLoops(app.state.sessions, settings, feed_wake=feed)
             webhooks.start()
+        wakeups.start()
         yield
+        wakeups.stop()
         if webhooks is not None:
             webhooks.stop()
-        if settings.notify_deliver_outbox:
+        if delivery is not None:
             delivery.stop()
         engine.dispose()
 

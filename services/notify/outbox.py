@@ -101,11 +101,19 @@ def _access(settings: Settings, ticket: str) -> str:
 class DeliveryLoop:
     """Runs `deliver_due` on a thread until stopped."""
 
-    def __init__(self, sessions: sessionmaker[Session], mailer: Mailer, settings: Settings) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        mailer: Mailer,
+        settings: Settings,
+        wake: threading.Event | None = None,
+    ) -> None:
         self._sessions = sessions
         self._mailer = mailer
         self._settings = settings
         self._stop = threading.Event()
+        # Set when a notification is queued (services/notify/wakeups.py), or to stop.
+        self._wake = wake or threading.Event()
         self._thread = threading.Thread(target=self._run, name="outbox", daemon=True)
 
     def start(self) -> None:
@@ -113,14 +121,16 @@ class DeliveryLoop:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         self._thread.join(timeout=10)
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            self._wake.clear()  # before the look: what is queued after it wakes the next
             try:
                 handled = deliver_due(self._sessions, self._mailer, self._settings)
             except Exception:  # the database may be down: log, wait, try again
                 log.exception("outbox pass failed")
                 handled = 0
             if handled < BATCH:
-                self._stop.wait(IDLE_WAIT)
+                self._wake.wait(IDLE_WAIT)

@@ -65,8 +65,11 @@ class WebhookLoops:
         sessions: sessionmaker[Session],
         settings: Settings,
         resolver: Resolver = resolve,
+        feed_wake: threading.Event | None = None,
     ) -> None:
         self._sessions = sessions
+        # Set when feed events commit (services/notify/wakeups.py), or to stop.
+        self._feed = feed_wake or threading.Event()
         self._settings = settings
         self._backoff = backoff_of(settings)
         self._lease = lease_of(settings)
@@ -97,6 +100,7 @@ class WebhookLoops:
         """Stop claiming, let the POSTs under way finish, settle their answers."""
         self._stop.set()
         self._wake.set()
+        self._feed.set()
         for thread in self._threads:
             thread.join(timeout=10)
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -107,6 +111,7 @@ class WebhookLoops:
     def _dispatch(self) -> None:
         swept = time.monotonic()
         while not self._stop.is_set():
+            self._feed.clear()  # before the look: events committed after it wake the next
             try:
                 moved = dispatch_all(self._sessions)
                 if time.monotonic() - swept > SWEEP_EVERY:
@@ -119,7 +124,7 @@ class WebhookLoops:
             if moved:
                 self._wake.set()  # new deliveries: the delivery loop need not wait its turn
             else:
-                self._stop.wait(IDLE_WAIT)
+                self._feed.wait(IDLE_WAIT)
 
     def _deliver(self) -> None:
         while not self._stop.is_set():
