@@ -75,13 +75,15 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-async def published(stack: Stack, count: int, timeout: float = 600) -> None:
-    """Wait until the projection holds `count` tickets."""
+async def published(stack: Stack, subject: str, count: int, timeout: float = 600) -> None:
+    """Wait until the projection holds `count` tickets whose subject starts with `subject`
+    (this run's: a PostgreSQL database given with --database-url keeps earlier runs')."""
     sessions = make_sessionmaker(make_engine(stack.database_url))
+    query = select(func.count()).select_from(TicketRow).where(TicketRow.subject.startswith(subject))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with sessions() as session:
-            if (session.scalar(select(func.count()).select_from(TicketRow)) or 0) >= count:
+            if (session.scalar(query) or 0) >= count:
                 return
         await asyncio.sleep(0.1)
     raise TimeoutError(f"fewer than {count} tickets published after {timeout}s")
@@ -151,12 +153,13 @@ async def measure(stack: Stack, tickets: int, concurrency: int, commands: int) -
 
         # Warm both paths up, then measure them back to back.
         await timed_concurrently(concurrency, concurrency, create)
-        await published(stack, concurrency + 1)
+        mine = f"bench {run} "
+        await published(stack, mine, concurrency)
         t0 = time.perf_counter()
         api_rate = await timed_concurrently(tickets, concurrency, create)
         # Created is not yet processed: the worker opens each ticket (projection, thread,
         # timeline, facts, acknowledgement queued) after the API answered.
-        await published(stack, concurrency + 1 + tickets)
+        await published(stack, mine, concurrency + tickets)
         processed_rate = tickets / (time.perf_counter() - t0)
         bare_rate = await timed_concurrently(tickets, concurrency, bare_start)
 
