@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import IO, Any, BinaryIO, Protocol
 
 from shared.settings import Settings
 
@@ -68,21 +68,13 @@ class LocalBlobStore:
     def put(self, data: BinaryIO, *, max_bytes: int | None = None) -> Blob:
         staging = self.root / "tmp"
         staging.mkdir(parents=True, exist_ok=True)
-        digest = hashlib.sha256()
-        size = 0
         handle, name = tempfile.mkstemp(dir=staging, prefix="upload-")
         temporary = Path(name)
         try:
             with os.fdopen(handle, "wb") as out:
-                while chunk := data.read(CHUNK):
-                    size += len(chunk)
-                    if max_bytes is not None and size > max_bytes:
-                        raise BlobTooLarge(max_bytes)
-                    digest.update(chunk)
-                    out.write(chunk)
+                blob = _copy_measured(data, out, max_bytes)
                 out.flush()
                 os.fsync(out.fileno())
-            blob = Blob(sha256=digest.hexdigest(), size=size)
             target = self.path(blob.sha256)
             if target.exists():
                 return blob  # stored before: same digest, same bytes
@@ -155,16 +147,8 @@ class S3BlobStore:
         return f"{self.prefix}/{name}" if self.prefix else name
 
     def put(self, data: BinaryIO, *, max_bytes: int | None = None) -> Blob:
-        digest = hashlib.sha256()
-        size = 0
         with tempfile.SpooledTemporaryFile(max_size=self.SPOOL_IN_MEMORY) as spool:
-            while chunk := data.read(CHUNK):
-                size += len(chunk)
-                if max_bytes is not None and size > max_bytes:
-                    raise BlobTooLarge(max_bytes)
-                digest.update(chunk)
-                spool.write(chunk)
-            blob = Blob(sha256=digest.hexdigest(), size=size)
+            blob = _copy_measured(data, spool, max_bytes)
             key = self.key(blob.sha256)
             with self._reached():
                 if self._has(key):
@@ -174,7 +158,7 @@ class S3BlobStore:
                     Bucket=self.bucket,
                     Key=key,
                     Body=spool,
-                    ContentLength=size,
+                    ContentLength=blob.size,
                     ContentType="application/octet-stream",
                 )
             return blob
@@ -227,3 +211,17 @@ def blob_store(settings: Settings) -> BlobStore:
     if settings.blob_store_url:
         return S3BlobStore.from_settings(settings)
     return LocalBlobStore(Path(settings.blob_store_dir))
+
+
+def _copy_measured(data: BinaryIO, out: IO[bytes], max_bytes: int | None) -> Blob:
+    """Copy `data` to `out` in chunks: its digest and size (BlobTooLarge past `max_bytes`, before
+    the chunk that crosses it is written)."""
+    digest = hashlib.sha256()
+    size = 0
+    while chunk := data.read(CHUNK):
+        size += len(chunk)
+        if max_bytes is not None and size > max_bytes:
+            raise BlobTooLarge(max_bytes)
+        digest.update(chunk)
+        out.write(chunk)
+    return Blob(sha256=digest.hexdigest(), size=size)
