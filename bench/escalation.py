@@ -40,7 +40,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from bench.bare import BareTimerWorkflow
 from services.devstack import Stack
@@ -265,6 +265,7 @@ class BareTimers:
             task_queue=self.queue,
             workflows=[BareTimerWorkflow],
             max_cached_workflows=cache,
+            workflow_runner=UnsandboxedWorkflowRunner(),  # as ticketflow's worker runs
         )
         self.handles: list[WorkflowHandle[BareTimerWorkflow, float]] = []
 

@@ -18,7 +18,7 @@ import httpx
 from sqlalchemy import func, select
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from bench.bare import BareWorkflow
 from services.devstack import Stack
@@ -173,7 +173,14 @@ async def measure(stack: Stack, tickets: int, concurrency: int, commands: int) -
             )
             r.raise_for_status()
 
-        async with Worker(client, task_queue=f"bare-{run}", workflows=[BareWorkflow]):
+        # Unsandboxed, as ticketflow's worker runs its workflow (services/workflows/worker.py).
+        bare_worker = Worker(
+            client,
+            task_queue=f"bare-{run}",
+            workflows=[BareWorkflow],
+            workflow_runner=UnsandboxedWorkflowRunner(),
+        )
+        async with bare_worker:
             handle = client.get_workflow_handle_for(BareWorkflow.run, f"bare-{run}-0")
 
             async def ping(i: int) -> None:
