@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     # Workflows kept in the worker's memory; one evicted from the cache is replayed from its
     # history on its next task, so keep every open ticket cached if memory allows.
     worker_max_cached_workflows: int = 10_000
+    # How long a ticket's next workflow task waits for the worker that has it cached before any
+    # worker may take it (replaying its history). Shorter: a crashed worker's tickets move on
+    # sooner; longer: fewer replays when a worker is slow under a burst. The SDK's default.
+    worker_sticky_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
 
     notify_url: str = "http://127.0.0.1:8001"
     intake_host: str = "127.0.0.1"

@@ -4,6 +4,7 @@ import asyncio
 import logging
 import signal
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
@@ -28,6 +29,9 @@ def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecuto
         activity_executor=executor,
         max_concurrent_activities=32,
         max_cached_workflows=settings.worker_max_cached_workflows,
+        sticky_queue_schedule_to_start_timeout=timedelta(
+            seconds=settings.worker_sticky_timeout_seconds
+        ),
         # The workflow's code is pure (shared.domain) and only reads workflow.now(); the
         # sandbox's per-activation cost was a fifth of a command's. The replay and workflow
         # tests run it sandboxed, so a non-deterministic call still fails them.

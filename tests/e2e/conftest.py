@@ -38,6 +38,8 @@ def started_stack(kind: str, var: Path, extra_env: dict[str, str] | None = None)
                 "NOTIFY_TOKEN": uuid.uuid4().hex,
                 "TEMPORAL_TASK_QUEUE": f"e2e-{uuid.uuid4().hex[:8]}",
                 "TEMPORAL_RPC_TIMEOUT_SECONDS": "5",
+                # A killed worker's tickets move to the new one after 3 s, not 10.
+                "WORKER_STICKY_TIMEOUT_SECONDS": "3",
                 **(extra_env or {}),
             },
         )
