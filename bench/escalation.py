@@ -481,6 +481,38 @@ def server_counts(before: dict[str, float], after: dict[str, float]) -> dict[str
     return out
 
 
+def server_wait(before: dict[str, float], after: dict[str, float], wall: float) -> dict[str, Any]:
+    """Where the engine's own time went between two scrapes: how long the tasks matched meanwhile
+    waited in the server for a worker to take them, and how busy its store was (the sum of
+    its requests' latencies over the wall time: above 1, requests queued for the store)."""
+
+    def delta(name: str, op: str | None = None) -> float:
+        return sum(
+            v - before.get(k, 0.0)
+            for k, v in after.items()
+            if k.split("{", 1)[0] == name and (op is None or f'operation="{op}"' in k)
+        )
+
+    by_op: Counter[str] = Counter()
+    for k, v in after.items():
+        found = re.search(r'operation="([^"]+)"', k)
+        if k.startswith("persistence_requests{") and found:
+            by_op[found.group(1)] += int(v - before.get(k, 0.0))
+    tasks = delta("task_schedule_to_start_latency_count")
+    store_s = delta("persistence_latency_sum")
+    return {
+        "tasks_matched": int(tasks),
+        "task_wait_mean_s": round(delta("task_schedule_to_start_latency_sum") / tasks, 2)
+        if tasks
+        else 0.0,
+        "store_requests": int(delta("persistence_requests")),
+        "store_busy_s": round(store_s, 1),
+        "store_load": round(store_s / wall, 2) if wall > 0 else 0.0,
+        "workflow_updates": int(delta("persistence_requests", "UpdateWorkflowExecution")),
+        "store_requests_by_operation": dict(by_op.most_common(8)),
+    }
+
+
 def worker_log_counts(stack: Stack) -> dict[str, int]:
     """Workflow tasks the worker failed, and how many for a false deadlock (a task that held
     the CPU-starved worker thread for over 2 s): each costs the ticket a retry."""
@@ -501,7 +533,7 @@ async def connect(stack: Stack) -> Client:
     )
 
 
-async def bare_burst(client: Client, n: int, lead: float) -> dict[str, Any]:
+async def bare_burst(stack: Stack, client: Client, n: int, lead: float) -> dict[str, Any]:
     """N bare timers armed for one instant `lead` seconds ahead, on this process's worker."""
     bare = BareTimers(client, n, cache=max(n, 1000))
     due = datetime.now(UTC) + timedelta(seconds=lead)
@@ -509,9 +541,16 @@ async def bare_burst(client: Client, n: int, lead: float) -> dict[str, Any]:
         t0 = time.monotonic()
         await bare.arm(due)
         armed = time.monotonic() - t0
-        await wait_until(due)
+        await wait_until(due - timedelta(seconds=1))
+        metrics, t1 = server_metrics(stack), time.monotonic()
         late = await bare.lateness()
-    return {"due_at": due.isoformat(), "started_s": round(armed, 1), **summary(late)}
+        server = server_wait(metrics, server_metrics(stack), time.monotonic() - t1)
+    return {
+        "due_at": due.isoformat(),
+        "started_s": round(armed, 1),
+        **summary(late),
+        "server": server,
+    }
 
 
 async def burst(stack: Stack, n: int, lead: float | None, timeout: float) -> dict[str, Any]:
@@ -521,7 +560,7 @@ async def burst(stack: Stack, n: int, lead: float | None, timeout: float) -> dic
     usage = Usage(stack)
     # First the engine alone: N bare timers for one instant, fired while nothing else runs.
     usage.mark("bare")
-    bare = await bare_burst(client, n, 20 + n / 50)
+    bare = await bare_burst(stack, client, n, 20 + n / 50)
     usage.mark("bare done")
     # Then the tickets: hours that open at a minute boundary after every ticket can be armed.
     lead_s = lead if lead is not None else 30 + n / 25
@@ -540,8 +579,10 @@ async def burst(stack: Stack, n: int, lead: float | None, timeout: float) -> dic
     usage.mark("due")
     metrics = server_metrics(stack)
     queued_at_due = outbox_queued(sessions)
+    t_due = time.monotonic()
     seen = await wait_escalated(sessions, expected, due + timedelta(seconds=timeout))
     usage.mark("escalated")
+    after = server_metrics(stack)
     due_counts = Counter(seen.due.values())
     return {
         "tickets": n,
@@ -554,7 +595,8 @@ async def burst(stack: Stack, n: int, lead: float | None, timeout: float) -> dic
         "outbox_queued_at_due": queued_at_due,
         "tickets_due_at_the_instant": due_counts.get(due, 0),
         **seen.figures(expected),
-        "server_during_burst": server_counts(metrics, server_metrics(stack)),
+        "server_during_burst": server_counts(metrics, after),
+        "server_wait": server_wait(metrics, after, time.monotonic() - t_due),
         "worker_log": worker_log_counts(stack),
         "cpu_s": {
             "bare_phase": usage.between("bare", "bare done"),
@@ -621,6 +663,16 @@ def notes(result: dict[str, Any]) -> list[str]:
         f"{'':>9}ticket burst {cpu['wall']} s: CPU s worker {cpu['worker']}, temporal "
         f"{cpu['temporal']}, notify {cpu['notify']}, bench {cpu['bench']}; machine CPU pressure "
         f"{cpu['cpu_pressure_pct']}% (bare phase: {bare_cpu['cpu_pressure_pct']}%)",
+        *(
+            f"{'':>9}{label}: tasks waited {w['task_wait_mean_s']} s on average for a worker "
+            f"({w['tasks_matched']} tasks); store busy {w['store_busy_s']} s "
+            f"({w['store_load']}x the wall time, {w['store_requests']} requests, "
+            f"{w['workflow_updates']} workflow updates)"
+            for label, w in (
+                ("engine, bare phase", result["bare_timer"]["server"]),
+                ("engine, ticket burst", result["server_wait"]),
+            )
+        ),
         f"{'':>9}server: {timeouts or 'no timeouts'}; history fetches "
         f"{server['history_fetches']}; worker: {worker['workflow_task_failures']} workflow "
         f"tasks failed ({worker['deadlock_detected']} false deadlocks)",
