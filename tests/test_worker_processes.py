@@ -8,9 +8,12 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
@@ -18,6 +21,8 @@ from temporalio.client import Client
 
 from services import cli
 from services.devstack import Stack
+from services.workflows.worker import build_worker
+from shared.settings import Settings
 from tests.processes import Proc, alive, family, kill_all, wait_gone
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -123,3 +128,17 @@ def test_processes_must_be_a_positive_integer(
     monkeypatch.setenv("WORKER_PROCESSES", processes)
     assert cli.main(["worker"]) == 2
     assert f"{processes!r} is not a positive integer" in capsys.readouterr().err
+
+
+async def test_the_sticky_timeout_is_a_setting(temporal: Stack, tmp_path: Path) -> None:
+    """WORKER_STICKY_TIMEOUT_SECONDS reaches the worker; the SDK's 10 s is the default."""
+    client = await Client.connect(f"127.0.0.1:{temporal.temporal_port}")
+    url = f"sqlite:///{tmp_path / 'ticketflow.db'}"
+    with ThreadPoolExecutor(max_workers=32) as executor:  # as run_worker builds it
+        for given, expected in ((None, 10.0), (3.0, 3.0)):
+            extra = {} if given is None else {"worker_sticky_timeout_seconds": given}
+            worker = build_worker(client, Settings(database_url=url, **extra), executor)
+            timeout = worker.config()["sticky_queue_schedule_to_start_timeout"]
+            assert timeout == timedelta(seconds=expected)
+    with pytest.raises(ValidationError):
+        Settings(worker_sticky_timeout_seconds=0)
