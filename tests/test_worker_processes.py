@@ -136,7 +136,9 @@ async def test_the_sticky_timeout_is_a_setting(temporal: Stack, tmp_path: Path) 
     url = f"sqlite:///{tmp_path / 'ticketflow.db'}"
     with ThreadPoolExecutor(max_workers=32) as executor:  # as run_worker builds it
         for given, expected in ((None, 10.0), (3.0, 3.0)):
-            extra = {} if given is None else {"worker_sticky_timeout_seconds": given}
+            extra: dict[str, object] = {"temporal_task_queue": f"sticky-{uuid.uuid4().hex[:8]}"}
+            if given is not None:
+                extra["worker_sticky_timeout_seconds"] = given
             worker = build_worker(client, Settings(database_url=url, **extra), executor)
             timeout = worker.config()["sticky_queue_schedule_to_start_timeout"]
             assert timeout == timedelta(seconds=expected)
