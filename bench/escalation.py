@@ -454,30 +454,31 @@ def server_metrics(stack: Stack) -> dict[str, float]:
     return series
 
 
+def grown(before: dict[str, float], after: dict[str, float], match: Callable[[str], bool]) -> float:
+    """How much the series of `after` that `match` picks grew since `before`, summed."""
+    return sum(v - before.get(k, 0.0) for k, v in after.items() if match(k))
+
+
+def named(name: str, op: str | None = None) -> Callable[[str], bool]:
+    """Picks the series of the metric `name` (of one `operation`, if given)."""
+    return lambda k: k.split("{", 1)[0] == name and (op is None or f'operation="{op}"' in k)
+
+
 def server_counts(before: dict[str, float], after: dict[str, float]) -> dict[str, int]:
     """What the server did between two scrapes that tells where time went: full histories sent
     for a replay (a worker that no longer caches the workflow fetches it), and timeouts (a
     workflow task not picked up from its worker's sticky queue within 10 s is timed out and
     scheduled again on the normal queue)."""
-
-    def total(match: Callable[[str], bool]) -> int:
-        return int(sum(v - before.get(k, 0.0) for k, v in after.items() if match(k)))
-
+    fetches = named("service_requests", "GetWorkflowExecutionHistory")
     out = {
-        "history_fetches": total(
-            lambda k: (
-                k.startswith("service_requests{")
-                and 'operation="GetWorkflowExecutionHistory"' in k
-                and 'service_name="frontend"' in k
-            )
+        "history_fetches": int(
+            grown(before, after, lambda k: fetches(k) and 'service_name="frontend"' in k)
         )
     }
     for name in sorted({k.split("{", 1)[0] for k in after}):
         idle = "poll" in name or name.endswith(("_bucket", "_sum", "_overrides"))
         if "timeout" in name and not idle:  # long polls that end empty are no trouble
-            out[name] = int(
-                sum(v - before.get(k, 0.0) for k, v in after.items() if k.split("{", 1)[0] == name)
-            )
+            out[name] = int(grown(before, after, named(name)))
     return out
 
 
@@ -485,30 +486,20 @@ def server_wait(before: dict[str, float], after: dict[str, float], wall: float) 
     """Where the engine's own time went between two scrapes: how long the tasks matched meanwhile
     waited in the server for a worker to take them, and how busy its store was (the sum of
     its requests' latencies over the wall time: above 1, requests queued for the store)."""
-
-    def delta(name: str, op: str | None = None) -> float:
-        return sum(
-            v - before.get(k, 0.0)
-            for k, v in after.items()
-            if k.split("{", 1)[0] == name and (op is None or f'operation="{op}"' in k)
-        )
-
     by_op: Counter[str] = Counter()
-    for k, v in after.items():
+    for k in after:
         found = re.search(r'operation="([^"]+)"', k)
-        if k.startswith("persistence_requests{") and found:
-            by_op[found.group(1)] += int(v - before.get(k, 0.0))
-    tasks = delta("task_schedule_to_start_latency_count")
-    store_s = delta("persistence_latency_sum")
+        if found and named("persistence_requests")(k):
+            by_op[found.group(1)] += int(after[k] - before.get(k, 0.0))
+    tasks = grown(before, after, named("task_schedule_to_start_latency_count"))
+    waited = grown(before, after, named("task_schedule_to_start_latency_sum"))
+    store_s = grown(before, after, named("persistence_latency_sum"))
     return {
         "tasks_matched": int(tasks),
-        "task_wait_mean_s": round(delta("task_schedule_to_start_latency_sum") / tasks, 2)
-        if tasks
-        else 0.0,
-        "store_requests": int(delta("persistence_requests")),
+        "task_wait_mean_s": round(waited / tasks, 2) if tasks else 0.0,
+        "store_requests": sum(by_op.values()),
         "store_busy_s": round(store_s, 1),
         "store_load": round(store_s / wall, 2) if wall > 0 else 0.0,
-        "workflow_updates": int(delta("persistence_requests", "UpdateWorkflowExecution")),
         "store_requests_by_operation": dict(by_op.most_common(8)),
     }
 
@@ -667,7 +658,8 @@ def notes(result: dict[str, Any]) -> list[str]:
             f"{'':>9}{label}: tasks waited {w['task_wait_mean_s']} s on average for a worker "
             f"({w['tasks_matched']} tasks); store busy {w['store_busy_s']} s "
             f"({w['store_load']}x the wall time, {w['store_requests']} requests, "
-            f"{w['workflow_updates']} workflow updates)"
+            f"{w['store_requests_by_operation'].get('UpdateWorkflowExecution', 0)} workflow "
+            "updates)"
             for label, w in (
                 ("engine, bare phase", result["bare_timer"]["server"]),
                 ("engine, ticket burst", result["server_wait"]),
