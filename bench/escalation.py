@@ -67,6 +67,8 @@ DEPARTMENT = TEAM = HELP_TOPIC = "online-banking"
 FIRST_RESPONSE = timedelta(minutes=1)  # business time
 START_CONCURRENCY = 32
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+# The server publishes its counters about once a second: wait this long before the last scrape.
+METRICS_FLUSH_S = 2.0
 
 
 # --- figures -------------------------------------------------------------------------------
@@ -535,7 +537,9 @@ async def bare_burst(stack: Stack, client: Client, n: int, lead: float) -> dict[
         await wait_until(due - timedelta(seconds=1))
         metrics, t1 = server_metrics(stack), time.monotonic()
         late = await bare.lateness()
-        server = server_wait(metrics, server_metrics(stack), time.monotonic() - t1)
+        wall = time.monotonic() - t1
+        await asyncio.sleep(METRICS_FLUSH_S)
+        server = server_wait(metrics, server_metrics(stack), wall)
     return {
         "due_at": due.isoformat(),
         "started_s": round(armed, 1),
@@ -573,6 +577,8 @@ async def burst(stack: Stack, n: int, lead: float | None, timeout: float) -> dic
     t_due = time.monotonic()
     seen = await wait_escalated(sessions, expected, due + timedelta(seconds=timeout))
     usage.mark("escalated")
+    burst_wall = time.monotonic() - t_due
+    await asyncio.sleep(METRICS_FLUSH_S)
     after = server_metrics(stack)
     due_counts = Counter(seen.due.values())
     return {
@@ -587,7 +593,7 @@ async def burst(stack: Stack, n: int, lead: float | None, timeout: float) -> dic
         "tickets_due_at_the_instant": due_counts.get(due, 0),
         **seen.figures(expected),
         "server_during_burst": server_counts(metrics, after),
-        "server_wait": server_wait(metrics, after, time.monotonic() - t_due),
+        "server_wait": server_wait(metrics, after, burst_wall),
         "worker_log": worker_log_counts(stack),
         "cpu_s": {
             "bare_phase": usage.between("bare", "bare done"),
