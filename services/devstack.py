@@ -25,6 +25,7 @@ from services.processes import (
     StopSignals,
     die_with_parent,
     free_port,
+    raise_if_stopping,
     taken_ports,
     terminate,
     wait_for_port,
@@ -119,6 +120,7 @@ class Stack:
                 preexec_fn=die_with_parent(),
                 process_group=0 if own_group else None,
             )
+        raise_if_stopping()  # a stop signal during the fork is swallowed there
 
     def _ticketflow(self, name: str, *args: str) -> None:
         self._spawn(name, [str(BIN / "ticketflow"), *args])
@@ -148,6 +150,7 @@ class Stack:
 
     def migrate_and_load(self, config: Path | None) -> str:
         subprocess.run([str(BIN / "ticketflow"), "migrate"], env=self.env, check=True)
+        raise_if_stopping()
         if config is None:
             return ""
         done = subprocess.run(
@@ -157,6 +160,7 @@ class Stack:
             capture_output=True,
             text=True,
         )
+        raise_if_stopping()
         return done.stdout
 
     def start_services(self) -> None:
@@ -287,6 +291,7 @@ def run(stack: Stack, config: Path) -> int:
         flush=True,
     )
     while not (dead := stack.dead()):
+        raise_if_stopping()
         time.sleep(0.5)
     stopped = ", ".join(dead)
     print(f"ticketflow: {stopped} stopped unexpectedly (logs in {stack.var})", file=sys.stderr)

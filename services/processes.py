@@ -151,20 +151,41 @@ class StopSignals:
 
     Ctrl-C twice, or a group SIGTERM that GNU make forwards once more, must not cut the cleanup
     short. Handlers rather than SIG_IGN: a process started afterwards must not inherit them.
+
+    Python runs a handler wherever the main thread is, and some places swallow what it raises:
+    a signal that lands in a fork hook (`logging`'s, run by every `subprocess.Popen`) is only
+    printed as "Exception ignored". So the signal is also remembered, and `check()` (called
+    after each spawn by `raise_if_stopping`) raises it again until the cleanup has begun.
     """
 
     def __init__(self) -> None:
-        self.raised = False
+        global _active
+        self.received: str | None = None
+        self.absorbing = False
         for sig in STOP_SIGNALS:
             signal.signal(sig, self._handle)
+        _active = self
 
     def absorb(self) -> None:
-        self.raised = True
+        self.absorbing = True
+
+    def check(self) -> None:
+        if self.received is not None and not self.absorbing:
+            raise Stopping(self.received)
 
     def _handle(self, signum: int, _frame: object) -> None:
-        if not self.raised:
-            self.raised = True
-            raise Stopping(signal.Signals(signum).name)
+        if self.received is None:
+            self.received = signal.Signals(signum).name
+            self.check()
+
+
+_active: StopSignals | None = None
+
+
+def raise_if_stopping() -> None:
+    """Raise `Stopping` for a stop signal whose exception was swallowed where it struck."""
+    if _active is not None:
+        _active.check()
 
 
 def listening_inodes(port: int) -> set[str]:
