@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     smtp_starttls: bool = False
     mail_from: str = "helpdesk@ticketflow.local"
+    # Where answers to our mail go (its Reply-To): an address mail-in receives. Unset: MAIL_FROM.
+    mail_reply_to: str | None = None
     notify_default_channel: Literal["email", "log"] = "email"
     # Whether this notify process delivers the outbox (any number of them may: claims are
     # atomic); off for an instance that should only answer the API.
@@ -95,6 +97,10 @@ class Settings(BaseSettings):
     mail_in_default_topic: str | None = "general"
     # Messages from one sender that act on tickets in an hour; more are refused (mail loops).
     mail_in_hourly_limit: int = 20
+    # The authserv-ids of the MTAs in front of mail-in, comma-separated: their topmost
+    # Authentication-Results header saying dmarc=pass proves a sender (RFC 8601). Empty: only
+    # answers to our own mail prove one.
+    mail_in_trusted_authserv_ids: Annotated[frozenset[str], NoDecode] = frozenset()
     mail_in_max_bytes: int = 10 * 1024 * 1024
 
     max_body_bytes: int = 64 * 1024
@@ -124,6 +130,13 @@ class Settings(BaseSettings):
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("mail_in_trusted_authserv_ids", mode="before")
+    @classmethod
+    def _split_authserv_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(part.strip().lower() for part in value.split(",") if part.strip())
         return value
 
     @field_validator("webhook_allowed_hosts", mode="before")

@@ -1,6 +1,7 @@
 """Inbound mail for tests: messages as mail clients and autoresponders write them."""
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -16,9 +17,13 @@ def mail(
     in_reply_to: str | None = None,
     headers: dict[str, str] | None = None,
     html: str | None = None,
+    authentication_results: Sequence[str] = (),
 ) -> EmailMessage:
-    """A message; `html` makes it HTML-only."""
+    """A message; `html` makes it HTML-only. `authentication_results` come first, topmost
+    first, as MTAs add them above what a sender wrote."""
     message = EmailMessage()
+    for value in authentication_results:
+        message["Authentication-Results"] = value
     message["From"] = sender
     message["To"] = to
     message["Subject"] = subject

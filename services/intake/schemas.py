@@ -184,6 +184,9 @@ class ThreadEntryRead(BaseModel):
     body: str
     created_at: datetime
     attachments: list[AttachmentRead] = Field(default_factory=list)
+    # True for a requester's mail whose sender is not proven: it neither answered our mail
+    # nor was vouched for by a trusted MTA, so its From alone says who wrote it.
+    unverified: bool = False
 
 
 class TicketRead(BaseModel):
@@ -239,6 +242,7 @@ class TicketRead(BaseModel):
                     body=bodies.get(e.message_id, ""),
                     created_at=e.created_at,
                     attachments=[AttachmentRead.of(view.number, a) for a in e.attachments],
+                    unverified=e.unverified,
                 )
                 for e in thread
                 if internal or e.kind is not ThreadKind.NOTE

@@ -232,6 +232,8 @@ class CommandRequest:
     external_ref: ExternalRef | None = None
     # Files of `message`, already in the blob store.
     files: tuple[StoredFile, ...] = ()
+    # A requester's message whose sender is not proven (mail with a From alone).
+    unverified: bool = False
 
 
 async def run_command(
@@ -283,6 +285,8 @@ def _command(
     if request.external_ref is not None:
         # Only where there is one: other commands keep the fingerprints they had before.
         asked["external_ref"] = request.external_ref.model_dump()
+    if request.unverified:
+        asked["unverified"] = True  # likewise
     digest = fingerprint(asked)
     actor = request.actor
     # A client's Idempotency-Key makes a retried command the same update; else a fresh id.
@@ -325,6 +329,7 @@ def _command(
         fingerprint=digest,
         expires_at=now + timedelta(seconds=settings.command_timeout_seconds),
         expected_version=request.expected_version,
+        unverified=request.unverified,
     )
 
 

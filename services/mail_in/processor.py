@@ -39,6 +39,7 @@ from shared.domain.mail.decision import (
     Ignore,
     OpenTicket,
     Outcome,
+    Policy,
     Refuse,
     RequesterReply,
     decide,
@@ -84,13 +85,22 @@ class MailIn:
         self._sessions = sessions
         self._settings = settings
         self._blobs: BlobStore = blob_store(settings)
-        self._own = frozenset({normal_address(parseaddr(settings.mail_from)[1])})
+        self._policy = Policy(
+            own_addresses=frozenset({normal_address(parseaddr(settings.mail_from)[1])}),
+            hourly_limit=settings.mail_in_hourly_limit,
+            trusted_authserv_ids=settings.mail_in_trusted_authserv_ids,
+        )
+        # Where answers to our mail come: accepted whatever help topics are set.
+        self._reply_to = normal_address(parseaddr(settings.mail_reply_to or settings.mail_from)[1])
 
     def accepts_recipient(self, address: str) -> bool:
         """Whether mail to `address` has a help topic (checked at RCPT time)."""
         settings = self._settings
-        return bool(settings.mail_in_default_topic) or (
-            normal_address(address) in settings.mail_in_addresses
+        address = normal_address(address)
+        return (
+            bool(settings.mail_in_default_topic)
+            or address == self._reply_to
+            or address in settings.mail_in_addresses
         )
 
     async def receive(
@@ -143,13 +153,16 @@ class MailIn:
                     settings.mail_in_addresses,
                     settings.mail_in_default_topic,
                 ),
+                answers_mail_to_sender=ticket is not None
+                and log_db.answers_mail_to(
+                    session,
+                    message.referenced,
+                    ticket=ticket.number,
+                    sender=message.sender,
+                    secret_key=settings.secret_key,
+                ),
             )
-        return decide(
-            message,
-            context,
-            own_addresses=self._own,
-            hourly_limit=settings.mail_in_hourly_limit,
-        )
+        return decide(message, context, self._policy)
 
     async def _act(self, decision: Decision, message: InboundMessage, key: str) -> Result:
         # The ticket service scopes a create's key by requester and a command's by actor.
@@ -230,7 +243,10 @@ class MailIn:
             number = decision.ticket.number
             actor = Actor(kind=ActorKind.REQUESTER, name=decision.ticket.requester_name)
             action, outcome, detail = Action.REQUESTER_REPLY, Outcome.REPLIED, "requester reply"
+            if decision.unverified:
+                detail += " (unverified: its sender is not proven)"
             text = content.message_text(message.text)
+            unverified = decision.unverified
         else:
             number = decision.ticket
             agent = decision.agent
@@ -242,9 +258,16 @@ class MailIn:
                 action, outcome = Action.RESPOND, Outcome.REPLIED
                 detail = f"response by agent {agent.handle}"
             text = content.message_text(message.text, drop_note_marker=decision.note)
+            unverified = False
         files, left = await self._store(message)
         request = ticket_service.CommandRequest(
-            number, actor, action, key, message=_BODY.validate_python(text), files=files
+            number,
+            actor,
+            action,
+            key,
+            message=_BODY.validate_python(text),
+            files=files,
+            unverified=unverified,
         )
         await ticket_service.run_command(
             client=self._client, sessions=self._sessions, settings=self._settings, request=request

@@ -1,6 +1,5 @@
 """Delivery of one notification: email over SMTP, or a log line."""
 
-import hashlib
 import logging
 import smtplib
 import ssl
@@ -13,6 +12,7 @@ from email.utils import format_datetime
 from typing import Protocol
 
 from shared.domain.enums import Channel
+from shared.domain.mail.trust import keyed_message_id
 from shared.domain.text import TextError, mail_address, scrub
 from shared.settings import Settings
 
@@ -50,26 +50,43 @@ class Mailer(Protocol):
         DeliveryError."""
 
 
-def message_id(idempotency_key: str, mail_from: str) -> str:
-    """The same key always yields the same Message-ID, so a resent mail is recognisable."""
-    digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:40]
-    domain = mail_from.rpartition("@")[2] or "ticketflow.local"
-    return f"<{digest}@{domain}>"
+@dataclass(frozen=True)
+class Sender:
+    """Who our mail comes from, where answers to it go, and the secret its ids are keyed with."""
+
+    mail_from: str
+    reply_to: str
+    secret_key: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Sender":
+        return cls(
+            mail_from=settings.mail_from,
+            reply_to=settings.mail_reply_to or settings.mail_from,
+            secret_key=settings.secret_key,
+        )
 
 
-def build_message(mail: OutgoingMail, mail_from: str, now: datetime) -> EmailMessage:
+def build_message(mail: OutgoingMail, sender: Sender, now: datetime) -> EmailMessage:
     """The message to send. Header values are scrubbed to one line whatever was stored (notify
     refuses such input, older records may predate that), and the policy encodes non-ASCII
-    headers (RFC 2047, or raw UTF-8 when smtplib sends with SMTPUTF8)."""
+    headers (RFC 2047, or raw UTF-8 when smtplib sends with SMTPUTF8).
+
+    Its Message-ID is keyed with the secret: an answer naming it proves that its writer
+    received this mail (mail-in lets an agent act by mail only so), and a resent mail keeps it.
+    """
     local, domain = recipient_address(mail.recipient_email)
     message = EmailMessage(policy=MAIL_POLICY)
-    message["From"] = mail_from
+    message["From"] = sender.mail_from
+    message["Reply-To"] = sender.reply_to
     message["To"] = Address(
         display_name=_header(mail.recipient_name), username=local, domain=domain
     )
     message["Subject"] = _header(mail.subject)
     message["Date"] = format_datetime(now)
-    message["Message-ID"] = message_id(mail.idempotency_key, mail_from)
+    message["Message-ID"] = keyed_message_id(
+        mail.idempotency_key, secret_key=sender.secret_key, mail_from=sender.mail_from
+    )
     message[IDEMPOTENCY_HEADER] = _header(mail.idempotency_key)
     message["X-Ticketflow-Ticket"] = _header(mail.ticket)
     if mail.automatic:
@@ -99,7 +116,7 @@ class ChannelMailer:
         *,
         host: str,
         port: int,
-        mail_from: str,
+        sender: Sender,
         username: str | None = None,
         password: str | None = None,
         starttls: bool = False,
@@ -107,7 +124,7 @@ class ChannelMailer:
     ) -> None:
         self._host = host
         self._port = port
-        self._mail_from = mail_from
+        self._sender = sender
         self._username = username
         self._password = password
         self._starttls = starttls
@@ -118,7 +135,7 @@ class ChannelMailer:
         return cls(
             host=settings.smtp_host,
             port=settings.smtp_port,
-            mail_from=settings.mail_from,
+            sender=Sender.from_settings(settings),
             username=settings.smtp_username,
             password=settings.smtp_password,
             starttls=settings.smtp_starttls,
@@ -134,7 +151,7 @@ class ChannelMailer:
                 mail.subject,
             )
             return None
-        message = build_message(mail, self._mail_from, datetime.now(UTC))
+        message = build_message(mail, self._sender, datetime.now(UTC))
         local, domain = recipient_address(mail.recipient_email)
         try:
             self._send(message, f"{local}@{domain}")

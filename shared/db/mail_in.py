@@ -22,6 +22,7 @@ from shared.domain.enums import Role
 from shared.domain.mail.addresses import dedupe_key
 from shared.domain.mail.decision import ACTED, AgentRef, Outcome, TicketRef
 from shared.domain.mail.message import InboundMessage
+from shared.domain.mail.trust import is_keyed
 
 SUBJECT_MAX = 300
 ADDRESS_MAX = 320
@@ -146,6 +147,23 @@ def answered_ticket(session: Session, ids: list[str]) -> str | None:
         if ticket:
             return ticket
     return None
+
+
+def answers_mail_to(
+    session: Session, ids: list[str], *, ticket: str, sender: str, secret_key: str
+) -> bool:
+    """Whether one of `ids` names a notification of `ticket` that we mailed to `sender`, by
+    an id keyed with `secret_key` (ids of older mail, computable by anyone, prove nothing)."""
+    if not ids:
+        return False
+    sent = session.execute(
+        select(Notification.message_id, Notification.idempotency_key).where(
+            Notification.message_id.in_(ids),
+            Notification.ticket == ticket,
+            func.lower(Notification.recipient_email) == sender.lower(),
+        )
+    )
+    return any(mid is not None and is_keyed(mid, key, secret_key=secret_key) for mid, key in sent)
 
 
 def ticket_ref(session: Session, number: str) -> TicketRef | None:

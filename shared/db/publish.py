@@ -47,6 +47,7 @@ def _thread_rows(state: TicketState) -> list[dict[str, Any]]:
             "message_id": entry.message_id,
             "size": entry.size,
             "created_at": entry.created_at,
+            "unverified": entry.unverified,
         }
         for entry in state.thread
     ]

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -173,6 +174,8 @@ class ThreadRow(Base):
     message_id: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # A requester's message whose sender is not proven (ThreadEntry.unverified).
+    unverified: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
 
 
 class TimelineRow(Base):

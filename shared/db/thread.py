@@ -40,6 +40,7 @@ def thread_of(session: Session, ticket: str, unpublished: list[ThreadEntry]) -> 
             size=row.size,
             created_at=_aware(row.created_at),
             attachments=files.get(row.message_id, []),
+            unverified=row.unverified,
         )
         for row in rows
     ]

@@ -395,11 +395,15 @@ def _note(state: TicketState, cmd: TicketCommand, now: datetime) -> list[Notice]
 def _requester_reply(state: TicketState, cmd: TicketCommand, now: datetime) -> list[Notice]:
     assert cmd.message is not None
     author = Actor(kind=ActorKind.REQUESTER, name=state.requester.name)
-    add_thread(state, ThreadKind.MESSAGE, author, cmd.message, now)
+    add_thread(state, ThreadKind.MESSAGE, author, cmd.message, now, unverified=cmd.unverified)
     state.requester_messages_at = [*state.requester_messages_at, now][
         -REQUESTER_MESSAGES_PER_MINUTE:
     ]
-    seq = add_event(state, EventKind.REQUESTER_REPLIED, author, now, message=cmd.message.id)
+    # The timeline (and so the change feed) says when its sender is not proven.
+    unverified = {"unverified": "true"} if cmd.unverified else {}
+    seq = add_event(
+        state, EventKind.REQUESTER_REPLIED, author, now, message=cmd.message.id, **unverified
+    )
     if state.status is RESOLVED:
         _reopen_clock(state, now)
         seq = add_event(state, EventKind.REOPENED, author, now, reason="requester replied")

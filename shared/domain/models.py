@@ -167,6 +167,9 @@ class ThreadEntry(BaseModel):
     size: int
     created_at: datetime
     attachments: list[AttachmentRef] = Field(default_factory=list)
+    # A requester's message whose sender is not proven: mail that neither answered our mail
+    # nor was vouched for by a trusted MTA (its From alone says who wrote it).
+    unverified: bool = False
 
 
 class EventContext(BaseModel):
@@ -233,6 +236,8 @@ class TicketCommand(BaseModel):
     expected_version: int | None = None
     # link: the reference to add (or whose url to replace); unlink: the one to remove.
     external_ref: ExternalRef | None = None
+    # requester_reply: its sender is not proven (see ThreadEntry.unverified).
+    unverified: bool = False
 
 
 class TicketDetails(BaseModel):

@@ -5,7 +5,7 @@ of the thread. The requester's acknowledgement also explains how to follow the t
 access token is added by the notify service at delivery, so it is never stored.
 """
 
-from shared.domain.enums import NotificationKind
+from shared.domain.enums import NotificationKind, RecipientRole
 from shared.domain.models import Notice
 from shared.domain.text import bounded_key
 
@@ -15,6 +15,12 @@ FOLLOW_UP = (
     "information."
 )
 
+# Below every mail to agents about a ticket: answering it from their mail client works, since
+# it proves who they are (shared.domain.mail.trust).
+ANSWER_BY_MAIL = (
+    "Reply to this mail to answer the requester; begin your reply with #note to add an "
+    "internal note instead."
+)
 
 # What the system sends of itself, not carrying a person's words: marked Auto-Submitted
 # (RFC 3834) so that other help desks' autoresponders do not answer. A response, a resolution
@@ -41,6 +47,8 @@ def render_body(notice: Notice, quoted: str | None) -> str:
     parts = [part for part in (quoted, notice.body) if part]
     if notice.kind is NotificationKind.TICKET_RECEIVED:
         parts.append(FOLLOW_UP)
+    elif notice.recipient.role is not RecipientRole.REQUESTER:
+        parts.append(ANSWER_BY_MAIL)
     return "\n\n".join(parts)
 
 

@@ -36,7 +36,13 @@ def add_event(
 
 
 def add_thread(
-    state: TicketState, kind: ThreadKind, author: Actor, message: MessageRef, at: datetime
+    state: TicketState,
+    kind: ThreadKind,
+    author: Actor,
+    message: MessageRef,
+    at: datetime,
+    *,
+    unverified: bool = False,
 ) -> None:
     state.thread_count += 1
     state.thread_bytes += message.size
@@ -50,6 +56,7 @@ def add_thread(
             size=message.size,
             created_at=at,
             attachments=list(message.attachments),
+            unverified=unverified,
         )
     )
 

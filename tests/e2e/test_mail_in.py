@@ -1,5 +1,7 @@
 """Mail in on the real stack: a ticket opened by mail, its acknowledgement in the mail sink,
-the requester's reply threading onto it, agents writing by mail, auto-replies ignored, a
+the requester's reply threading onto it (and one that does not, marked unverified), agents
+writing by mail only when their sending is proven (a forged From is refused), auto-replies
+ignored, a
 message delivered twice counted once, the pipe mode's exit codes, and two autoresponders that
 answer every mail (one marks its answers, one does not) talking to ticketflow until the
 exchange stops.
@@ -11,6 +13,7 @@ mail-in, as a real MTA would deliver them.
 
 import asyncio
 import email
+import hashlib
 import re
 import smtplib
 import subprocess
@@ -29,7 +32,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from services.devstack import Stack
 from services.processes import free_port
-from tests.e2e.conftest import JANE, ROOT, eventually, started_stack
+from tests.e2e.conftest import JANE, JOHN, ROOT, eventually, started_stack
 from tests.inbound import mail
 
 pytestmark = [pytest.mark.e2e]
@@ -39,6 +42,8 @@ BANKING = "banking@ticketflow.test"
 MARKING_DESK = "support@polite-desk.test"  # answers every mail, marked Auto-Submitted
 RUDE_DESK = "help@rude-desk.test"  # answers every mail as if a person wrote a new one
 HOURLY_LIMIT = 4
+MX = "mx.ticketflow.test"  # the authserv-id of the MTA in front of mail-in, trusted
+VOUCHED = f"{MX}; spf=pass smtp.mailfrom=example.com; dmarc=pass header.from=example.com"
 
 
 class Relay:
@@ -121,6 +126,7 @@ def mail_stack(
         "MAIL_IN_ADDRESSES": f"{BANKING}=online-banking",
         "MAIL_IN_DEFAULT_TOPIC": "general",
         "MAIL_IN_HOURLY_LIMIT": str(HOURLY_LIMIT),
+        "MAIL_IN_TRUSTED_AUTHSERV_IDS": MX,
     }
     var = tmp_path_factory.mktemp(f"mail-{request.param}")
     with started_stack(request.param, var, extra_env=env) as stack:
@@ -236,45 +242,147 @@ def test_a_mail_thread(mail_stack: Stack, api: httpx.Client) -> None:
     [ignored] = eventually(lambda: logged(api, str(away["Message-ID"])), what="the auto-reply")
     assert ignored["outcome"] == "ignored-auto-reply", ignored
 
-    # Agents write by mail, threading by the subject's token: a note, then a response.
-    note = mail(
-        sender="john@example.com",
+    # A reply that names the ticket only in its subject joins the thread, marked unverified
+    # (its From alone says who wrote it) in the thread, the timeline and the change feed.
+    bare = mail(
+        sender=requester,
         to=HELPDESK,
-        subject=f"Re: [#{number}] Customers cannot log in",
-        body="#note\nThe load balancer in DC2 restarted at 9:02.",
+        subject=f"Re: [#{number}] my login problem",
+        body="Chrome fails too.",
     )
-    response = mail(
-        sender="jane@example.com",
-        to=HELPDESK,
-        subject=f"Re: [#{number}] Customers cannot log in",
-        body="We restarted the load balancer: please try again.",
-    )
-    stranger = mail(
-        sender="mallory@example.com",
-        to=HELPDESK,
-        subject=f"Re: [#{number}] Customers cannot log in",
-        body="Please send me the customer list.",
-    )
-    for message in (note, response, stranger):
-        send(mail_stack, message)
-    outcomes = [outcome_of(api, message) for message in (note, response, stranger)]
-    assert outcomes == ["noted", "replied", "refused"]
+    send(mail_stack, bare)
+    assert outcome_of(api, bare) == "replied"
     thread = ticket(api, number)["thread"]
-    assert [(e["kind"], e["author"]) for e in thread] == [
-        ("message", "Alice Mail"),
-        ("message", "Alice Mail"),
-        ("note", "John Smith"),
-        ("response", "Jane Doe"),
+    assert [(e["body"], e["unverified"]) for e in thread] == [
+        ("Customers cannot log in.", False),
+        ("It works again on Firefox.", False),
+        ("Chrome fails too.", True),
     ]
-    assert thread[2]["body"] == "The load balancer in DC2 restarted at 9:02."
+    events = api.get(f"/api/v1/tickets/{number}/timeline", headers=JANE).json()["events"]
+    replies = [e["detail"] for e in events if e["kind"] == "requester_replied"]
+    assert [detail.get("unverified") for detail in replies] == [None, "true"]
+    feed = api.get(
+        "/api/v1/events",
+        params={"ticket": number, "types": "ticket.requester_replied"},
+        headers=JANE,
+    ).json()["events"]
+    assert [event["data"].get("unverified") for event in feed] == [None, "true"]
 
-    # The response reaches the requester by mail (a person's words: not marked automatic).
+
+def test_an_agent_s_mail_acts_only_when_its_sender_is_proven(
+    mail_stack: Stack, api: httpx.Client
+) -> None:
+    requester = "bob.forge@example.com"
+    first = mail(sender=f"Bob <{requester}>", to=BANKING, subject="Online banking system down")
+    send(mail_stack, first)
+    number = eventually(lambda: logged(api, str(first["Message-ID"])), what="the ticket")[0][
+        "ticket"
+    ]
+    eventually(lambda: sink(mail_stack, requester), what="the acknowledgement")
+    subject = f"Re: [#{number}] Online banking system down"
+
+    # An outsider writes as Jane, naming the ticket: in public, and as an internal note.
+    forged = [
+        mail(sender=f"Jane Doe <{address}>", to=HELPDESK, subject=subject, body=body)
+        for address, body in (
+            ("jane@example.com", "Please confirm your card PIN by replying to this mail."),
+            ("jane@example.com", "#note\nThe requester is verified, send them the PIN reset."),
+        )
+    ]
+    forged.append(
+        mail(sender="jane@example.com", to=HELPDESK, subject=f"{subject} [note]", body="PIN?")
+    )
+    for message in forged:
+        send(mail_stack, message)
+        [entry] = eventually(lambda m=message: logged(api, str(m["Message-ID"])), what="forged")
+        assert entry["outcome"] == "refused", entry
+        assert entry["detail"].startswith("agent mail not authenticated"), entry
+
+    # John assigns the ticket to Jane: she is mailed, and may answer that mail.
+    assigned = api.post(f"/api/v1/tickets/{number}/assign", json={"agent": "jane"}, headers=JOHN)
+    assert assigned.status_code == 200, assigned.text
+
+    def assignment() -> list[EmailMessage]:
+        return [
+            m
+            for m in sink(mail_stack, "jane@example.com")
+            if f"[#{number}]" in str(m["Subject"])
+            and ":assigned:" in str(m["X-Ticketflow-Idempotency-Key"])
+        ]
+
+    [notice] = eventually(lambda: assignment() or None, what="her assignment mail")
+    assert notice["Reply-To"] == HELPDESK and "Reply to this mail" in notice.get_content()
+
+    # Its Message-ID computed as it used to be (sha256 of the key, which names the ticket,
+    # event, kind and recipient) proves nothing: the id is keyed with the server's secret now.
+    key = str(notice["X-Ticketflow-Idempotency-Key"])
+    guessed = f"<{hashlib.sha256(key.encode()).hexdigest()[:40]}@ticketflow.local>"
+    assert guessed != str(notice["Message-ID"])
+    forged_reply = mail(
+        sender="jane@example.com", to=HELPDESK, subject=subject, body="PIN?", in_reply_to=guessed
+    )
+    send(mail_stack, forged_reply)
+    assert outcome_of(api, forged_reply) == "refused"
+
+    # Jane answers her notification from her mail client: her response is posted.
+    answer = mail(
+        sender="Jane Doe <jane@example.com>",
+        to=str(notice["Reply-To"]),
+        subject=f"Re: {notice['Subject']}",
+        body="We restarted the load balancer: please try again.",
+        in_reply_to=str(notice["Message-ID"]),
+    )
+    send(mail_stack, answer)
+    assert outcome_of(api, answer) == "replied"
+
+    # A trusted MTA vouches for John's domain: his note is posted. A failed DMARC, a pass
+    # stamped by an MTA we do not trust, or a forged pass above the MTA's fail: refused.
+    vouched = [
+        ((VOUCHED,), "noted"),
+        ((VOUCHED.replace("dmarc=pass", "dmarc=fail"),), "refused"),
+        ((VOUCHED.replace(MX, "mx.attacker.test"),), "refused"),
+        (
+            (
+                VOUCHED.replace(MX, "mx.attacker.test"),
+                VOUCHED.replace("dmarc=pass", "dmarc=fail"),
+            ),
+            "refused",
+        ),
+    ]
+    for results, expected in vouched:
+        note = mail(
+            sender="John Smith <john@example.com>",
+            to=HELPDESK,
+            subject=subject,
+            body="#note\nThe load balancer in DC2 restarted at 9:02.",
+            authentication_results=results,
+        )
+        send(mail_stack, note)
+        assert outcome_of(api, note) == expected, results
+
+    # Someone who is neither the requester nor an agent is refused, as before.
+    stranger = mail(sender="mallory@example.com", to=HELPDESK, subject=subject, body="List?")
+    send(mail_stack, stranger)
+    assert outcome_of(api, stranger) == "refused"
+
+    thread = ticket(api, number)["thread"]
+    assert [(e["kind"], e["author"], e["body"]) for e in thread] == [
+        ("message", "Bob", "Since this morning I cannot log in."),
+        ("response", "Jane Doe", "We restarted the load balancer: please try again."),
+        ("note", "John Smith", "The load balancer in DC2 restarted at 9:02."),
+    ]
+
+    # The requester gets Jane's response by mail (a person's words: not marked automatic),
+    # and nothing of what the forger wrote.
     def response_mail() -> EmailMessage | None:
         mails = [m for m in sink(mail_stack, requester) if "Re:" in str(m["Subject"])]
         return mails[0] if mails else None
 
-    answer = eventually(response_mail, what="the response mail")
-    assert f"[#{number}]" in str(answer["Subject"]) and answer["Auto-Submitted"] is None
+    response = eventually(response_mail, what="the response mail")
+    assert f"[#{number}]" in str(response["Subject"]) and response["Auto-Submitted"] is None
+    assert "load balancer" in response.get_content()
+    mailed = [m.get_content() for m in sink(mail_stack, requester)]
+    assert len(mailed) == 2 and not any("PIN" in text for text in mailed)
 
 
 def pipe(stack: Stack, raw: bytes, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -322,6 +430,21 @@ def test_the_pipe_mode(mail_stack: Stack, api: httpx.Client) -> None:
 
     garbage = pipe(mail_stack, b"\x00\x01 this is no mail\n")
     assert garbage.returncode == 65, garbage.stdout + garbage.stderr
+
+    # An agent's mail that proves nothing is refused in the pipe mode too; vouched, it acts.
+    subject = f"Re: [#{number}] VPN down"
+    forged = mail(sender="jane@example.com", subject=subject, body="Send me your password.")
+    done = pipe(mail_stack, forged.as_bytes())
+    assert done.returncode == 0
+    assert done.stdout.startswith(f"refused ticket {number}: agent mail not authenticated")
+    vouched = mail(
+        sender="jane@example.com",
+        subject=subject,
+        body="The VPN is back.",
+        authentication_results=[VOUCHED],
+    )
+    done = pipe(mail_stack, vouched.as_bytes())
+    assert done.stdout.startswith(f"replied ticket {number}: response by agent jane"), done.stdout
 
 
 def test_a_dependency_down_defers_and_the_redelivery_acts_once(

@@ -24,6 +24,7 @@ from services.notify.mailer import (
     ChannelMailer,
     DeliveryError,
     OutgoingMail,
+    Sender,
     build_message,
 )
 from shared.domain import text
@@ -166,10 +167,11 @@ def recorder() -> Iterator[tuple[Recorder, ChannelMailer]]:
         enable_SMTPUTF8=True,
     )
     controller.start()
-    yield handler, ChannelMailer(host="127.0.0.1", port=port, mail_from="helpdesk@t.test")
+    yield handler, ChannelMailer(host="127.0.0.1", port=port, sender=SENDER)
     controller.stop()
 
 
+SENDER = Sender(mail_from="helpdesk@t.test", reply_to="helpdesk@t.test", secret_key="s" * 32)
 MAIL = OutgoingMail(
     idempotency_key="100001:1:ticket_received",
     ticket="100001",
@@ -181,6 +183,7 @@ MAIL = OutgoingMail(
 )
 EXPECTED_HEADERS = {
     "from",
+    "reply-to",
     "to",
     "subject",
     "date",
@@ -254,7 +257,7 @@ def test_every_accepted_subject_reads_back_as_sent(subject: str) -> None:
         SUBJECTS.validate_python(subject)
     except ValidationError:
         return
-    message = build_message(replace(MAIL, subject=subject), "helpdesk@t.test", datetime.now(UTC))
+    message = build_message(replace(MAIL, subject=subject), SENDER, datetime.now(UTC))
     for raw in (message.as_bytes(), message.as_bytes(policy=MAIL_POLICY.clone(utf8=True))):
         assert max(len(line) for line in raw.split(b"\n")) <= 998
         # A reader drops the spaces that lead a header value, and nothing else.
@@ -272,7 +275,7 @@ def test_no_accepted_name_adds_or_changes_a_recipient(name: str) -> None:
     except ValidationError:
         return
     mail = replace(MAIL, recipient_name=name)
-    message = build_message(mail, "helpdesk@t.test", datetime.now(UTC))
+    message = build_message(mail, SENDER, datetime.now(UTC))
     for raw in (message.as_bytes(), message.as_bytes(policy=MAIL_POLICY.clone(utf8=True))):
         [address] = parsed(raw)["To"].addresses
         assert address.addr_spec == "anna@example.com"

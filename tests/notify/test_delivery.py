@@ -10,8 +10,9 @@ import httpx
 from sqlalchemy import create_engine, select, update
 from sqlalchemy.orm import Session
 
-from services.notify.mailer import IDEMPOTENCY_HEADER, message_id
+from services.notify.mailer import IDEMPOTENCY_HEADER
 from shared.db.tables import Notification
+from shared.domain.mail.trust import keyed_message_id
 from shared.settings import Settings
 from tests.notify.conftest import MailSink
 from tests.notify.payloads import notification
@@ -42,7 +43,9 @@ def stored(settings: Settings, key: str) -> Notification:
         engine.dispose()
 
 
-def test_new_notification_is_delivered_as_mail(client: httpx.Client, sink: MailSink) -> None:
+def test_new_notification_is_delivered_as_mail(
+    client: httpx.Client, sink: MailSink, settings: Settings
+) -> None:
     payload = notification()
     response = client.post("/api/v1/notifications", json=payload)
     assert response.status_code == 201, response.text
@@ -57,7 +60,10 @@ def test_new_notification_is_delivered_as_mail(client: httpx.Client, sink: MailS
     assert mail["From"] == "helpdesk@ticketflow.test"
     assert mail["Subject"] == payload["subject"]
     assert mail[IDEMPOTENCY_HEADER] == payload["idempotency_key"]
-    assert mail["Message-ID"] == message_id(payload["idempotency_key"], "helpdesk@ticketflow.test")
+    assert mail["Message-ID"] == keyed_message_id(
+        payload["idempotency_key"], secret_key=settings.secret_key, mail_from=settings.mail_from
+    )
+    assert mail["Reply-To"] == "helpdesk@ticketflow.test"
     assert payload["body"] in mail.get_payload()
 
 

@@ -13,6 +13,7 @@ from shared.domain.mail.decision import (
     Decision,
     Ignore,
     OpenTicket,
+    Policy,
     Refuse,
     RequesterReply,
     TicketRef,
@@ -26,6 +27,8 @@ from tests.inbound import mail
 OWN = frozenset({"helpdesk@ticketflow.local"})
 TICKET = TicketRef("100000", "Alice@Example.com", "Alice")
 JOHN = AgentRef("john", "John Smith", Role.AGENT, active=True)
+MX = "mx.ticketflow.test"  # the MTA in front of mail-in
+PASS = f"{MX}; spf=pass smtp.mailfrom=example.com; dmarc=pass header.from=example.com"
 
 
 def decision(
@@ -38,10 +41,23 @@ def decision(
     subject: str = "Re: [#100000] Online banking down",
     body: str = "Thanks",
     headers: dict[str, str] | None = None,
+    answers_mail_to_sender: bool = True,
+    results: tuple[str, ...] = (),
+    trusted: frozenset[str] = frozenset({MX}),
 ) -> Decision:
-    message = parse(mail(sender=sender, subject=subject, body=body, headers=headers).as_bytes())
-    context = Context(ticket=ticket, agent=agent, recent_from_sender=recent, topic=topic)
-    return decide(message, context, own_addresses=OWN, hourly_limit=20)
+    written = mail(
+        sender=sender, subject=subject, body=body, headers=headers, authentication_results=results
+    )
+    message = parse(written.as_bytes())
+    context = Context(
+        ticket=ticket,
+        agent=agent,
+        recent_from_sender=recent,
+        topic=topic,
+        answers_mail_to_sender=answers_mail_to_sender,
+    )
+    policy = Policy(own_addresses=OWN, hourly_limit=20, trusted_authserv_ids=trusted)
+    return decide(message, context, policy)
 
 
 def test_the_requester_replies_whatever_the_case_of_the_address() -> None:
@@ -56,6 +72,46 @@ def test_an_agent_responds_or_notes() -> None:
     assert decision("john@example.com", agent=JOHN, body="see #note below") == AgentMessage(
         "100000", JOHN, note=False
     )
+
+
+@pytest.mark.parametrize("body", ["Please confirm your card PIN.", "#note\nPIN please"])
+def test_an_agent_s_from_and_the_subject_s_number_alone_are_refused(body: str) -> None:
+    outcome = decision("john@example.com", agent=JOHN, body=body, answers_mail_to_sender=False)
+    assert isinstance(outcome, Refuse) and outcome.ticket == "100000"
+    assert outcome.reason.startswith("agent mail not authenticated")
+
+
+def test_a_trusted_mta_s_dmarc_pass_proves_an_agent() -> None:
+    def agent(*results: str, trusted: frozenset[str] = frozenset({MX})) -> Decision:
+        return decision(
+            "john@example.com",
+            agent=JOHN,
+            answers_mail_to_sender=False,
+            results=results,
+            trusted=trusted,
+        )
+
+    assert agent(PASS) == AgentMessage("100000", JOHN, note=False)
+    assert isinstance(agent(PASS.replace("dmarc=pass", "dmarc=fail")), Refuse)
+    assert isinstance(agent(PASS, trusted=frozenset()), Refuse)  # nothing trusted: no proof
+    assert isinstance(agent(PASS.replace(MX, "mx.attacker.test")), Refuse)
+    assert isinstance(
+        agent(PASS.replace("header.from=example.com", "header.from=evil.test")), Refuse
+    )
+    # Only the topmost trusted header counts: a forged one above it, or any below it, does not.
+    forged_pass = PASS.replace(MX, "mx.attacker.test")
+    trusted_fail = PASS.replace("dmarc=pass", "dmarc=fail")
+    assert isinstance(agent(forged_pass, trusted_fail), Refuse)
+    assert isinstance(agent(trusted_fail, PASS), Refuse)
+    assert agent(forged_pass.replace("pass", "fail"), PASS) == AgentMessage(
+        "100000", JOHN, note=False
+    )
+
+
+def test_a_requester_s_unproven_reply_joins_the_thread_marked_unverified() -> None:
+    assert decision(answers_mail_to_sender=False) == RequesterReply(TICKET, unverified=True)
+    assert decision(answers_mail_to_sender=False, results=(PASS,)) == RequesterReply(TICKET)
+    assert decision() == RequesterReply(TICKET)
 
 
 @pytest.mark.parametrize(
@@ -130,3 +186,9 @@ def test_the_address_map_setting() -> None:
     for bad in ("banking@desk.test", "banking=online-banking", "a@b.test=Not A Handle"):
         with pytest.raises(ValidationError):
             Settings(mail_in_addresses=bad)
+
+
+def test_the_trusted_authserv_ids_setting() -> None:
+    settings = Settings(mail_in_trusted_authserv_ids=" MX1.Desk.test , mx2.desk.test,")
+    assert settings.mail_in_trusted_authserv_ids == {"mx1.desk.test", "mx2.desk.test"}
+    assert Settings().mail_in_trusted_authserv_ids == frozenset()

@@ -8,10 +8,16 @@
   agent's message mails only the requester, whose answers count.
 - Threads onto a ticket (In-Reply-To/References name a mail of ours, or "[#number]" in the
   subject names a ticket):
-  - from the ticket's requester: a requester reply;
-  - from an active agent: a public response, or an internal note when marked;
+  - from the ticket's requester: a requester reply, marked unverified unless its sender is
+    proven (below);
+  - from an active agent whose sending is proven: a public response, or an internal note
+    when marked; unproven, it is refused ("agent mail not authenticated"): a From header is
+    no proof, and neither is the subject's "[#number]";
   - from anyone else (or a viewer): refused and recorded, nothing is mailed back, no ticket
     is opened (a stranger who sees a subject line can neither write to nor fork a ticket).
+- A sender is proven (shared.domain.mail.trust) when the message answers a notification of
+  ours that was addressed to it on that ticket (its Message-ID is keyed with our secret), or
+  when a trusted MTA's Authentication-Results says dmarc=pass for its From domain.
 - Otherwise: a new ticket in the help topic of the first recipient address mapped to one,
   else the default help topic; refused if there is none.
 """
@@ -22,6 +28,7 @@ from enum import StrEnum
 from shared.domain.enums import Role
 from shared.domain.mail.content import marked_as_note
 from shared.domain.mail.message import InboundMessage
+from shared.domain.mail.trust import dmarc_pass
 from shared.domain.text import email_problem
 
 
@@ -64,6 +71,18 @@ class Context:
     agent: AgentRef | None
     recent_from_sender: int  # messages from this sender that acted in the last hour
     topic: str | None  # the help topic its recipients route to (or the default)
+    # It answers a notification of ours, on that ticket, addressed to its sender.
+    answers_mail_to_sender: bool = False
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The desk's settings that decisions follow."""
+
+    own_addresses: frozenset[str]
+    hourly_limit: int
+    # Authentication-Results from these authserv-ids are the receiving MTA's own.
+    trusted_authserv_ids: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -86,6 +105,8 @@ class OpenTicket:
 @dataclass(frozen=True)
 class RequesterReply:
     ticket: TicketRef
+    # Neither threaded onto our mail nor vouched for: its From alone says who wrote it.
+    unverified: bool = False
 
 
 @dataclass(frozen=True)
@@ -98,21 +119,28 @@ class AgentMessage:
 Decision = Ignore | Refuse | OpenTicket | RequesterReply | AgentMessage
 
 
-def decide(
-    message: InboundMessage, context: Context, *, own_addresses: frozenset[str], hourly_limit: int
-) -> Decision:
+def decide(message: InboundMessage, context: Context, policy: Policy) -> Decision:
     number = context.ticket.number if context.ticket else None
     if message.auto_reason is not None:
         return Ignore(message.auto_reason, number)
-    if message.sender in own_addresses:
+    if message.sender in policy.own_addresses:
         return Ignore(f"sent from ticketflow's own address {message.sender}", number)
-    on_ticket = _on_ticket(message, context.ticket, context.agent) if context.ticket else None
+    proven = context.answers_mail_to_sender or dmarc_pass(
+        message.authentication_results,
+        trusted=policy.trusted_authserv_ids,
+        domain=message.sender.rpartition("@")[2],
+    )
+    on_ticket = (
+        _on_ticket(message, context.ticket, context.agent, proven=proven)
+        if context.ticket
+        else None
+    )
     if isinstance(on_ticket, AgentMessage):
         return on_ticket  # agents answering many tickets by mail are not limited
-    if context.recent_from_sender >= hourly_limit:
+    if context.recent_from_sender >= policy.hourly_limit:
         return Refuse(
             f"{message.sender} sent {context.recent_from_sender} messages that acted in the "
-            f"last hour (limit {hourly_limit}): a mail loop?",
+            f"last hour (limit {policy.hourly_limit}): a mail loop?",
             number,
         )
     if on_ticket is not None:
@@ -125,12 +153,21 @@ def decide(
     return OpenTicket(context.topic)
 
 
-def _on_ticket(message: InboundMessage, ticket: TicketRef, agent: AgentRef | None) -> Decision:
+def _on_ticket(
+    message: InboundMessage, ticket: TicketRef, agent: AgentRef | None, *, proven: bool
+) -> Decision:
     if message.sender == ticket.requester_email.lower():
-        return RequesterReply(ticket)
+        return RequesterReply(ticket, unverified=not proven)
     if agent is not None and agent.active:
         if agent.role is Role.VIEWER:
             return Refuse(f"agent {agent.handle} is a viewer and may not write", ticket.number)
+        if not proven:
+            return Refuse(
+                f"agent mail not authenticated: {message.sender} answered no mail of ours "
+                "sent to it on this ticket, and no trusted Authentication-Results says "
+                "dmarc=pass for its domain",
+                ticket.number,
+            )
         return AgentMessage(ticket.number, agent, marked_as_note(message.subject, message.text))
     return Refuse(
         f"{message.sender} is neither the requester of ticket {ticket.number} nor an agent",

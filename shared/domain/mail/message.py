@@ -43,6 +43,8 @@ class InboundMessage:
     attachments: tuple[Attachment, ...]
     auto_reason: str | None  # why a machine sent it (never answered), or None
     size: int
+    # The Authentication-Results headers' values, topmost first (shared.domain.mail.trust).
+    authentication_results: tuple[str, ...] = ()
 
     @property
     def referenced(self) -> list[str]:
@@ -82,6 +84,7 @@ def parse(
         attachments=tuple(attachments),
         auto_reason=auto_reply_reason(message, envelope_sender, sender),
         size=len(raw),
+        authentication_results=tuple(_all(message, "Authentication-Results")),
     )
 
 
