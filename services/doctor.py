@@ -18,9 +18,10 @@ from services.workflows.starts import start_options
 from services.workflows.ticket_workflow import TicketWorkflow
 from shared.db.projection import stored_state
 from shared.db.tables import TicketRow
+from shared.db.threads import in_thread
 from shared.domain.enums import TicketStatus
 from shared.domain.ids import ticket_workflow_id
-from shared.domain.models import TicketInput
+from shared.domain.models import TicketInput, TicketState
 from shared.settings import Settings
 
 # A workflow task failing this many times in a row is a wedge, not a blip.
@@ -37,15 +38,19 @@ async def find_problems(
     client: Client, sessions: sessionmaker[Session], *, limit: int = 10_000
 ) -> list[Problem]:
     """Every open ticket (at most `limit`) whose workflow is not running or is wedged."""
-    with sessions() as session:
-        numbers = list(
-            session.scalars(
-                select(TicketRow.number)
-                .where(TicketRow.status != TicketStatus.CLOSED.value)
-                .order_by(TicketRow.number)
-                .limit(limit)
+
+    def open_numbers() -> list[str]:
+        with sessions() as session:
+            return list(
+                session.scalars(
+                    select(TicketRow.number)
+                    .where(TicketRow.status != TicketStatus.CLOSED.value)
+                    .order_by(TicketRow.number)
+                    .limit(limit)
+                )
             )
-        )
+
+    numbers = await in_thread(open_numbers)
     problems = []
     for number in numbers:
         what = await _trouble(client, number)
@@ -80,8 +85,12 @@ async def recover(
     What the projection holds is what the ticket keeps: a command whose workflow task never
     completed was never answered as applied.
     """
-    with sessions() as session:
-        stored = stored_state(session, number)
+
+    def projection() -> TicketState | None:
+        with sessions() as session:
+            return stored_state(session, number)
+
+    stored = await in_thread(projection)
     if stored is None:
         raise LookupError(f"ticket {number} has no projection to recover from")
     what = await _trouble(client, number)

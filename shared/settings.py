@@ -30,6 +30,14 @@ class Settings(BaseSettings):
     secret_key: str = DEV_SECRET
 
     database_url: str = "sqlite:///var/ticketflow.db"
+    # How long work waits for a pooled connection (SQLite: also for its turn to write) before
+    # the service answers 503 with Retry-After.
+    database_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    # SQLite: connections per process (readers run at once in WAL mode; writers take turns).
+    sqlite_pool_size: int = Field(default=8, ge=1, le=64)
+    # Refuse (and log) any database connection asked for on an event loop's thread: the e2e
+    # stacks turn it on, so that such a stall fails a test instead of hiding in production.
+    database_loop_guard: bool = False
 
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"

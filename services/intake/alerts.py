@@ -2,6 +2,7 @@
 not be delivered (after a day of retries), and webhooks disabled because their endpoint kept
 failing."""
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from fastapi import APIRouter
@@ -12,7 +13,8 @@ from services.doctor import find_problems
 from services.intake.auth import AdminAgent
 from services.intake.deps import SessionsDep, TemporalDep
 from shared.db import webhooks
-from shared.db.tables import Notification
+from shared.db.tables import Notification, WebhookSubscription
+from shared.db.threads import in_thread
 from shared.domain.enums import DeliveryStatus
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
@@ -54,14 +56,18 @@ class Alerts(BaseModel):
 @router.get("/alerts")
 async def alerts(_: AdminAgent, sessions: SessionsDep, client: TemporalDep) -> Alerts:
     problems = await find_problems(client, sessions, limit=CHECKED_TICKETS)
-    with sessions() as session:
-        dead = session.scalars(
-            select(Notification)
-            .where(Notification.status == DeliveryStatus.UNDELIVERABLE.value)
-            .order_by(Notification.id.desc())
-            .limit(200)
-        ).all()
-        failing = webhooks.disabled_for_failures(session)
+
+    def read() -> tuple[Sequence[Notification], list[tuple[WebhookSubscription, int]]]:
+        with sessions() as session:
+            dead = session.scalars(
+                select(Notification)
+                .where(Notification.status == DeliveryStatus.UNDELIVERABLE.value)
+                .order_by(Notification.id.desc())
+                .limit(200)
+            ).all()
+            return dead, webhooks.disabled_for_failures(session)
+
+    dead, failing = await in_thread(read)
     return Alerts(
         tickets=[
             TicketAlert(ticket=p.number, problem=p.what, recover_with="ticketflow doctor --recover")

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
 from services.body_limit import BodySizeLimit
+from services.client_gone import StopWhenClientGone
 from services.docs_assets import install_docs
 from services.intake.admin import router as admin_router
 from services.intake.admin.mail_in import router as mail_in_router
@@ -20,7 +21,7 @@ from services.intake.alerts import router as alerts_router
 from services.intake.attachments import downloads as attachment_downloads
 from services.intake.attachments import uploads as attachment_uploads
 from services.intake.auth import AuthenticateFirst
-from services.intake.deps import SessionDep, TemporalDep
+from services.intake.deps import SessionsDep, TemporalDep
 from services.intake.errors import install_error_handlers
 from services.intake.events import router as events_router
 from services.intake.multipart import upload_allowance
@@ -29,9 +30,11 @@ from services.intake.reports import router as reports_router
 from services.intake.tickets import router as tickets_router
 from services.intake.upload_docs import document_uploads
 from services.security_headers import SECURITY_HEADERS, SecurityHeaders
+from services.work_names import NameTheWork
 from shared.blobs import blob_store
-from shared.db.engine import make_engine, make_sessionmaker
+from shared.db.engine import engine_for, make_sessionmaker
 from shared.db.safety import agents_with_demo_tokens
+from shared.db.threads import in_thread
 from shared.settings import Settings
 from shared.temporal.client import connect
 
@@ -60,17 +63,23 @@ def refuse_demo_tokens(sessions: sessionmaker[Session]) -> None:
         )
 
 
+def _ping(sessions: sessionmaker[Session]) -> None:
+    with sessions() as session:
+        session.execute(text("SELECT 1"))
+
+
 def create_app(settings: Settings, temporal: Client | None = None) -> FastAPI:
     """Build the app; `temporal` may be given (tests), else it connects lazily at start-up."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings.database_url)
+        engine = engine_for(settings)
+        app.state.engine = engine
         app.state.settings = settings
         app.state.sessions = make_sessionmaker(engine)
         app.state.blobs = blob_store(settings)
         if settings.environment == "production":
-            refuse_demo_tokens(app.state.sessions)
+            await in_thread(refuse_demo_tokens, app.state.sessions)
         app.state.temporal = temporal or await connect(settings, lazy=True)
         yield
         engine.dispose()
@@ -87,6 +96,8 @@ def create_app(settings: Settings, temporal: Client | None = None) -> FastAPI:
     install_docs(app)
     install_error_handlers(app, headers=SECURITY_HEADERS)
 
+    # Innermost: a client that hung up cancels the route's work at its next await.
+    app.add_middleware(StopWhenClientGone)
     # Multipart uploads to the routes that take files may be larger (the attachment settings).
     app.add_middleware(
         BodySizeLimit, max_bytes=settings.max_body_bytes, allowance=upload_allowance(settings)
@@ -107,12 +118,13 @@ def create_app(settings: Settings, temporal: Client | None = None) -> FastAPI:
             max_age=600,
         )
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(NameTheWork)
 
     @app.get("/healthz", tags=["health"])
-    async def healthz(session: SessionDep, client: TemporalDep) -> JSONResponse:
+    async def healthz(sessions: SessionsDep, client: TemporalDep) -> JSONResponse:
         checks: dict[str, str] = {}
         try:
-            session.execute(text("SELECT 1"))
+            await in_thread(_ping, sessions)
             checks["database"] = "ok"
         except Exception as err:  # health reports any failure as down
             checks["database"] = f"down: {type(err).__name__}"

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from typing import Annotated, Any, BinaryIO
 
 from fastapi import APIRouter, Path, Request, status
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
+from sqlalchemy.orm import Session, sessionmaker
 
 from services.intake import ticket_service, tickets
 from services.intake.auth import CurrentPrincipal, PresentedKey, RequesterPrincipal, WritingAgent
@@ -17,7 +17,8 @@ from services.intake.multipart import MultipartRoute, read_upload
 from services.intake.schemas import MessageBody, TicketCreate, TicketCreated, TicketRead
 from services.intake.tickets import CommandCtx, Ctx, IdempotencyKey, Number
 from shared.blobs import CHUNK, BlobMissing
-from shared.db.attachments import find_attachment
+from shared.db.attachments import FoundAttachment, find_attachment
+from shared.db.threads import in_thread
 from shared.domain.attachments import content_disposition
 from shared.domain.enums import ThreadKind
 from shared.domain.models import AttachmentRef
@@ -99,7 +100,7 @@ async def download_attachment(
     if kind is None or (kind is ThreadKind.NOTE and isinstance(principal, RequesterPrincipal)):
         raise NotFound(f"attachment {attachment_id}")
     try:
-        handle = await run_in_threadpool(blobs.open, ref.sha256)
+        handle = await in_thread(blobs.open, ref.sha256)
     except BlobMissing as err:
         log.error("ticket %s: attachment %s has no content in the blob store", number, ref)
         raise NotFound(f"attachment {attachment_id}") from err
@@ -119,8 +120,7 @@ async def _entry_kind(
 ) -> tuple[ThreadKind | None, AttachmentRef]:
     """The kind of thread entry the file belongs to (None: none, e.g. its command was refused),
     and the file's reference."""
-    with ctx.sessions() as session:
-        found = find_attachment(session, number, attachment_id)
+    found = await in_thread(_find, ctx.sessions, number, attachment_id)
     if found is None:
         raise NotFound(f"attachment {attachment_id}")
     if found.kind is not None:
@@ -130,9 +130,15 @@ async def _entry_kind(
     for entry in view.thread:
         if entry.message_id == found.message_id:
             return entry.kind, found.ref
-    with ctx.sessions() as session:  # published meanwhile?
-        again = find_attachment(session, number, attachment_id)
+    again = await in_thread(_find, ctx.sessions, number, attachment_id)  # published meanwhile?
     return (again.kind if again else None), found.ref
+
+
+def _find(
+    sessions: sessionmaker[Session], number: str, attachment_id: str
+) -> FoundAttachment | None:
+    with sessions() as session:
+        return find_attachment(session, number, attachment_id)
 
 
 def _chunks(handle: BinaryIO) -> Iterator[bytes]:

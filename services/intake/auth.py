@@ -15,7 +15,6 @@ from functools import cache
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import RouteContext, iter_route_contexts
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -27,6 +26,7 @@ from services.intake.deps import SessionsDep
 from services.intake.errors import Forbidden, Unauthorized, error_answer
 from shared.access import hash_token, is_api_key, requester_token_valid
 from shared.db import api_keys, directory
+from shared.db.threads import in_thread
 from shared.domain.enums import ActorKind, Role
 from shared.domain.models import Actor
 from shared.domain.scopes import Scope as KeyScope
@@ -122,7 +122,7 @@ async def get_principal(
     checked = getattr(request.state, "principal", None)
     if isinstance(checked, AgentPrincipal | KeyPrincipal | RequesterPrincipal):
         return checked  # found by AuthenticateFirst for this very request (no thread hop)
-    return await run_in_threadpool(_principal, sessions, credentials)
+    return await in_thread(_principal, sessions, credentials)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
@@ -242,7 +242,7 @@ async def authenticate(
 ) -> Principal:
     """The checks of the route's auth dependencies, done before anything else of the request."""
     sessions: sessionmaker[Session] = request.app.state.sessions
-    principal = await run_in_threadpool(_principal, sessions, await bearer_scheme(request))
+    principal = await in_thread(_principal, sessions, await bearer_scheme(request))
     for scope in sorted(needs.scopes):
         staff_with(principal, scope)
     if needs.principal and not needs.scopes:

@@ -22,6 +22,7 @@ from temporalio.service import RPCError
 
 from services.body_limit import BodyTooLarge
 from shared.blobs import BlobTooLarge
+from shared.db.engine import holders
 
 log = logging.getLogger(__name__)
 
@@ -116,9 +117,16 @@ async def _integrity(_: Request, __: IntegrityError) -> Response:
     return _answer(409, "conflicting concurrent write")
 
 
-async def _database_busy(request: Request, __: PoolTimeout) -> Response:
-    log.warning("no database connection free in time on %s", _where(request))
-    return _answer(503, "database is busy, retry shortly")
+async def _database_busy(request: Request, err: PoolTimeout) -> Response:
+    """Overload: shed the request at once (the pool's wait is short), saying when to retry."""
+    engine = getattr(request.app.state, "engine", None)
+    log.warning(
+        "no database connection free in time on %s (%s); held by: %s",
+        _where(request),
+        err,
+        holders(engine) if engine is not None else "unknown",
+    )
+    return _answer(503, "database is busy, retry shortly", {"Retry-After": "1"})
 
 
 async def _database_down(request: Request, err: DBAPIError) -> Response:

@@ -3,13 +3,13 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from services.intake.auth import Staff, require_scope
 from services.intake.deps import SessionsDep
 from services.intake.errors import invalid
 from shared.db.events import BadCursor, Cursor, read_page
+from shared.db.threads import in_thread
 from shared.domain.events import EventType, TicketEvent
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
@@ -66,7 +66,7 @@ async def events(
             has_more=len(page.events) == limit,
         )
 
-    return await run_in_threadpool(read)
+    return await in_thread(read)
 
 
 def _types(text: str | None) -> list[EventType]:

@@ -25,6 +25,7 @@ from services.workflows.ticket_workflow import WORKFLOW_TASK_TIMEOUT
 from shared.db import keys, ref_claims
 from shared.db.attachments import StoredFile
 from shared.db.ref_claims import Claim, Key
+from shared.db.threads import in_thread
 from shared.domain.enums import OnDuplicateRef
 from shared.domain.external_refs import find
 from shared.domain.models import ExternalRef, TicketView
@@ -74,8 +75,7 @@ async def create_with_refs(
             own = None
             if idempotency_key is not None:
                 key = ticket_service.creation_key(body.requester.email, idempotency_key)
-                with sessions() as session:
-                    own = keys.number_of_key(session, key)
+                own = await in_thread(_number_of_key, sessions, key)
             lookup = await find_holder(
                 client=client, sessions=sessions, settings=settings, refs=body.refs(), own=own
             )
@@ -115,8 +115,7 @@ async def find_holder(
     """
     deadline = time.monotonic() + settings.temporal_rpc_timeout_seconds
     while True:
-        with sessions() as session:
-            claims = ref_claims.claims_of(session, [ref.key for ref in refs])
+        claims = await in_thread(_claims_of, sessions, [ref.key for ref in refs])
         stale: dict[Key, Claim] = {}
         waiting = False
         for ref in refs:
@@ -147,10 +146,14 @@ async def claim_for_link(
 ) -> None:
     """Claim `ref` for ticket `number` before the link command: 409 if another ticket holds
     it, or is having it linked just now; 404 if no such ticket."""
-    with sessions() as session:
-        if not keys.issued(session, number):
-            raise NotFound(f"ticket {number}")
-        current = ref_claims.claims_of(session, [ref.key]).get(ref.key)
+
+    def current_claim() -> Claim | None:
+        with sessions() as session:
+            if not keys.issued(session, number):
+                raise NotFound(f"ticket {number}")
+            return ref_claims.claims_of(session, [ref.key]).get(ref.key)
+
+    current = await in_thread(current_claim)
     replacing = None
     if current is not None and current.ticket != number:
         view, known = await _holder_view(client, sessions, settings, current.ticket)
@@ -159,10 +162,26 @@ async def claim_for_link(
         if not known or not current.older_than(datetime.now(UTC) - claim_seal(settings)):
             raise Conflict(f"{ref.label} is being attached to ticket {current.ticket}")
         replacing = current
-    with sessions.begin() as session:
-        owner = ref_claims.claim(session, ref.key, number, datetime.now(UTC), replacing=replacing)
+
+    def claim() -> str:
+        with sessions.begin() as session:
+            return ref_claims.claim(
+                session, ref.key, number, datetime.now(UTC), replacing=replacing
+            )
+
+    owner = await in_thread(claim)
     if owner != number:
         raise Conflict(f"{ref.label} is linked to ticket {owner}")
+
+
+def _number_of_key(sessions: sessionmaker[Session], key: str) -> str | None:
+    with sessions() as session:
+        return keys.number_of_key(session, key)
+
+
+def _claims_of(sessions: sessionmaker[Session], wanted: list[Key]) -> dict[Key, Claim]:
+    with sessions() as session:
+        return ref_claims.claims_of(session, wanted)
 
 
 async def _holder_view(

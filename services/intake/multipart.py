@@ -10,7 +10,6 @@ import json
 import re
 from typing import Any, TypeVar
 
-from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
@@ -23,6 +22,7 @@ from services.body_limit import Allowance
 from services.intake.errors import Refused, Unavailable, fault, invalid
 from shared.blobs import BlobStore
 from shared.db.attachments import StoredFile
+from shared.db.threads import in_thread
 from shared.domain.attachments import human_size, sanitize_filename
 from shared.settings import Settings
 
@@ -167,9 +167,7 @@ def _files(form: FormData, settings: Settings) -> list[UploadFile]:
 async def _store(upload: UploadFile, blobs: BlobStore, settings: Settings) -> StoredFile:
     await upload.seek(0)
     try:
-        blob = await run_in_threadpool(
-            blobs.put, upload.file, max_bytes=settings.max_attachment_bytes
-        )
+        blob = await in_thread(blobs.put, upload.file, max_bytes=settings.max_attachment_bytes)
     except OSError as err:  # full disk, lost mount, permissions: nothing was stored
         raise Unavailable("blob store") from err
     return StoredFile.of(blob, upload.filename, upload.content_type)

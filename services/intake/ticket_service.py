@@ -33,6 +33,7 @@ from shared.db import directory, keys, ref_claims, thread
 from shared.db.attachments import StoredFile, record_attachment
 from shared.db.projection import stored_state
 from shared.db.tables import Agent, Department, SlaPlan, Team
+from shared.db.threads import in_thread
 from shared.domain import lifecycle
 from shared.domain.enums import Action, OnDuplicateRef, Priority, Role
 from shared.domain.ids import ticket_workflow_id
@@ -44,6 +45,7 @@ from shared.domain.models import (
     Person,
     TicketCommand,
     TicketInput,
+    TicketState,
     TicketView,
 )
 from shared.settings import Settings
@@ -165,22 +167,31 @@ async def create_ticket(
     """
     key = creation_key(body.requester.email, idempotency_key)
     now = datetime.now(UTC)
-    with sessions.begin() as session:
-        claim = keys.claim(session, key, _create_fingerprint(body, files), now)
-        if claim is None:
-            raise Refused(
-                422, f"Idempotency-Key {idempotency_key!r} was already used for a different ticket"
+
+    def record() -> tuple[keys.Claim, TicketInput]:
+        with sessions.begin() as session:
+            claim = keys.claim(session, key, _create_fingerprint(body, files), now)
+            if claim is None:
+                raise Refused(
+                    422,
+                    f"Idempotency-Key {idempotency_key!r} was already used for a different ticket",
+                )
+            number = claim.number
+            leave_taken = body.on_duplicate_external_ref is OnDuplicateRef.CREATE
+            refs = ref_claims.claim_all(
+                session, body.refs(), number, now, stale=stale or {}, leave_taken=leave_taken
             )
-        number = claim.number
-        leave_taken = body.on_duplicate_external_ref is OnDuplicateRef.CREATE
-        refs = ref_claims.claim_all(
-            session, body.refs(), number, now, stale=stale or {}, leave_taken=leave_taken
-        )
-        message = thread.store_message(session, number, f"{number}:{key}:first", body.message, now)
-        message = with_files(session, message, files, number, now)
-        data = ticket_input(
-            session=session, body=body, number=number, key=key, message=message, refs=refs
-        )
+            message = thread.store_message(
+                session, number, f"{number}:{key}:first", body.message, now
+            )
+            message = with_files(session, message, files, number, now)
+            data = ticket_input(
+                session=session, body=body, number=number, key=key, message=message, refs=refs
+            )
+        return claim, data
+
+    claim, data = await in_thread(record)
+    number = claim.number
     # The workflow opens the ticket at this same instant, so this answer is exactly its state.
     data = data.model_copy(update={"opened_at": now})
     state, _ = lifecycle.open_ticket(data, now)
@@ -244,7 +255,7 @@ async def run_command(
     request: CommandRequest,
 ) -> TicketView:
     """Check the handles it names, store its message, and have the workflow apply it."""
-    cmd = _command(sessions, settings, request)
+    cmd = await in_thread(_command, sessions, settings, request)
     handle = client.get_workflow_handle_for(TicketWorkflow.run, ticket_workflow_id(request.number))
     update_id = f"{cmd.command_id}:{cmd.fingerprint[:16]}"
     try:
@@ -377,8 +388,7 @@ async def _restart(
     update_id: str,
 ) -> TicketView:
     """No running workflow: an unknown ticket, or a closed one that a command reopens."""
-    with sessions() as session:
-        prior = stored_state(session, number)
+    prior = await in_thread(_stored_state, sessions, number)
     if prior is None:
         raise NotFound(f"ticket {number}")
     try:
@@ -416,13 +426,17 @@ async def read_view(
     try:
         return await handle.query(TicketWorkflow.view, rpc_timeout=_rpc_timeout(settings))
     except RPCError as err:
-        with sessions() as session:
-            stored = stored_state(session, number)
+        stored = await in_thread(_stored_state, sessions, number)
         if stored is not None:
             return TicketView.of(stored)
         if err.status is RPCStatusCode.NOT_FOUND:
             raise NotFound(f"ticket {number}") from err
         raise Unavailable("temporal") from err
+
+
+def _stored_state(sessions: sessionmaker[Session], number: str) -> TicketState | None:
+    with sessions() as session:
+        return stored_state(session, number)
 
 
 def check_handles(

@@ -5,7 +5,6 @@ from dataclasses import dataclass, replace
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
-from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
@@ -44,6 +43,7 @@ from services.intake.ticket_list import TicketFilter, list_tickets
 from shared.access import requester_token, requester_token_valid
 from shared.db import thread
 from shared.db.attachments import StoredFile
+from shared.db.threads import in_thread
 from shared.domain.enums import Action, ActorKind
 from shared.domain.external_refs import ID_MAX, SYSTEM_PATTERN, id_problem
 from shared.domain.models import Actor, ExternalRef, TicketView
@@ -179,7 +179,7 @@ async def open_ticket(
     settings = ctx.settings
     create: Callable[..., Awaitable[ticket_service.Created]] = ticket_service.create_ticket
     if body.external_refs:
-        await run_in_threadpool(writing_agent_of, request, ctx.sessions)
+        await in_thread(writing_agent_of, request, ctx.sessions)
         create = external_refs.create_with_refs
     created = await create(
         client=ctx.client,
@@ -223,9 +223,12 @@ async def get_ticket(
 @router.get("/{number}/timeline")
 async def get_timeline(number: Number, _: CurrentAgent, ctx: Ctx) -> TimelineRead:
     await ticket_service.read_view(ctx.client, ctx.sessions, ctx.settings, number)
-    with ctx.sessions() as session:
-        events = thread.timeline_of(session, number)
-    return TimelineRead(number=number, events=events)
+
+    def read() -> TimelineRead:
+        with ctx.sessions() as session:
+            return TimelineRead(number=number, events=thread.timeline_of(session, number))
+
+    return await in_thread(read)
 
 
 @router.post("/{number}/assign")
@@ -377,13 +380,17 @@ async def _send(ctx: TicketContext, command: Command) -> TicketRead:
 
 async def read_ticket(ctx: TicketContext, view: TicketView, *, internal: bool) -> TicketRead:
     """The ticket with its thread; without the thread if the database cannot be read now."""
-    try:
+
+    def read() -> TicketRead:
         with ctx.sessions() as session:
             entries = thread.thread_of(session, view.number, view.thread)
             texts = thread.bodies(session, entries)
+        return TicketRead.of(view, entries, texts, internal=internal)
+
+    try:
+        return await in_thread(read)
     except (DBAPIError, PoolTimeout):
         return TicketRead.of(view, None, {}, internal=internal)
-    return TicketRead.of(view, entries, texts, internal=internal)
 
 
 def authorise_reader(principal: CurrentPrincipal, secret_key: str, number: str) -> None:

@@ -10,7 +10,7 @@ import logging
 from typing import BinaryIO, TextIO
 
 from services.mail_in.processor import MailIn, TempFail, Unparseable
-from shared.db.engine import make_engine, make_sessionmaker
+from shared.db.engine import engine_for, make_sessionmaker
 from shared.settings import Settings
 from shared.temporal.client import connect
 
@@ -33,7 +33,7 @@ async def deliver(
     if len(raw) > settings.mail_in_max_bytes:
         print(f"refused: larger than {settings.mail_in_max_bytes} bytes", file=out)
         return EX_DATAERR
-    engine = make_engine(settings.database_url)
+    engine = engine_for(settings)
     try:
         client = await connect(settings, lazy=True)
         mail_in = MailIn(client=client, sessions=make_sessionmaker(engine), settings=settings)

@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
 from typing import TypeVar
 
-from fastapi.concurrency import run_in_threadpool
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -28,6 +27,7 @@ from services.intake.schemas import RequesterIn, TicketCreate
 from shared.blobs import BlobStore, blob_store
 from shared.db import mail_in as log_db
 from shared.db.attachments import StoredFile
+from shared.db.threads import in_thread
 from shared.domain import text as rules
 from shared.domain.enums import Action, ActorKind, Source
 from shared.domain.mail import content
@@ -113,20 +113,27 @@ class MailIn:
         except Unparseable as err:
             # Logged if the database lets us; unreadable it stays whatever the database says.
             try:
-                log_db.record_unparseable(
-                    self._sessions, raw=raw, reason=str(err), sender=sender or "", now=now
+                await in_thread(
+                    log_db.record_unparseable,
+                    self._sessions,
+                    raw=raw,
+                    reason=str(err),
+                    sender=sender or "",
+                    now=now,
                 )
             except (DBAPIError, PoolTimeout):
                 log.warning("could not log an unparseable message: the database is unavailable")
             raise
         key = dedupe_key(message.message_id, raw)
-        claim = self._db(lambda: log_db.record(self._sessions, key=key, message=message, now=now))
+        claim = await self._db(
+            lambda: log_db.record(self._sessions, key=key, message=message, now=now)
+        )
         if claim.delivery is log_db.Delivery.DUPLICATE:
             result = Result(Outcome.DUPLICATE, claim.ticket, "delivered before: nothing done")
         else:
-            decision = self._db(lambda: self._decide(message, now))
+            decision = await self._db(lambda: self._decide(message, now))
             result = await self._act(decision, message, key)
-            self._db(
+            await self._db(
                 lambda: log_db.finish(
                     self._sessions,
                     claim.row_id,
@@ -230,7 +237,7 @@ class MailIn:
             return StoredFile.of(blob, attachment.filename, attachment.content_type)
 
         try:
-            files = tuple([await run_in_threadpool(put, a) for a in kept])
+            files = tuple([await in_thread(put, a) for a in kept])
         except OSError as err:
             raise TempFail("the blob store is unavailable") from err
         note = f"; {left} attachment(s) over the limits left out" if left else ""
@@ -274,9 +281,10 @@ class MailIn:
         )
         return Result(outcome, number, detail + left)
 
-    def _db(self, work: Callable[[], T]) -> T:
+    async def _db(self, work: Callable[[], T]) -> T:
+        """`work` in a worker thread: the SMTP listener's event loop serves other clients."""
         with _database():
-            return work()
+            return await in_thread(work)
 
 
 @contextmanager

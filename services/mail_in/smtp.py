@@ -13,7 +13,7 @@ import signal
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from services.mail_in.processor import MailIn, TempFail, Unparseable
-from shared.db.engine import make_engine, make_sessionmaker
+from shared.db.engine import engine_for, make_sessionmaker
 from shared.settings import Settings
 from shared.temporal.client import connect
 
@@ -60,7 +60,7 @@ class InboundHandler:
 
 async def serve(settings: Settings, host: str, port: int) -> None:
     """Listen until SIGTERM or SIGINT."""
-    engine = make_engine(settings.database_url)
+    engine = engine_for(settings)
     try:
         client = await connect(settings, lazy=True)
         handler = InboundHandler(

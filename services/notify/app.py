@@ -19,7 +19,8 @@ from services.notify.routes import router
 from services.notify.wakeups import EVENTS, NOTIFICATIONS, Wakeups
 from services.notify.webhooks import WebhookLoops
 from services.security_headers import SecurityHeaders
-from shared.db.engine import make_engine, make_sessionmaker
+from services.work_names import NameTheWork
+from shared.db.engine import engine_for, make_sessionmaker
 from shared.settings import Settings
 
 
@@ -28,7 +29,8 @@ def create_app(settings: Settings, mailer: Mailer | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings.database_url)
+        engine = engine_for(settings)
+        app.state.engine = engine
         app.state.settings = settings
         app.state.sessions = make_sessionmaker(engine)
         app.state.mailer = mailer or ChannelMailer.from_settings(settings)
@@ -64,6 +66,7 @@ def create_app(settings: Settings, mailer: Mailer | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     # Outside the size limit: a caller without the token is refused before its body is read.
     app.add_middleware(RequireServiceToken, token=settings.notify_token)
+    app.add_middleware(NameTheWork)
     app.add_middleware(SecurityHeaders)  # outermost: on every answer, the 401s too
     install_error_handlers(app)
 

@@ -7,6 +7,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from shared.db.engine import holders
+
 log = logging.getLogger("ticketflow.notify")
 
 
@@ -40,6 +42,12 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": "database is unavailable"}, status_code=503)
 
     @app.exception_handler(PoolTimeout)
-    async def _pool_exhausted(_: Request, err: PoolTimeout) -> JSONResponse:
-        log.error("database pool exhausted: %s", err)
-        return JSONResponse({"detail": "database is unavailable"}, status_code=503)
+    async def _pool_exhausted(request: Request, err: PoolTimeout) -> JSONResponse:
+        engine = getattr(request.app.state, "engine", None)
+        held = holders(engine) if engine is not None else "unknown"
+        log.error("database pool exhausted: %s; held by: %s", err, held)
+        return JSONResponse(
+            {"detail": "database is busy, retry shortly"},
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )

@@ -11,7 +11,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from services.workflows.activities import TicketActivities
 from services.workflows.ticket_workflow import TicketWorkflow
-from shared.db.engine import make_engine, make_sessionmaker
+from shared.db.engine import engine_for, make_sessionmaker
 from shared.settings import Settings
 from shared.temporal.client import connect, register_search_attributes
 
@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 
 def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecutor) -> Worker:
-    sessions = make_sessionmaker(make_engine(settings.database_url))
+    sessions = make_sessionmaker(engine_for(settings))
     activities = TicketActivities(sessions, channel=settings.notify_default_channel)
     return Worker(
         client,

@@ -3,6 +3,7 @@
 import time
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -10,32 +11,69 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from shared.db.holders import Holders
+from shared.db.loop_guard import forbid_on_event_loop
+from shared.db.sqlite_writes import WriteQueue
+from shared.settings import Settings
+
 # A pooled connection idle this long is pinged before it is handed out (a server restarted
 # or a firewall that dropped it meanwhile costs nobody an error). One in steady use is not:
 # a ping on every checkout was a round trip on each of a command's three transactions.
 PING_IDLE_AFTER_SECONDS = 2.0
+# How long work waits for a pooled connection (or SQLite's turn to write) before the service
+# answers 503: well within a client's patience, so an overload sheds work instead of queueing.
+POOL_TIMEOUT_SECONDS = 5.0
+SQLITE_POOL_SIZE = 8
 
 
-def make_engine(url: str, *, ping_idle_after: float = PING_IDLE_AFTER_SECONDS) -> Engine:
+def make_engine(
+    url: str,
+    *,
+    ping_idle_after: float = PING_IDLE_AFTER_SECONDS,
+    pool_timeout: float = POOL_TIMEOUT_SECONDS,
+    sqlite_pool_size: int = SQLITE_POOL_SIZE,
+) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        # One connection per process: SQLite takes one writer at a time, and threads queueing
-        # on the pool wait their turn, where threads racing for the file lock sleep in
-        # SQLite's busy handler (up to 100 ms a try) and arrive late under a burst.
+        # Readers share the pool, each on its own connection (WAL: they never wait for the
+        # writer); writers take turns on the engine's write queue.
         engine = create_engine(
             url,
             connect_args={"timeout": 30, "check_same_thread": False},
-            pool_size=1,
+            pool_size=sqlite_pool_size,
             max_overflow=0,
-            pool_timeout=30,
+            pool_timeout=pool_timeout,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    engine = create_engine(url, pool_size=10, max_overflow=20)
-    _ping_when_idle(engine, ping_idle_after)
+        WriteQueue(engine, timeout=pool_timeout)
+    else:
+        engine = create_engine(url, pool_size=10, max_overflow=20, pool_timeout=pool_timeout)
+        _ping_when_idle(engine, ping_idle_after)
+    _HOLDERS[engine] = Holders(engine)
     return engine
+
+
+def engine_for(settings: Settings) -> Engine:
+    """A service's engine, as its settings shape it."""
+    engine = make_engine(
+        settings.database_url,
+        pool_timeout=settings.database_pool_timeout_seconds,
+        sqlite_pool_size=settings.sqlite_pool_size,
+    )
+    if settings.database_loop_guard:
+        forbid_on_event_loop(engine)
+    return engine
+
+
+def holders(engine: Engine) -> str:
+    """Who holds `engine`'s connections now (for the log of a pool timeout)."""
+    found = _HOLDERS.get(engine)
+    return found.describe() if found else "unknown"
+
+
+_HOLDERS: "WeakKeyDictionary[Engine, Holders]" = WeakKeyDictionary()
 
 
 def _ping_when_idle(engine: Engine, idle_after: float) -> None:

@@ -40,6 +40,8 @@ def started_stack(kind: str, var: Path, extra_env: dict[str, str] | None = None)
                 "TEMPORAL_RPC_TIMEOUT_SECONDS": "5",
                 # A killed worker's tickets move to the new one after 3 s, not 10.
                 "WORKER_STICKY_TIMEOUT_SECONDS": "3",
+                # A connection asked for on an event loop's thread fails its request (500).
+                "DATABASE_LOOP_GUARD": "true",
                 **(extra_env or {}),
             },
         )
