@@ -48,6 +48,7 @@ fmt: install
 
 bench: install
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.load
 	$(BIN)/python -m bench.escalation --tickets 1000 5000
 	$(BIN)/python -m bench.open_tickets --tickets 10000 --cache 500
 	$(BIN)/python -m bench.reports
