@@ -34,6 +34,7 @@ class StopWhenClientGone:
                 answered = True
             await send(message)
 
+        failed: Exception | None = None
         async with anyio.create_task_group() as group:
 
             async def watch() -> None:
@@ -43,5 +44,10 @@ class StopWhenClientGone:
                     group.cancel_scope.cancel()
 
             group.start_soon(watch)
-            await self.app(scope, receive_body, send_answer)
+            try:
+                await self.app(scope, receive_body, send_answer)
+            except Exception as err:  # raised as it is, not wrapped in the group's
+                failed = err
             group.cancel_scope.cancel()
+        if failed is not None:
+            raise failed

@@ -65,3 +65,20 @@ async def test_a_staying_client_gets_its_answer() -> None:
     route = Route(step=0.05)
     sent = await serve(route, gone_after=None)
     assert route.steps_done == 2 and sent[-1]["body"] == b"done"
+
+
+async def test_an_error_of_the_route_passes_through_as_it_was_raised() -> None:
+    class Broken(Route):
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            await receive()
+            raise RuntimeError("the route's own error")
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(_: Message) -> None:
+        pass
+
+    scope: Scope = {"type": "http", "method": "POST", "path": "/x", "headers": []}
+    with pytest.raises(RuntimeError, match="the route's own error"):
+        await StopWhenClientGone(Broken(step=0))(scope, receive, send)

@@ -30,6 +30,7 @@ from services.intake.reports import router as reports_router
 from services.intake.tickets import router as tickets_router
 from services.intake.upload_docs import document_uploads
 from services.security_headers import SECURITY_HEADERS, SecurityHeaders
+from services.tickets.service import Tickets
 from services.work_names import NameTheWork
 from shared.blobs import blob_store
 from shared.db.engine import engine_for, make_sessionmaker
@@ -81,6 +82,7 @@ def create_app(settings: Settings, temporal: Client | None = None) -> FastAPI:
         if settings.environment == "production":
             await in_thread(refuse_demo_tokens, app.state.sessions)
         app.state.temporal = temporal or await connect(settings, lazy=True)
+        app.state.tickets = Tickets(app.state.temporal, app.state.sessions, settings)
         yield
         engine.dispose()
 

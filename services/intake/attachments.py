@@ -7,21 +7,19 @@ from typing import Annotated, Any, BinaryIO
 
 from fastapi import APIRouter, Path, Request, status
 from fastapi.responses import Response, StreamingResponse
-from sqlalchemy.orm import Session, sessionmaker
 
-from services.intake import ticket_service, tickets
+from services.intake import tickets
 from services.intake.auth import CurrentPrincipal, PresentedKey, RequesterPrincipal, WritingAgent
 from services.intake.deps import BlobsDep
-from services.intake.errors import NotFound, Unavailable
 from services.intake.multipart import MultipartRoute, read_upload
-from services.intake.schemas import MessageBody, TicketCreate, TicketCreated, TicketRead
+from services.intake.schemas import TicketCreated, TicketRead
 from services.intake.tickets import CommandCtx, Ctx, IdempotencyKey, Number
+from services.tickets.errors import NotFound, Unavailable
+from services.tickets.inputs import MessageBody, TicketCreate
 from shared.blobs import CHUNK, BlobMissing
-from shared.db.attachments import FoundAttachment, find_attachment
 from shared.db.threads import in_thread
 from shared.domain.attachments import content_disposition
 from shared.domain.enums import ThreadKind
-from shared.domain.models import AttachmentRef
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +38,11 @@ async def create_ticket_with_files(
     request: Request, ctx: Ctx, blobs: BlobsDep, api_key: PresentedKey, key: IdempotencyKey = None
 ) -> TicketCreated:
     body, files = await read_upload(
-        request, TicketCreate, settings=ctx.settings, blobs=blobs, json_fields=CREATE_JSON_FIELDS
+        request,
+        TicketCreate,
+        settings=ctx.tickets.settings,
+        blobs=blobs,
+        json_fields=CREATE_JSON_FIELDS,
     )
     return await tickets.open_ticket(ctx, body, key, tuple(files), request=request, api_key=api_key)
 
@@ -53,8 +55,10 @@ async def reply_with_files(
     ctx: CommandCtx,
     blobs: BlobsDep,
 ) -> TicketRead:
-    tickets.authorise_reader(principal, ctx.settings.secret_key, number)
-    body, files = await read_upload(request, MessageBody, settings=ctx.settings, blobs=blobs)
+    tickets.authorise_reader(principal, ctx.tickets.settings.secret_key, number)
+    body, files = await read_upload(
+        request, MessageBody, settings=ctx.tickets.settings, blobs=blobs
+    )
     return await tickets.send_reply(ctx, number, principal, body, tuple(files))
 
 
@@ -66,7 +70,9 @@ async def note_with_files(
     ctx: CommandCtx,
     blobs: BlobsDep,
 ) -> TicketRead:
-    body, files = await read_upload(request, MessageBody, settings=ctx.settings, blobs=blobs)
+    body, files = await read_upload(
+        request, MessageBody, settings=ctx.tickets.settings, blobs=blobs
+    )
     return await tickets.send_note(ctx, number, agent, body, tuple(files))
 
 
@@ -95,8 +101,8 @@ async def download_attachment(
     """One file of the ticket's thread, never to be shown inline. Agents may download every
     file; the requester (with the ticket's token) those of messages and responses, not of
     internal notes (404, as for a file that does not exist)."""
-    tickets.authorise_reader(principal, ctx.settings.secret_key, number)
-    kind, ref = await _entry_kind(ctx, number, attachment_id)
+    tickets.authorise_reader(principal, ctx.tickets.settings.secret_key, number)
+    kind, ref = await ctx.tickets.attachment(number, attachment_id)
     if kind is None or (kind is ThreadKind.NOTE and isinstance(principal, RequesterPrincipal)):
         raise NotFound(f"attachment {attachment_id}")
     try:
@@ -113,32 +119,6 @@ async def download_attachment(
         "Content-Security-Policy": "default-src 'none'; sandbox",
     }
     return StreamingResponse(_chunks(handle), media_type=ref.content_type, headers=headers)
-
-
-async def _entry_kind(
-    ctx: tickets.TicketContext, number: str, attachment_id: str
-) -> tuple[ThreadKind | None, AttachmentRef]:
-    """The kind of thread entry the file belongs to (None: none, e.g. its command was refused),
-    and the file's reference."""
-    found = await in_thread(_find, ctx.sessions, number, attachment_id)
-    if found is None:
-        raise NotFound(f"attachment {attachment_id}")
-    if found.kind is not None:
-        return found.kind, found.ref
-    # Not published yet: the workflow still holds the entry.
-    view = await ticket_service.read_view(ctx.client, ctx.sessions, ctx.settings, number)
-    for entry in view.thread:
-        if entry.message_id == found.message_id:
-            return entry.kind, found.ref
-    again = await in_thread(_find, ctx.sessions, number, attachment_id)  # published meanwhile?
-    return (again.kind if again else None), found.ref
-
-
-def _find(
-    sessions: sessionmaker[Session], number: str, attachment_id: str
-) -> FoundAttachment | None:
-    with sessions() as session:
-        return find_attachment(session, number, attachment_id)
 
 
 def _chunks(handle: BinaryIO) -> Iterator[bytes]:

@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
+from services.tickets.service import Tickets
 from shared.blobs import BlobStore
 from shared.settings import Settings
 
@@ -36,6 +37,11 @@ async def get_temporal(request: Request) -> Client:
     return client
 
 
+async def get_tickets(request: Request) -> Tickets:
+    tickets: Tickets = request.app.state.tickets
+    return tickets
+
+
 async def get_blobs(request: Request) -> BlobStore:
     blobs: BlobStore = request.app.state.blobs
     return blobs
@@ -46,3 +52,4 @@ SessionDep = Annotated[Session, Depends(get_session)]
 SessionsDep = Annotated[sessionmaker[Session], Depends(get_sessions)]
 TemporalDep = Annotated[Client, Depends(get_temporal)]
 BlobsDep = Annotated[BlobStore, Depends(get_blobs)]
+TicketsDep = Annotated[Tickets, Depends(get_tickets)]

@@ -21,8 +21,10 @@ from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
 from services.body_limit import BodyTooLarge
+from services.tickets.errors import Conflict, NotApplied, NotFound, Rejected, Unavailable
 from shared.blobs import BlobTooLarge
 from shared.db.engine import holders
+from shared.domain.lifecycle import Refusal
 
 log = logging.getLogger(__name__)
 
@@ -47,30 +49,8 @@ class ErrorBody(BaseModel):
     detail: str
 
 
-class NotFound(Exception):
-    def __init__(self, what: str) -> None:
-        super().__init__(what)
-        self.what = what
-
-
-class Conflict(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class Unavailable(Exception):
-    def __init__(self, dependency: str) -> None:
-        super().__init__(dependency)
-        self.dependency = dependency
-
-
-class NotApplied(Exception):
-    """No worker applied a command in time; it never will (its deadline passed)."""
-
-
 class Refused(Exception):
-    """The workflow or the API refused a request for a reason with its own status."""
+    """The API refused a request (its own checks) with a status of its own."""
 
     def __init__(self, status_code: int, reason: str) -> None:
         super().__init__(reason)
@@ -156,6 +136,21 @@ async def _refused(_: Request, err: Refused) -> Response:
     return _answer(err.status_code, err.reason)
 
 
+# What each refusal of the ticket service answers over HTTP.
+REFUSAL_STATUS = {
+    Refusal.TICKET_FULL: 413,
+    Refusal.RATE_LIMITED: 429,
+    Refusal.KEY_REUSED: 422,
+    Refusal.VERSION_MISMATCH: 412,
+    Refusal.INVALID: 422,
+    Refusal.NOT_LINKED: 404,
+}
+
+
+async def _rejected(_: Request, err: Rejected) -> Response:
+    return _answer(REFUSAL_STATUS.get(err.refusal, 409), err.reason)
+
+
 async def _no_worker(request: Request, err: WorkflowUpdateRPCTimeoutOrCancelledError) -> Response:
     """Only reads get here (commands settle their outcome first): nothing was changed."""
     log.warning("no worker answered in time on %s: %s", _where(request), err)
@@ -205,6 +200,7 @@ HANDLERS: dict[type[Exception], Handler] = {
     Unavailable: _unavailable,
     NotApplied: _not_applied,
     Refused: _refused,
+    Rejected: _rejected,
     BodyTooLarge: _too_large,
     BlobTooLarge: _too_large,
     IntegrityError: _integrity,

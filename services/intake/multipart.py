@@ -19,7 +19,8 @@ from starlette.routing import Match
 from starlette.types import Scope
 
 from services.body_limit import Allowance
-from services.intake.errors import Refused, Unavailable, fault, invalid
+from services.intake.errors import Refused, fault, invalid
+from services.tickets.errors import Unavailable
 from shared.blobs import BlobStore
 from shared.db.attachments import StoredFile
 from shared.db.threads import in_thread

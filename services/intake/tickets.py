@@ -1,16 +1,12 @@
 """Ticket endpoints: parse, authorise, call the ticket service, answer."""
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.orm import Session, sessionmaker
-from temporalio.client import Client
 
-from services.intake import external_refs, ticket_service
 from services.intake.auth import (
     CurrentAgent,
     CurrentPrincipal,
@@ -23,9 +19,12 @@ from services.intake.auth import (
     staff_with,
     writing_agent_of,
 )
-from services.intake.deps import SessionDep, SessionsDep, SettingsDep, TemporalDep
+from services.intake.deps import SessionDep, TicketsDep
 from services.intake.errors import ErrorBody, Refused, Unauthorized
-from services.intake.schemas import (
+from services.intake.schemas import TicketCreated, TicketPage, TicketRead, TimelineRead
+from services.intake.ticket_list import TicketFilter, list_tickets
+from services.tickets.commands import CommandRequest
+from services.tickets.inputs import (
     AssignBody,
     LinkBody,
     MessageBody,
@@ -33,24 +32,18 @@ from services.intake.schemas import (
     PriorityBody,
     ResolveBody,
     TicketCreate,
-    TicketCreated,
-    TicketPage,
-    TicketRead,
-    TimelineRead,
     TransferBody,
 )
-from services.intake.ticket_list import TicketFilter, list_tickets
+from services.tickets.service import Tickets
 from shared.access import requester_token, requester_token_valid
-from shared.db import thread
 from shared.db.attachments import StoredFile
 from shared.db.threads import in_thread
 from shared.domain.enums import Action, ActorKind
 from shared.domain.external_refs import ID_MAX, SYSTEM_PATTERN, id_problem
 from shared.domain.models import Actor, ExternalRef, TicketView
 from shared.domain.scopes import Scope
-from shared.settings import Settings
 
-Command = ticket_service.CommandRequest
+Command = CommandRequest
 Files = tuple[StoredFile, ...]
 router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
 # Six digits for the first 900,000 tickets, more after: any well-formed number is accepted,
@@ -70,21 +63,14 @@ IfMatch = Annotated[
 
 @dataclass(frozen=True)
 class TicketContext:
-    sessions: sessionmaker[Session]
-    settings: Settings
-    client: Client
+    tickets: Tickets
     response: Response  # where the answer's ETag goes
     key: str | None = None  # Idempotency-Key
     expected_version: int | None = None  # If-Match
 
 
-async def _context(
-    sessions: SessionsDep,
-    settings: SettingsDep,
-    client: TemporalDep,
-    response: Response,
-) -> TicketContext:
-    return TicketContext(sessions=sessions, settings=settings, client=client, response=response)
+async def _context(tickets: TicketsDep, response: Response) -> TicketContext:
+    return TicketContext(tickets=tickets, response=response)
 
 
 async def _command_context(
@@ -176,24 +162,15 @@ async def open_ticket(
     attached to its first message."""
     if api_key is not None:
         staff_with(api_key, Scope.TICKETS_CREATE)
-    settings = ctx.settings
-    create: Callable[..., Awaitable[ticket_service.Created]] = ticket_service.create_ticket
+    tickets = ctx.tickets
     if body.external_refs:
-        await in_thread(writing_agent_of, request, ctx.sessions)
-        create = external_refs.create_with_refs
-    created = await create(
-        client=ctx.client,
-        sessions=ctx.sessions,
-        settings=settings,
-        body=body,
-        idempotency_key=key,
-        files=files,
-    )
+        await in_thread(writing_agent_of, request, tickets.sessions)
+    created = await tickets.create(body, idempotency_key=key, files=files)
     if not created.new:
         ctx.response.status_code = status.HTTP_200_OK
     read = await read_ticket(ctx, created.view, internal=False)
     ctx.response.headers["ETag"] = etag(created.view.version)
-    token = requester_token(settings.secret_key, created.view.number)
+    token = requester_token(tickets.settings.secret_key, created.view.number)
     return TicketCreated(**read.model_dump(), access_token=token)
 
 
@@ -214,21 +191,15 @@ async def get_ticket(
 ) -> TicketRead:
     """An agent (or a key with tickets:read) sees everything; the requester (with the ticket's
     token) never sees notes. The ETag is the ticket's version, for If-Match."""
-    authorise_reader(principal, ctx.settings.secret_key, number)
-    view = await ticket_service.read_view(ctx.client, ctx.sessions, ctx.settings, number)
+    authorise_reader(principal, ctx.tickets.settings.secret_key, number)
+    view = await ctx.tickets.read(number)
     ctx.response.headers["ETag"] = etag(view.version)
     return await read_ticket(ctx, view, internal=not isinstance(principal, RequesterPrincipal))
 
 
 @router.get("/{number}/timeline")
 async def get_timeline(number: Number, _: CurrentAgent, ctx: Ctx) -> TimelineRead:
-    await ticket_service.read_view(ctx.client, ctx.sessions, ctx.settings, number)
-
-    def read() -> TimelineRead:
-        with ctx.sessions() as session:
-            return TimelineRead(number=number, events=thread.timeline_of(session, number))
-
-    return await in_thread(read)
+    return TimelineRead(number=number, events=await ctx.tickets.timeline(number))
 
 
 @router.post("/{number}/assign")
@@ -277,7 +248,7 @@ async def send_reply(
     files: Files = (),
 ) -> TicketRead:
     if isinstance(principal, RequesterPrincipal):
-        authorise_reader(principal, ctx.settings.secret_key, number)
+        authorise_reader(principal, ctx.tickets.settings.secret_key, number)
         actor = Actor(kind=ActorKind.REQUESTER, name="requester")
         command = Command(
             number, actor, Action.REQUESTER_REPLY, message=body.message, files=tuple(files)
@@ -342,9 +313,7 @@ async def link(number: Number, body: LinkBody, agent: WritingAgent, ctx: Command
     """Link the ticket to a record of another system, or give a linked one a new url (409 if
     another ticket holds it, 413 past 20 references)."""
     ref = body.ref()
-    await external_refs.claim_for_link(
-        client=ctx.client, sessions=ctx.sessions, settings=ctx.settings, number=number, ref=ref
-    )
+    await ctx.tickets.claim_link(number, ref)
     return await _send(ctx, Command(number, agent.actor(), Action.LINK, external_ref=ref))
 
 
@@ -368,9 +337,7 @@ async def _send(ctx: TicketContext, command: Command) -> TicketRead:
     """Run `command` with the request's Idempotency-Key and If-Match; the answer's ETag is
     the ticket's new version."""
     command = replace(command, key=ctx.key, expected_version=ctx.expected_version)
-    view = await ticket_service.run_command(
-        client=ctx.client, sessions=ctx.sessions, settings=ctx.settings, request=command
-    )
+    view = await ctx.tickets.command(command)
     ctx.response.headers["ETag"] = etag(view.version)
     # A command's answer leaves the thread out (GET the ticket for it): a long thread would
     # make every command as slow as reading it.
@@ -380,17 +347,11 @@ async def _send(ctx: TicketContext, command: Command) -> TicketRead:
 
 async def read_ticket(ctx: TicketContext, view: TicketView, *, internal: bool) -> TicketRead:
     """The ticket with its thread; without the thread if the database cannot be read now."""
-
-    def read() -> TicketRead:
-        with ctx.sessions() as session:
-            entries = thread.thread_of(session, view.number, view.thread)
-            texts = thread.bodies(session, entries)
-        return TicketRead.of(view, entries, texts, internal=internal)
-
     try:
-        return await in_thread(read)
+        found = await ctx.tickets.thread(view)
     except (DBAPIError, PoolTimeout):
         return TicketRead.of(view, None, {}, internal=internal)
+    return TicketRead.of(view, found.entries, found.bodies, internal=internal)
 
 
 def authorise_reader(principal: CurrentPrincipal, secret_key: str, number: str) -> None:

@@ -10,6 +10,7 @@ import logging
 from typing import BinaryIO, TextIO
 
 from services.mail_in.processor import MailIn, TempFail, Unparseable
+from services.tickets.service import Tickets
 from shared.db.engine import engine_for, make_sessionmaker
 from shared.settings import Settings
 from shared.temporal.client import connect
@@ -36,7 +37,7 @@ async def deliver(
     engine = engine_for(settings)
     try:
         client = await connect(settings, lazy=True)
-        mail_in = MailIn(client=client, sessions=make_sessionmaker(engine), settings=settings)
+        mail_in = MailIn(Tickets(client, make_sessionmaker(engine), settings))
         result = await mail_in.receive(raw, sender=sender, recipients=recipients)
     except Unparseable as err:
         print(f"refused: {err}", file=out)

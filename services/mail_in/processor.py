@@ -18,18 +18,18 @@ from typing import TypeVar
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.orm import Session, sessionmaker
-from temporalio.client import Client
 
-from services.intake import ticket_service
-from services.intake.errors import Conflict, NotApplied, NotFound, Refused, Unavailable
-from services.intake.schemas import RequesterIn, TicketCreate
+from services.tickets.commands import CommandRequest
+from services.tickets.errors import Conflict, NotApplied, NotFound, Rejected, Unavailable
+from services.tickets.inputs import RequesterIn, TicketCreate
+from services.tickets.service import Tickets
 from shared.blobs import BlobStore, blob_store
 from shared.db import mail_in as log_db
 from shared.db.attachments import StoredFile
 from shared.db.threads import in_thread
 from shared.domain import text as rules
 from shared.domain.enums import Action, ActorKind, Source
+from shared.domain.lifecycle import Refusal
 from shared.domain.mail import content
 from shared.domain.mail.addresses import dedupe_key, normal_address, ticket_token
 from shared.domain.mail.decision import (
@@ -47,13 +47,12 @@ from shared.domain.mail.decision import (
 )
 from shared.domain.mail.message import Attachment, InboundMessage, Unparseable, parse
 from shared.domain.models import Actor
-from shared.settings import Settings
 
 log = logging.getLogger("ticketflow.mail_in")
 
 RATE_WINDOW = timedelta(hours=1)
 # A ticket refusing a requester who writes too fast is momentary: let the MTA retry.
-RETRYABLE_STATUS = frozenset({429})
+RETRYABLE = frozenset({Refusal.RATE_LIMITED})
 _BODY = TypeAdapter(rules.Body)
 T = TypeVar("T")
 
@@ -76,13 +75,12 @@ class Result:
 
 
 class MailIn:
-    """Receives messages for one process; holds its database sessions and Temporal client."""
+    """Receives messages for one process, through its ticket service."""
 
-    def __init__(
-        self, *, client: Client, sessions: sessionmaker[Session], settings: Settings
-    ) -> None:
-        self._client = client
-        self._sessions = sessions
+    def __init__(self, tickets: Tickets) -> None:
+        settings = tickets.settings
+        self._tickets = tickets
+        self._sessions = tickets.sessions
         self._settings = settings
         self._blobs: BlobStore = blob_store(settings)
         self._policy = Policy(
@@ -189,8 +187,8 @@ class MailIn:
             return Result(Outcome.REFUSED, _number(decision), f"{err.what} not found")
         except Conflict as err:
             return Result(Outcome.REFUSED, _number(decision), err.reason)
-        except Refused as err:
-            if err.status_code in RETRYABLE_STATUS:
+        except Rejected as err:
+            if err.refusal in RETRYABLE:
                 raise TempFail(err.reason) from err
             return Result(Outcome.REFUSED, _number(decision), err.reason)
         except NotApplied as err:
@@ -213,14 +211,7 @@ class MailIn:
             source=Source.EMAIL,
         )
         files, left = await self._store(message)
-        created = await ticket_service.create_ticket(
-            client=self._client,
-            sessions=self._sessions,
-            settings=self._settings,
-            body=body,
-            idempotency_key=key,
-            files=files,
-        )
+        created = await self._tickets.create(body, idempotency_key=key, files=files)
         detail = f"help topic {decision.topic}{left}"
         return Result(Outcome.CREATED, created.view.number, detail)
 
@@ -267,7 +258,7 @@ class MailIn:
             text = content.message_text(message.text, drop_note_marker=decision.note)
             unverified = False
         files, left = await self._store(message)
-        request = ticket_service.CommandRequest(
+        request = CommandRequest(
             number,
             actor,
             action,
@@ -276,9 +267,7 @@ class MailIn:
             files=files,
             unverified=unverified,
         )
-        await ticket_service.run_command(
-            client=self._client, sessions=self._sessions, settings=self._settings, request=request
-        )
+        await self._tickets.command(request)
         return Result(outcome, number, detail + left)
 
     async def _db(self, work: Callable[[], T]) -> T:

@@ -13,6 +13,7 @@ import signal
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from services.mail_in.processor import MailIn, TempFail, Unparseable
+from services.tickets.service import Tickets
 from shared.db.engine import engine_for, make_sessionmaker
 from shared.settings import Settings
 from shared.temporal.client import connect
@@ -63,9 +64,7 @@ async def serve(settings: Settings, host: str, port: int) -> None:
     engine = engine_for(settings)
     try:
         client = await connect(settings, lazy=True)
-        handler = InboundHandler(
-            MailIn(client=client, sessions=make_sessionmaker(engine), settings=settings)
-        )
+        handler = InboundHandler(MailIn(Tickets(client, make_sessionmaker(engine), settings)))
         loop = asyncio.get_running_loop()
         server = await loop.create_server(
             lambda: SMTP(

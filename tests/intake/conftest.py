@@ -2,9 +2,9 @@
 
 import pytest
 
-from services.intake import ticket_service
-from services.intake.errors import Unavailable
-from services.intake.schemas import TicketCreate
+from services.tickets.errors import Unavailable
+from services.tickets.inputs import TicketCreate
+from services.tickets.service import Tickets
 
 
 @pytest.fixture
@@ -13,9 +13,9 @@ def opened(monkeypatch: pytest.MonkeyPatch) -> list[TicketCreate]:
     "temporal is unavailable" (503), so these tests need no Temporal server."""
     bodies: list[TicketCreate] = []
 
-    async def create_ticket(*, body: TicketCreate, **_: object) -> None:
+    async def create(_: Tickets, body: TicketCreate, **__: object) -> None:
         bodies.append(body)
         raise Unavailable("temporal")
 
-    monkeypatch.setattr(ticket_service, "create_ticket", create_ticket)
+    monkeypatch.setattr(Tickets, "create", create)
     return bodies

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.intake.app import create_app
-from services.intake.schemas import TicketCreate
+from services.tickets.inputs import TicketCreate
 from shared.settings import Settings
 from tests.intake.agents import bearer, create_agents, person
 

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.intake.app import create_app
-from services.intake.schemas import TicketCreate
+from services.tickets.inputs import TicketCreate
 from shared.settings import Settings
 from tests.intake import agents
 

@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from services.intake import ticket_service
 from services.intake.app import create_app
-from services.intake.errors import Unavailable
-from services.intake.schemas import TicketCreate
+from services.tickets.commands import CommandRequest
+from services.tickets.errors import Unavailable
+from services.tickets.inputs import TicketCreate
+from services.tickets.service import Tickets
 from shared.settings import Settings
 from tests.intake.agents import agent_headers
 
@@ -68,16 +69,16 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     """What reached the ticket service; it then answers "temporal is unavailable" (503)."""
     calls: list[dict[str, Any]] = []
 
-    async def create_ticket(*, body: TicketCreate, files: Any = (), **_: object) -> None:
+    async def create(_: Tickets, body: TicketCreate, files: Any = (), **__: object) -> None:
         calls.append({"body": body, "files": files})
         raise Unavailable("temporal")
 
-    async def run_command(*, request: ticket_service.CommandRequest, **_: object) -> None:
+    async def command(_: Tickets, request: CommandRequest) -> None:
         calls.append({"request": request, "files": request.files})
         raise Unavailable("temporal")
 
-    monkeypatch.setattr(ticket_service, "create_ticket", create_ticket)
-    monkeypatch.setattr(ticket_service, "run_command", run_command)
+    monkeypatch.setattr(Tickets, "create", create)
+    monkeypatch.setattr(Tickets, "command", command)
     return calls
 
 

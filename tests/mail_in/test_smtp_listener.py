@@ -12,6 +12,7 @@ from aiosmtpd.controller import Controller
 from services.mail_in.processor import MailIn
 from services.mail_in.smtp import InboundHandler
 from services.processes import free_port
+from services.tickets.service import Tickets
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.settings import Settings
 from shared.temporal.client import connect
@@ -21,7 +22,7 @@ from tests.inbound import mail
 async def listener(settings: Settings) -> AsyncIterator[int]:
     engine = make_engine(settings.database_url)
     client = await connect(settings, lazy=True)  # never used: nothing gets that far
-    mail_in = MailIn(client=client, sessions=make_sessionmaker(engine), settings=settings)
+    mail_in = MailIn(Tickets(client, make_sessionmaker(engine), settings))
     port = free_port()
     controller = Controller(
         InboundHandler(mail_in), hostname="127.0.0.1", port=port, server_hostname="test"

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from pydantic import ValidationError
 
-from services.intake.schemas import TicketCreate
+from services.tickets.inputs import TicketCreate
 from shared.domain import external_refs, lifecycle
 from shared.domain.enums import Action, EventKind, TicketStatus
 from shared.domain.external_refs import (

@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from services.intake.schemas import MessageBody, RequesterIn, TicketCreate
 from services.notify.schemas import NotificationCreate
+from services.tickets.inputs import MessageBody, RequesterIn, TicketCreate
 from shared.domain import text
 
 ALLOWED_IN_BODIES = {"\t", "\n", "\r"}

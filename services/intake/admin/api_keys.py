@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path, status
 from services.intake.admin.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead, ItemList
 from services.intake.auth import AdminAgent, get_admin
 from services.intake.deps import SessionDep
-from services.intake.errors import NotFound
+from services.tickets.errors import NotFound
 from shared.db import api_keys, audit
 from shared.db.tables import ApiKey
 from shared.domain.audit import AuditAction, AuditEntity

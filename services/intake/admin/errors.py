@@ -8,7 +8,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from sqlalchemy.exc import IntegrityError
 
-from services.intake.errors import Conflict, NotFound
+from services.tickets.errors import Conflict, NotFound
 from shared.reference.service import (
     DuplicateHandle,
     InvalidSchedule,

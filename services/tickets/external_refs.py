@@ -17,10 +17,12 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
-from services.intake import ticket_service
-from services.intake.errors import Conflict, NotFound, Unavailable
-from services.intake.schemas import TicketCreate
-from services.intake.ticket_service import CLOCK_SKEW, Created, read_view
+from services.tickets.commands import CLOCK_SKEW
+from services.tickets.create import Created, create_ticket
+from services.tickets.errors import Conflict, NotFound, Unavailable
+from services.tickets.inputs import TicketCreate
+from services.tickets.keys import creation_key
+from services.tickets.reads import read_view
 from services.workflows.ticket_workflow import WORKFLOW_TASK_TIMEOUT
 from shared.db import keys, ref_claims
 from shared.db.attachments import StoredFile
@@ -74,7 +76,7 @@ async def create_with_refs(
         if policy is not OnDuplicateRef.CREATE:
             own = None
             if idempotency_key is not None:
-                key = ticket_service.creation_key(body.requester.email, idempotency_key)
+                key = creation_key(body.requester.email, idempotency_key)
                 own = await in_thread(_number_of_key, sessions, key)
             lookup = await find_holder(
                 client=client, sessions=sessions, settings=settings, refs=body.refs(), own=own
@@ -85,7 +87,7 @@ async def create_with_refs(
                     raise Conflict(f"{lookup.ref.label} is linked to ticket {number}")
                 return Created(lookup.existing, new=False)
         try:
-            return await ticket_service.create_ticket(
+            return await create_ticket(
                 client=client,
                 sessions=sessions,
                 settings=settings,

@@ -1,16 +1,12 @@
-"""Ticket operations behind the HTTP API: start workflows, send commands, read tickets.
+"""Commands on a ticket, with definitive answers.
 
-Answers are definitive. A create answers once the workflow has started (its number and token
-are valid for good). A command either applied exactly once (200), was refused and never will
-apply (4xx), or did not apply and never will (503): a command carries the time its caller
-stops waiting, and the workflow refuses it after that.
+A command either applied exactly once, was refused and never will apply (Rejected, Conflict,
+NotFound), or did not apply and never will (NotApplied): a command carries the time its
+caller stops waiting, and the workflow refuses it after that.
 """
 
 import asyncio
-import hashlib
-import json
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -22,204 +18,30 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from services.intake.errors import Conflict, NotApplied, NotFound, Refused, Unavailable
-from services.intake.schemas import TicketCreate
+from services.tickets.create import with_files
+from services.tickets.errors import Conflict, NotApplied, NotFound, Rejected, Unavailable
+from services.tickets.keys import files_asked, fingerprint
+from services.tickets.reads import stored_state_of
 from services.workflows.starts import start_options
 from services.workflows.ticket_workflow import WORKFLOW_TASK_TIMEOUT, TicketWorkflow
-from shared.db import directory, keys, ref_claims, thread
-from shared.db.attachments import StoredFile, record_attachment
-from shared.db.projection import stored_state
-from shared.db.tables import Agent, Department, SlaPlan, Team
+from shared.db import directory, thread
+from shared.db.attachments import StoredFile
+from shared.db.tables import Agent, Department, Team
 from shared.db.threads import in_thread
 from shared.domain import lifecycle
-from shared.domain.enums import Action, OnDuplicateRef, Priority, Role
+from shared.domain.enums import Action, Priority, Role
 from shared.domain.ids import ticket_workflow_id
 from shared.domain.lifecycle import IllegalTransition, Refusal
-from shared.domain.models import (
-    Actor,
-    ExternalRef,
-    MessageRef,
-    Person,
-    TicketCommand,
-    TicketInput,
-    TicketState,
-    TicketView,
-)
+from shared.domain.models import Actor, ExternalRef, TicketCommand, TicketInput, TicketView
 from shared.settings import Settings
 from shared.temporal import names
 
 # Allowance for the clocks of this host and the Temporal server to differ.
 CLOCK_SKEW = timedelta(seconds=2)
-
 REFUSALS = {refusal.value: refusal for refusal in Refusal}
-# What each refusal of the workflow answers over HTTP.
-REFUSAL_STATUS = {
-    Refusal.TICKET_FULL: 413,
-    Refusal.RATE_LIMITED: 429,
-    Refusal.KEY_REUSED: 422,
-    Refusal.VERSION_MISMATCH: 412,
-    Refusal.INVALID: 422,
-    Refusal.NOT_LINKED: 404,
-}
-
-
-def creation_key(email: str, idempotency_key: str | None) -> str:
-    """Scope the client's key by requester, so two integrations' key "1" never meet."""
-    raw = idempotency_key or uuid.uuid4().hex
-    return hashlib.sha256(f"{email.lower()}\n{raw}".encode()).hexdigest()
-
-
-def fingerprint(payload: object) -> str:
-    """A hash of what a request asks for: the same key with another request is refused."""
-    canonical = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class Created:
-    """A create's answer: the ticket, and whether it is the one the request asked to open
-    (201: new, or the same key's retry) or the one found holding one of its external
-    references (200)."""
-
-    view: TicketView
-    new: bool = True
-
-
-def files_asked(files: Sequence[StoredFile]) -> dict[str, object]:
-    """What a request's files add to its fingerprint: nothing when there are none, so a
-    request without files keeps the fingerprint it always had."""
-    if not files:
-        return {}
-    return {"attachments": [[f.name, f.content_type, f.blob.sha256] for f in files]}
-
-
-def with_files(
-    session: Session, ref: MessageRef, files: Sequence[StoredFile], ticket: str, now: datetime
-) -> MessageRef:
-    """`ref` carrying the references of `files`, whose metadata rows are written here."""
-    if not files:
-        return ref
-    attached = [
-        record_attachment(session, ticket=ticket, message_id=ref.id, position=i, file=file, now=now)
-        for i, file in enumerate(files)
-    ]
-    return ref.model_copy(update={"attachments": attached})
-
-
-def ticket_input(
-    *,
-    session: Session,
-    body: TicketCreate,
-    number: str,
-    key: str,
-    message: MessageRef,
-    refs: list[ExternalRef],
-) -> TicketInput:
-    topic = directory.help_topic(session, body.help_topic)
-    if topic is None:
-        raise NotFound(f"help topic {body.help_topic!r}")
-    plan = session.get(SlaPlan, topic.sla_plan)
-    if plan is None:
-        raise NotFound(f"SLA plan {topic.sla_plan!r}")
-    plan_schedule = directory.business_hours(session, plan.schedule) if plan.schedule else None
-    snapshot = directory.sla_snapshot(
-        plan, directory.effective_schedule(session, department=topic.department, plan=plan)
-    )
-    return TicketInput(
-        number=number,
-        subject=body.subject,
-        message=message,
-        requester=Person(name=body.requester.name, email=body.requester.email),
-        help_topic=topic.handle,
-        department=topic.department,
-        team=topic.team,
-        assignee=topic.agent,
-        priority=body.priority or Priority(topic.priority),
-        source=body.source,
-        external_refs=refs,
-        # Kept so that a transfer to a department without hours falls back to the plan's.
-        sla_plan=snapshot.model_copy(update={"plan_schedule": plan_schedule}),
-        idempotency_key=key,
-    )
-
-
-async def create_ticket(
-    *,
-    client: Client,
-    sessions: sessionmaker[Session],
-    settings: Settings,
-    body: TicketCreate,
-    idempotency_key: str | None,
-    stale: dict[ref_claims.Key, ref_claims.Claim] | None = None,
-    files: Sequence[StoredFile] = (),
-) -> Created:
-    """Start the ticket's workflow, or answer the ticket this key made before.
-
-    The key and its ticket number are recorded first, with claims on its external references
-    (taking over the `stale` ones), so a retry (after any failure) starts or finds the same
-    ticket; the same key with a different request is refused. A reference claimed by another
-    ticket raises `ref_claims.Taken` (nothing is recorded), or with `on_duplicate_external_ref:
-    create` is left off. `files` are in the blob store already: their metadata goes in with
-    the first message.
-    """
-    key = creation_key(body.requester.email, idempotency_key)
-    now = datetime.now(UTC)
-
-    def record() -> tuple[keys.Claim, TicketInput]:
-        with sessions.begin() as session:
-            claim = keys.claim(session, key, _create_fingerprint(body, files), now)
-            if claim is None:
-                raise Refused(
-                    422,
-                    f"Idempotency-Key {idempotency_key!r} was already used for a different ticket",
-                )
-            number = claim.number
-            leave_taken = body.on_duplicate_external_ref is OnDuplicateRef.CREATE
-            refs = ref_claims.claim_all(
-                session, body.refs(), number, now, stale=stale or {}, leave_taken=leave_taken
-            )
-            message = thread.store_message(
-                session, number, f"{number}:{key}:first", body.message, now
-            )
-            message = with_files(session, message, files, number, now)
-            data = ticket_input(
-                session=session, body=body, number=number, key=key, message=message, refs=refs
-            )
-        return claim, data
-
-    claim, data = await in_thread(record)
-    number = claim.number
-    # The workflow opens the ticket at this same instant, so this answer is exactly its state.
-    data = data.model_copy(update={"opened_at": now})
-    state, _ = lifecycle.open_ticket(data, now)
-    handle = client.get_workflow_handle_for(TicketWorkflow.run, ticket_workflow_id(number))
-    try:
-        await client.start_workflow(
-            TicketWorkflow.run,
-            data,
-            **start_options(settings, state, new=True),
-            rpc_timeout=_rpc_timeout(settings),
-        )
-    except WorkflowAlreadyStartedError:  # the key's ticket, closed since
-        return Created(await read_view(client, sessions, settings, number))
-    except RPCError as err:
-        # The start may have landed though its answer did not: then the ticket exists.
-        if not await _started(handle, settings):
-            raise Unavailable("temporal") from err
-    if not claim.new:
-        return Created(await read_view(client, sessions, settings, number))
-    return Created(TicketView.of(state))
-
-
-def _create_fingerprint(body: TicketCreate, files: Sequence[StoredFile]) -> str:
-    asked = {**body.model_dump(mode="json"), **files_asked(files)}
-    if not body.external_refs:
-        # Creates without references keep the fingerprints they had before references.
-        del asked["external_refs"], asked["on_duplicate_external_ref"]
-    return fingerprint(asked)
 
 
 @dataclass(frozen=True)
@@ -371,14 +193,6 @@ async def _settle(
         await asyncio.sleep(0.5)
 
 
-async def _started(handle: WorkflowHandle[TicketWorkflow, TicketView], settings: Settings) -> bool:
-    try:
-        await handle.describe(rpc_timeout=_rpc_timeout(settings))
-    except RPCError:
-        return False
-    return True
-
-
 async def _restart(
     client: Client,
     sessions: sessionmaker[Session],
@@ -388,7 +202,7 @@ async def _restart(
     update_id: str,
 ) -> TicketView:
     """No running workflow: an unknown ticket, or a closed one that a command reopens."""
-    prior = await in_thread(_stored_state, sessions, number)
+    prior = await in_thread(stored_state_of, sessions, number)
     if prior is None:
         raise NotFound(f"ticket {number}")
     try:
@@ -415,28 +229,6 @@ async def _restart(
         handle = client.get_workflow_handle_for(TicketWorkflow.run, ticket_workflow_id(number))
         return await _settle(handle, cmd, update_id)
     return restarted
-
-
-async def read_view(
-    client: Client, sessions: sessionmaker[Session], settings: Settings, number: str
-) -> TicketView:
-    """The ticket as it is now: from its workflow, else (closed, or Temporal down) the
-    projection."""
-    handle = client.get_workflow_handle_for(TicketWorkflow.run, ticket_workflow_id(number))
-    try:
-        return await handle.query(TicketWorkflow.view, rpc_timeout=_rpc_timeout(settings))
-    except RPCError as err:
-        stored = await in_thread(_stored_state, sessions, number)
-        if stored is not None:
-            return TicketView.of(stored)
-        if err.status is RPCStatusCode.NOT_FOUND:
-            raise NotFound(f"ticket {number}") from err
-        raise Unavailable("temporal") from err
-
-
-def _stored_state(sessions: sessionmaker[Session], number: str) -> TicketState | None:
-    with sessions() as session:
-        return stored_state(session, number)
 
 
 def check_handles(
@@ -469,15 +261,11 @@ def _refused(err: WorkflowUpdateFailedError) -> Exception:
 def _refusal_error(refusal: Refusal | None, reason: str) -> Exception:
     if refusal is Refusal.EXPIRED:
         return NotApplied()
-    if refusal in REFUSAL_STATUS:
-        return Refused(REFUSAL_STATUS[refusal], reason)
-    return Conflict(reason)
+    if refusal is None or refusal is Refusal.CONFLICT:
+        return Conflict(reason)
+    return Rejected(refusal, reason)
 
 
 def _command_wait(settings: Settings) -> timedelta:
     """How long to wait for an update: a little past the command's own deadline."""
     return timedelta(seconds=settings.command_timeout_seconds + 1)
-
-
-def _rpc_timeout(settings: Settings) -> timedelta:
-    return timedelta(seconds=settings.temporal_rpc_timeout_seconds)

@@ -1,0 +1,41 @@
+"""A ticket as it is now: from its workflow, else from its projection."""
+
+from datetime import timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from services.tickets.errors import NotFound, Unavailable
+from services.workflows.ticket_workflow import TicketWorkflow
+from shared.db.projection import stored_state
+from shared.db.threads import in_thread
+from shared.domain.ids import ticket_workflow_id
+from shared.domain.models import TicketState, TicketView
+from shared.settings import Settings
+
+
+async def read_view(
+    client: Client, sessions: sessionmaker[Session], settings: Settings, number: str
+) -> TicketView:
+    """The ticket as it is now: from its workflow, else (closed, or Temporal down) the
+    projection."""
+    handle = client.get_workflow_handle_for(TicketWorkflow.run, ticket_workflow_id(number))
+    try:
+        return await handle.query(TicketWorkflow.view, rpc_timeout=rpc_timeout(settings))
+    except RPCError as err:
+        stored = await in_thread(stored_state_of, sessions, number)
+        if stored is not None:
+            return TicketView.of(stored)
+        if err.status is RPCStatusCode.NOT_FOUND:
+            raise NotFound(f"ticket {number}") from err
+        raise Unavailable("temporal") from err
+
+
+def stored_state_of(sessions: sessionmaker[Session], number: str) -> TicketState | None:
+    with sessions() as session:
+        return stored_state(session, number)
+
+
+def rpc_timeout(settings: Settings) -> timedelta:
+    return timedelta(seconds=settings.temporal_rpc_timeout_seconds)

@@ -1,0 +1,118 @@
+"""`Tickets`: the ticket application service of one process, bound to its Temporal client,
+database and settings. Intake's routes, mail-in and the web all go through it."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client
+
+from services.tickets import commands, external_refs, reads
+from services.tickets.commands import CommandRequest
+from services.tickets.create import Created, create_ticket
+from services.tickets.errors import NotFound
+from services.tickets.inputs import TicketCreate
+from shared.db import thread
+from shared.db.attachments import FoundAttachment, StoredFile, find_attachment
+from shared.db.threads import in_thread
+from shared.domain.enums import ThreadKind
+from shared.domain.models import (
+    AttachmentRef,
+    ExternalRef,
+    ThreadEntry,
+    TicketView,
+    TimelineEvent,
+)
+from shared.settings import Settings
+
+
+@dataclass(frozen=True)
+class Thread:
+    """A ticket's thread, its published entries and those its workflow still holds, with
+    their bodies by message id."""
+
+    entries: list[ThreadEntry]
+    bodies: dict[str, str]
+
+
+class Tickets:
+    def __init__(self, client: Client, sessions: sessionmaker[Session], settings: Settings) -> None:
+        self.client = client
+        self.sessions = sessions
+        self.settings = settings
+
+    async def create(
+        self,
+        body: TicketCreate,
+        *,
+        idempotency_key: str | None,
+        files: Sequence[StoredFile] = (),
+    ) -> Created:
+        """Open a ticket (or find the one this key, or one of its references, made)."""
+        create = external_refs.create_with_refs if body.external_refs else create_ticket
+        return await create(
+            client=self.client,
+            sessions=self.sessions,
+            settings=self.settings,
+            body=body,
+            idempotency_key=idempotency_key,
+            files=files,
+        )
+
+    async def command(self, request: CommandRequest) -> TicketView:
+        return await commands.run_command(
+            client=self.client, sessions=self.sessions, settings=self.settings, request=request
+        )
+
+    async def claim_link(self, number: str, ref: ExternalRef) -> None:
+        """Claim `ref` for ticket `number` before the link command that attaches it."""
+        await external_refs.claim_for_link(
+            client=self.client,
+            sessions=self.sessions,
+            settings=self.settings,
+            number=number,
+            ref=ref,
+        )
+
+    async def read(self, number: str) -> TicketView:
+        return await reads.read_view(self.client, self.sessions, self.settings, number)
+
+    async def thread(self, view: TicketView) -> Thread:
+        def read() -> Thread:
+            with self.sessions() as session:
+                entries = thread.thread_of(session, view.number, view.thread)
+                return Thread(entries, thread.bodies(session, entries))
+
+        return await in_thread(read)
+
+    async def attachment(
+        self, number: str, attachment_id: str
+    ) -> tuple[ThreadKind | None, AttachmentRef]:
+        """A file of the ticket's thread, and the kind of entry it belongs to (None: none,
+        e.g. its command was refused). NotFound if the ticket has no such file."""
+        found = await in_thread(self._find_attachment, number, attachment_id)
+        if found is None:
+            raise NotFound(f"attachment {attachment_id}")
+        if found.kind is not None:
+            return found.kind, found.ref
+        # Not published yet: the workflow still holds the entry.
+        view = await self.read(number)
+        for entry in view.thread:
+            if entry.message_id == found.message_id:
+                return entry.kind, found.ref
+        again = await in_thread(self._find_attachment, number, attachment_id)  # published since?
+        return (again.kind if again else None), found.ref
+
+    def _find_attachment(self, number: str, attachment_id: str) -> FoundAttachment | None:
+        with self.sessions() as session:
+            return find_attachment(session, number, attachment_id)
+
+    async def timeline(self, number: str) -> list[TimelineEvent]:
+        """The ticket's published timeline (NotFound if there is no such ticket)."""
+        await self.read(number)
+
+        def read() -> list[TimelineEvent]:
+            with self.sessions() as session:
+                return thread.timeline_of(session, number)
+
+        return await in_thread(read)
