@@ -10,6 +10,7 @@ SQLite has no NOTIFY: there the loops only look.
 """
 
 import logging
+import os
 import select
 import threading
 from typing import Any
@@ -37,6 +38,8 @@ class Wakeups:
         self._engine = engine
         self._events: dict[str, threading.Event] = {}
         self._stop = threading.Event()
+        # Written to by `stop`: it wakes the listener's select at once (a self-pipe).
+        self._stop_read, self._stop_write = os.pipe()
         self._thread: threading.Thread | None = None
         self.listening = threading.Event()  # set while LISTEN is in place
 
@@ -56,9 +59,14 @@ class Wakeups:
         self._thread.start()
 
     def stop(self) -> None:
+        if self._stop.is_set():
+            return
         self._stop.set()
+        os.write(self._stop_write, b"x")
         if self._thread is not None:
             self._thread.join(timeout=10)
+        os.close(self._stop_read)
+        os.close(self._stop_write)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -82,7 +90,9 @@ class Wakeups:
             self._wake(set(self._events))  # what committed before LISTEN took effect
             quiet = 0.0
             while not self._stop.is_set():
-                ready, _, _ = select.select([conn], [], [], 0.5)
+                ready, _, _ = select.select([conn, self._stop_read], [], [], 0.5)
+                if self._stop_read in ready:
+                    return
                 if not ready:
                     quiet += 0.5
                     if quiet >= CHECK_EVERY:  # a silent peer may be a dead one
