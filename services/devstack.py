@@ -88,7 +88,6 @@ class Stack:
         env.update(
             DATABASE_URL=self.database_url,
             TEMPORAL_ADDRESS=f"127.0.0.1:{self.temporal_port}",
-            NOTIFY_URL=f"http://127.0.0.1:{self.notify_port}",
             INTAKE_PORT=str(self.intake_port),
             NOTIFY_PORT=str(self.notify_port),
             SMTP_PORT=str(self.smtp_port),

@@ -59,7 +59,6 @@ class Settings(BaseSettings):
     # sooner; longer: fewer replays when a worker is slow under a burst. The SDK's default.
     worker_sticky_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
 
-    notify_url: str = "http://127.0.0.1:8001"
     intake_host: str = "127.0.0.1"
     intake_port: int = 8000
     notify_host: str = "127.0.0.1"

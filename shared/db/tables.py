@@ -102,7 +102,7 @@ class HelpTopic(Base):
 
 
 class TicketRow(Base):
-    """The read model of a ticket, written only by the workflow's persist activity."""
+    """The read model of a ticket, written only by the workflow's `publish_ticket` activity."""
 
     __tablename__ = "tickets"
 
@@ -215,7 +215,7 @@ class Notification(Base):
 
 
 class SlaClockFact(Base):
-    """One run of one SLA clock of a ticket, recorded by the workflow's persist activity."""
+    """One run of one SLA clock of a ticket, recorded by the workflow's `publish_ticket` activity."""
 
     __tablename__ = "sla_clock_facts"
     __table_args__ = (

@@ -503,12 +503,3 @@ _HANDLERS = {
     Action.LINK: _link,
     Action.UNLINK: _unlink,
 }
-
-
-def record_event(
-    state: TicketState, kind: EventKind, actor: Actor, at: datetime, **detail: str
-) -> int:
-    """Add a timeline event from outside the state machine (e.g. a notification outcome)."""
-    seq = add_event(state, kind, actor, at, **detail)
-    state.version += 1
-    return seq

@@ -415,22 +415,3 @@ def clock_facts_of(state: TicketState, *, running_only: bool = False) -> tuple[o
         state.department,
         state.help_topic,
     )
-
-
-class NotificationRequest(BaseModel):
-    """Input of the notify activity."""
-
-    idempotency_key: str
-    ticket: str
-    notice: Notice
-    requester: Person
-    department: str
-    team: str | None = None
-    assignee: str | None = None
-
-
-class NotificationResult(BaseModel):
-    """Output of the notify activity: to whom it went, or why nobody was told."""
-
-    sent_to: str | None = None
-    skipped: str | None = None

@@ -2,9 +2,8 @@
 
 from shared.domain.enums import Action
 
-TASK_QUEUE = "ticketflow"
-
-# The lean core's workflow type; "TicketWorkflow" (services/workflows/v1) ran before it.
+# The lean core's workflow type. "TicketWorkflow" ran before it: such a ticket moves on with
+# `ticketflow doctor --recover` (tests/workflows/test_v1_values.py pins what it relies on).
 WORKFLOW = "Ticket"
 
 # Signals: one per command, so any Temporal client can drive a ticket by name.

@@ -13,7 +13,6 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
 from services.workflows.ticket_workflow import TicketWorkflow
-from services.workflows.v1.ticket_workflow import TicketWorkflow as V1TicketWorkflow
 from shared.domain.enums import Action, Priority
 from shared.domain.models import AttachmentRef
 from tests.messages import ref
@@ -24,10 +23,7 @@ HISTORIES = Path(__file__).with_name("histories")
 
 
 def replayer() -> Replayer:
-    # Histories of the v1 workflow type replay against its frozen copy, others against today's.
-    return Replayer(
-        workflows=[TicketWorkflow, V1TicketWorkflow], data_converter=pydantic_data_converter
-    )
+    return Replayer(workflows=[TicketWorkflow], data_converter=pydantic_data_converter)
 
 
 @pytest.mark.parametrize("path", sorted(HISTORIES.glob("*.json")), ids=lambda p: p.stem)
