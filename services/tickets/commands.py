@@ -10,9 +10,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 from temporalio.client import (
-    Client,
     WithStartWorkflowOperation,
     WorkflowHandle,
     WorkflowUpdateFailedError,
@@ -21,6 +20,7 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from services.tickets.backends import Backends
 from services.tickets.create import with_files
 from services.tickets.errors import Conflict, NotApplied, NotFound, Rejected, Unavailable
 from services.tickets.keys import files_asked, fingerprint
@@ -69,16 +69,12 @@ class CommandRequest:
     unverified: bool = False
 
 
-async def run_command(
-    *,
-    client: Client,
-    sessions: sessionmaker[Session],
-    settings: Settings,
-    request: CommandRequest,
-) -> TicketView:
+async def run_command(backends: Backends, request: CommandRequest) -> TicketView:
     """Check the handles it names, store its message, and have the workflow apply it."""
-    cmd = await in_thread(_command, sessions, settings, request)
-    handle = client.get_workflow_handle_for(TicketWorkflow.run, ticket_workflow_id(request.number))
+    cmd = await in_thread(_command, backends, request)
+    handle = backends.client.get_workflow_handle_for(
+        TicketWorkflow.run, ticket_workflow_id(request.number)
+    )
     update_id = f"{cmd.command_id}:{cmd.fingerprint[:16]}"
     try:
         view: TicketView = await handle.execute_update(
@@ -86,7 +82,7 @@ async def run_command(
             cmd,
             id=update_id,
             result_type=TicketView,
-            rpc_timeout=_command_wait(settings),
+            rpc_timeout=_command_wait(backends.settings),
         )
         return view
     except WorkflowUpdateFailedError as err:
@@ -95,15 +91,14 @@ async def run_command(
         return await _settle(handle, cmd, update_id)
     except RPCError as err:
         if err.status is RPCStatusCode.NOT_FOUND:
-            return await _restart(client, sessions, settings, request.number, cmd, update_id)
+            return await _restart(backends, cmd, update_id, number=request.number)
         if err.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
             return await _settle(handle, cmd, update_id)
         raise Unavailable("temporal") from err
 
 
-def _command(
-    sessions: sessionmaker[Session], settings: Settings, request: CommandRequest
-) -> TicketCommand:
+def _command(backends: Backends, request: CommandRequest) -> TicketCommand:
+    sessions, settings = backends.sessions, backends.settings
     asked: dict[str, object] = {
         "action": request.action.value,
         "agent": request.agent,
@@ -144,7 +139,7 @@ def _command(
         }
         if "message" in refs:
             refs["message"] = with_files(
-                session, refs["message"], request.files, request.number, now
+                session, refs["message"], request.files, ticket=request.number, now=now
             )
     return TicketCommand(
         command_id=command_id,
@@ -194,14 +189,10 @@ async def _settle(
 
 
 async def _restart(
-    client: Client,
-    sessions: sessionmaker[Session],
-    settings: Settings,
-    number: str,
-    cmd: TicketCommand,
-    update_id: str,
+    backends: Backends, cmd: TicketCommand, update_id: str, *, number: str
 ) -> TicketView:
     """No running workflow: an unknown ticket, or a closed one that a command reopens."""
+    client, sessions, settings = backends.client, backends.sessions, backends.settings
     prior = await in_thread(stored_state_of, sessions, number)
     if prior is None:
         raise NotFound(f"ticket {number}")

@@ -5,11 +5,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy.orm import Session, sessionmaker
-from temporalio.client import Client, WorkflowHandle
+from sqlalchemy.orm import Session
+from temporalio.client import WorkflowHandle
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
+from services.tickets.backends import Backends
 from services.tickets.errors import NotFound, Rejected, Unavailable
 from services.tickets.inputs import TicketCreate
 from services.tickets.keys import creation_key, files_asked, fingerprint
@@ -39,7 +40,7 @@ class Created:
 
 
 def with_files(
-    session: Session, ref: MessageRef, files: Sequence[StoredFile], ticket: str, now: datetime
+    session: Session, ref: MessageRef, files: Sequence[StoredFile], *, ticket: str, now: datetime
 ) -> MessageRef:
     """`ref` carrying the references of `files`, whose metadata rows are written here."""
     if not files:
@@ -89,11 +90,9 @@ def ticket_input(
 
 
 async def create_ticket(
-    *,
-    client: Client,
-    sessions: sessionmaker[Session],
-    settings: Settings,
+    backends: Backends,
     body: TicketCreate,
+    *,
     idempotency_key: str | None,
     stale: dict[ref_claims.Key, ref_claims.Claim] | None = None,
     files: Sequence[StoredFile] = (),
@@ -107,6 +106,7 @@ async def create_ticket(
     create` is left off. `files` are in the blob store already: their metadata goes in with
     the first message.
     """
+    client, sessions, settings = backends.client, backends.sessions, backends.settings
     key = creation_key(body.requester.email, idempotency_key)
     now = datetime.now(UTC)
 
@@ -126,7 +126,7 @@ async def create_ticket(
             message = thread.store_message(
                 session, number, f"{number}:{key}:first", body.message, now
             )
-            message = with_files(session, message, files, number, now)
+            message = with_files(session, message, files, ticket=number, now=now)
             data = ticket_input(
                 session=session, body=body, number=number, key=key, message=message, refs=refs
             )
@@ -146,13 +146,13 @@ async def create_ticket(
             rpc_timeout=rpc_timeout(settings),
         )
     except WorkflowAlreadyStartedError:  # the key's ticket, closed since
-        return Created(await read_view(client, sessions, settings, number))
+        return Created(await read_view(backends, number))
     except RPCError as err:
         # The start may have landed though its answer did not: then the ticket exists.
         if not await _started(handle, settings):
             raise Unavailable("temporal") from err
     if not claim.new:
-        return Created(await read_view(client, sessions, settings, number))
+        return Created(await read_view(backends, number))
     return Created(TicketView.of(state))
 
 

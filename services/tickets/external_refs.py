@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
-from temporalio.client import Client
 
+from services.tickets.backends import Backends
 from services.tickets.commands import CLOCK_SKEW
 from services.tickets.create import Created, create_ticket
 from services.tickets.errors import Conflict, NotFound, Unavailable
@@ -58,11 +58,9 @@ class Lookup:
 
 
 async def create_with_refs(
-    *,
-    client: Client,
-    sessions: sessionmaker[Session],
-    settings: Settings,
+    backends: Backends,
     body: TicketCreate,
+    *,
     idempotency_key: str | None,
     files: Sequence[StoredFile] = (),
 ) -> Created:
@@ -77,10 +75,8 @@ async def create_with_refs(
             own = None
             if idempotency_key is not None:
                 key = creation_key(body.requester.email, idempotency_key)
-                own = await in_thread(_number_of_key, sessions, key)
-            lookup = await find_holder(
-                client=client, sessions=sessions, settings=settings, refs=body.refs(), own=own
-            )
+                own = await in_thread(_number_of_key, backends.sessions, key)
+            lookup = await find_holder(backends, body.refs(), own=own)
             if lookup.existing is not None and lookup.ref is not None:
                 if policy is OnDuplicateRef.REJECT:
                     number = lookup.existing.number
@@ -88,43 +84,31 @@ async def create_with_refs(
                 return Created(lookup.existing, new=False)
         try:
             return await create_ticket(
-                client=client,
-                sessions=sessions,
-                settings=settings,
-                body=body,
-                idempotency_key=idempotency_key,
-                stale=lookup.stale,
-                files=files,
+                backends, body, idempotency_key=idempotency_key, stale=lookup.stale, files=files
             )
         except ref_claims.Taken:
             continue  # a concurrent request claimed one first: find the ticket it attached it to
     raise Unavailable("the ticket these external references are being attached to")
 
 
-async def find_holder(
-    *,
-    client: Client,
-    sessions: sessionmaker[Session],
-    settings: Settings,
-    refs: list[ExternalRef],
-    own: str | None,
-) -> Lookup:
+async def find_holder(backends: Backends, refs: list[ExternalRef], *, own: str | None) -> Lookup:
     """The ticket holding one of `refs` (the first in their order), if any.
 
     A reference claimed by a ticket that does not hold it yet (a create or link under way)
     is waited for, up to TEMPORAL_RPC_TIMEOUT_SECONDS; then 503 (retry). Claims of `own`
     (the ticket this create's key made before) are this create's own.
     """
+    settings = backends.settings
     deadline = time.monotonic() + settings.temporal_rpc_timeout_seconds
     while True:
-        claims = await in_thread(_claims_of, sessions, [ref.key for ref in refs])
+        claims = await in_thread(_claims_of, backends.sessions, [ref.key for ref in refs])
         stale: dict[Key, Claim] = {}
         waiting = False
         for ref in refs:
             claim = claims.get(ref.key)
             if claim is None or claim.ticket == own:
                 continue
-            view, known = await _holder_view(client, sessions, settings, claim.ticket)
+            view, known = await _holder_view(backends, claim.ticket)
             if view is not None and find(view.external_refs, ref.key) is not None:
                 return Lookup(existing=view, ref=ref)
             if known and claim.older_than(datetime.now(UTC) - claim_seal(settings)):
@@ -138,16 +122,10 @@ async def find_holder(
         await asyncio.sleep(POLL)
 
 
-async def claim_for_link(
-    *,
-    client: Client,
-    sessions: sessionmaker[Session],
-    settings: Settings,
-    number: str,
-    ref: ExternalRef,
-) -> None:
+async def claim_for_link(backends: Backends, number: str, ref: ExternalRef) -> None:
     """Claim `ref` for ticket `number` before the link command: 409 if another ticket holds
     it, or is having it linked just now; 404 if no such ticket."""
+    sessions, settings = backends.sessions, backends.settings
 
     def current_claim() -> Claim | None:
         with sessions() as session:
@@ -158,7 +136,7 @@ async def claim_for_link(
     current = await in_thread(current_claim)
     replacing = None
     if current is not None and current.ticket != number:
-        view, known = await _holder_view(client, sessions, settings, current.ticket)
+        view, known = await _holder_view(backends, current.ticket)
         if view is not None and find(view.external_refs, ref.key) is not None:
             raise Conflict(f"{ref.label} is linked to ticket {current.ticket}")
         if not known or not current.older_than(datetime.now(UTC) - claim_seal(settings)):
@@ -186,13 +164,11 @@ def _claims_of(sessions: sessionmaker[Session], wanted: list[Key]) -> dict[Key, 
         return ref_claims.claims_of(session, wanted)
 
 
-async def _holder_view(
-    client: Client, sessions: sessionmaker[Session], settings: Settings, number: str
-) -> tuple[TicketView | None, bool]:
+async def _holder_view(backends: Backends, number: str) -> tuple[TicketView | None, bool]:
     """The ticket as it is now, and whether that is known: (None, True) if it does not
     exist (its create never started), (None, False) if it cannot be read just now."""
     try:
-        return await read_view(client, sessions, settings, number), True
+        return await read_view(backends, number), True
     except NotFound:
         return None, True
     except Unavailable:

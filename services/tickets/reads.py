@@ -3,9 +3,9 @@
 from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
-from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from services.tickets.backends import Backends
 from services.tickets.errors import NotFound, Unavailable
 from services.workflows.ticket_workflow import TicketWorkflow
 from shared.db.projection import stored_state
@@ -15,11 +15,10 @@ from shared.domain.models import TicketState, TicketView
 from shared.settings import Settings
 
 
-async def read_view(
-    client: Client, sessions: sessionmaker[Session], settings: Settings, number: str
-) -> TicketView:
+async def read_view(backends: Backends, number: str) -> TicketView:
     """The ticket as it is now: from its workflow, else (closed, or Temporal down) the
     projection."""
+    client, sessions, settings = backends.client, backends.sessions, backends.settings
     handle = client.get_workflow_handle_for(TicketWorkflow.run, ticket_workflow_id(number))
     try:
         return await handle.query(TicketWorkflow.view, rpc_timeout=rpc_timeout(settings))

@@ -4,10 +4,8 @@ database and settings. Intake's routes, mail-in and the web all go through it.""
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy.orm import Session, sessionmaker
-from temporalio.client import Client
-
 from services.tickets import commands, external_refs, reads
+from services.tickets.backends import Backends
 from services.tickets.commands import CommandRequest
 from services.tickets.create import Created, create_ticket
 from services.tickets.errors import NotFound
@@ -23,7 +21,6 @@ from shared.domain.models import (
     TicketView,
     TimelineEvent,
 )
-from shared.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -35,11 +32,8 @@ class Thread:
     bodies: dict[str, str]
 
 
-class Tickets:
-    def __init__(self, client: Client, sessions: sessionmaker[Session], settings: Settings) -> None:
-        self.client = client
-        self.sessions = sessions
-        self.settings = settings
+class Tickets(Backends):
+    """Every use case of tickets, for intake's routes, mail-in and the web alike."""
 
     async def create(
         self,
@@ -50,32 +44,17 @@ class Tickets:
     ) -> Created:
         """Open a ticket (or find the one this key, or one of its references, made)."""
         create = external_refs.create_with_refs if body.external_refs else create_ticket
-        return await create(
-            client=self.client,
-            sessions=self.sessions,
-            settings=self.settings,
-            body=body,
-            idempotency_key=idempotency_key,
-            files=files,
-        )
+        return await create(self, body, idempotency_key=idempotency_key, files=files)
 
     async def command(self, request: CommandRequest) -> TicketView:
-        return await commands.run_command(
-            client=self.client, sessions=self.sessions, settings=self.settings, request=request
-        )
+        return await commands.run_command(self, request)
 
     async def claim_link(self, number: str, ref: ExternalRef) -> None:
         """Claim `ref` for ticket `number` before the link command that attaches it."""
-        await external_refs.claim_for_link(
-            client=self.client,
-            sessions=self.sessions,
-            settings=self.settings,
-            number=number,
-            ref=ref,
-        )
+        await external_refs.claim_for_link(self, number, ref)
 
     async def read(self, number: str) -> TicketView:
-        return await reads.read_view(self.client, self.sessions, self.settings, number)
+        return await reads.read_view(self, number)
 
     async def thread(self, view: TicketView) -> Thread:
         def read() -> Thread:

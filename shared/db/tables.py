@@ -215,7 +215,7 @@ class Notification(Base):
 
 
 class SlaClockFact(Base):
-    """One run of one SLA clock of a ticket, recorded by the workflow's `publish_ticket` activity."""
+    """One run of one SLA clock of a ticket, recorded by the `publish_ticket` activity."""
 
     __tablename__ = "sla_clock_facts"
     __table_args__ = (

@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from shared.domain import notices as wording
 from shared.domain import sla_clocks
 from shared.domain.enums import EventKind, NotificationKind, RecipientRole, TicketStatus
 from shared.domain.models import Actor, Notice, TicketState
@@ -21,8 +22,7 @@ def close_as(state: TicketState, actor: Actor, now: datetime, kind: EventKind) -
         notice(
             NotificationKind.CLOSED,
             RecipientRole.REQUESTER,
-            f"[#{state.number}] Closed: {state.subject}",
-            f"Ticket {state.number} is now closed.",
+            *wording.closed(state),
             seq,
         )
     ]

@@ -8,6 +8,7 @@ recipient gets the same step twice, and whatever satisfies the clock cancels wha
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from shared.domain import notices as wording
 from shared.domain import sla_clocks
 from shared.domain.closing import close_as
 from shared.domain.enums import EventKind, NotificationKind, RecipientRole, TicketStatus
@@ -102,8 +103,7 @@ def _fire(state: TicketState, trigger: Trigger, now: datetime) -> list[Notice]:
             notice(
                 NotificationKind.PENDING_REMINDER,
                 owner_role(state),
-                f"[#{state.number}] No answer from the requester: {state.subject}",
-                f"Ticket {state.number} has been waiting on {state.requester.name}.",
+                *wording.pending_reminder(state),
                 seq,
             )
         ]
@@ -197,14 +197,6 @@ def _escalation_notice(
     seq: int,
     kind: NotificationKind,
 ) -> Notice:
-    label = run.clock.value.replace("_", " ")
-    if kind is NotificationKind.SLA_WARNING:
-        subject = f"[#{state.number}] {label} due soon: {state.subject}"
-        due = f"{run.due_at:%Y-%m-%d %H:%M} UTC"
-        body = f"Ticket {state.number} ({state.priority.value}) is due by {due}."
-    else:
-        subject = (
-            f"[#{state.number}] Overdue ({label}), level {state.escalation_level}: {state.subject}"
-        )
-        body = f"Ticket {state.number} ({state.priority.value}) missed its {label} target."
-    return notice(kind, role, subject, body, seq, handle=handle)
+    warning = kind is NotificationKind.SLA_WARNING
+    text = wording.sla_warning(state, run) if warning else wording.escalation(state, run)
+    return notice(kind, role, *text, seq, handle=handle)

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from shared.domain import attachments, external_refs, sla_clocks
+from shared.domain import notices as wording
 from shared.domain.closing import close_as
 from shared.domain.enums import (
     Action,
@@ -265,8 +266,7 @@ def open_ticket(data: TicketInput, now: datetime) -> tuple[TicketState, list[Not
         notice(
             NotificationKind.TICKET_RECEIVED,
             RecipientRole.REQUESTER,
-            f"[#{state.number}] We received your request: {state.subject}",
-            f"Your ticket {state.number} is open. We will reply as soon as we can.",
+            *wording.received(state),
             seq,
         )
     ]
@@ -315,16 +315,13 @@ def _assign(state: TicketState, cmd: TicketCommand, now: datetime) -> list[Notic
 
 
 def _assignment_notices(state: TicketState, seq: int, actor: str | None) -> list[Notice]:
-    if state.assignee:
-        role, subject = RecipientRole.ASSIGNEE, f"[#{state.number}] Assigned to you"
-    else:  # routed to a team: its lead hands it out
-        role, subject = RecipientRole.TEAM_LEAD, f"[#{state.number}] New ticket for your team"
+    # Routed to a team only: its lead hands it out.
+    role = RecipientRole.ASSIGNEE if state.assignee else RecipientRole.TEAM_LEAD
     return [
         notice(
             NotificationKind.ASSIGNED,
             role,
-            f"{subject}: {state.subject}",
-            f"Ticket {state.number} ({state.priority.value}) needs your attention.",
+            *wording.assigned(state),
             seq,
             exclude_agent=actor,
         )
@@ -357,8 +354,7 @@ def _transfer(state: TicketState, cmd: TicketCommand, now: datetime) -> list[Not
         notice(
             NotificationKind.TRANSFERRED,
             RecipientRole.DEPARTMENT_MANAGER,
-            f"[#{state.number}] Transferred to your department: {state.subject}",
-            f"Ticket {state.number} was transferred from {before}.",
+            *wording.transferred(state, before),
             seq,
             exclude_agent=cmd.actor.handle,
         )
@@ -377,8 +373,7 @@ def _respond(state: TicketState, cmd: TicketCommand, now: datetime) -> list[Noti
         notice(
             NotificationKind.RESPONSE,
             RecipientRole.REQUESTER,
-            f"[#{state.number}] Re: {state.subject}",
-            "",
+            *wording.response(state),
             seq,
             message_id=cmd.message.id,
         )
@@ -415,8 +410,7 @@ def _requester_reply(state: TicketState, cmd: TicketCommand, now: datetime) -> l
         notice(
             NotificationKind.REQUESTER_REPLIED,
             RecipientRole.ASSIGNEE,
-            f"[#{state.number}] New message from {state.requester.name}",
-            "",
+            *wording.requester_replied(state),
             seq,
             message_id=cmd.message.id,
         )
@@ -440,9 +434,7 @@ def _resolve(state: TicketState, cmd: TicketCommand, now: datetime) -> list[Noti
         notice(
             NotificationKind.RESOLVED,
             RecipientRole.REQUESTER,
-            f"[#{state.number}] Resolved: {state.subject}",
-            ("" if cmd.resolution else "Your request has been resolved.\n")
-            + "Reply to this ticket if the problem is not solved.",
+            *wording.resolved(state, with_message=bool(cmd.resolution)),
             seq,
             message_id=cmd.resolution.id if cmd.resolution else None,
         )

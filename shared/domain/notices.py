@@ -1,13 +1,94 @@
 """How a notice reads: the one place where notification text is put together. Pure.
 
-The lifecycle queues notices with a subject and an opening line; a notice may quote a message
-of the thread. The requester's acknowledgement also explains how to follow the ticket; its
-access token is added by the notify service at delivery, so it is never stored.
+The lifecycle queues notices with the subject and opening line written here; a notice may
+quote a message of the thread. The requester's acknowledgement also explains how to follow
+the ticket; its access token is added by the notify service at delivery, so it is never
+stored. Every subject carries "[#number]": answers by mail find their ticket by it.
 """
 
+from typing import NamedTuple
+
 from shared.domain.enums import NotificationKind, RecipientRole
-from shared.domain.models import Notice
+from shared.domain.models import ClockRun, Notice, TicketState
 from shared.domain.text import bounded_key
+
+
+class Wording(NamedTuple):
+    subject: str
+    body: str
+
+
+def received(state: TicketState) -> Wording:
+    return Wording(
+        f"[#{state.number}] We received your request: {state.subject}",
+        f"Your ticket {state.number} is open. We will reply as soon as we can.",
+    )
+
+
+def assigned(state: TicketState) -> Wording:
+    """To its assignee, or (routed to a team) to the team's lead, who hands it out."""
+    to = "Assigned to you" if state.assignee else "New ticket for your team"
+    return Wording(
+        f"[#{state.number}] {to}: {state.subject}",
+        f"Ticket {state.number} ({state.priority.value}) needs your attention.",
+    )
+
+
+def transferred(state: TicketState, before: str) -> Wording:
+    return Wording(
+        f"[#{state.number}] Transferred to your department: {state.subject}",
+        f"Ticket {state.number} was transferred from {before}.",
+    )
+
+
+def response(state: TicketState) -> Wording:
+    """The response itself is quoted below."""
+    return Wording(f"[#{state.number}] Re: {state.subject}", "")
+
+
+def requester_replied(state: TicketState) -> Wording:
+    """The message itself is quoted below."""
+    return Wording(f"[#{state.number}] New message from {state.requester.name}", "")
+
+
+def resolved(state: TicketState, *, with_message: bool) -> Wording:
+    """`with_message`: the resolution message is quoted below."""
+    opening = "" if with_message else "Your request has been resolved.\n"
+    return Wording(
+        f"[#{state.number}] Resolved: {state.subject}",
+        opening + "Reply to this ticket if the problem is not solved.",
+    )
+
+
+def closed(state: TicketState) -> Wording:
+    return Wording(
+        f"[#{state.number}] Closed: {state.subject}", f"Ticket {state.number} is now closed."
+    )
+
+
+def pending_reminder(state: TicketState) -> Wording:
+    return Wording(
+        f"[#{state.number}] No answer from the requester: {state.subject}",
+        f"Ticket {state.number} has been waiting on {state.requester.name}.",
+    )
+
+
+def sla_warning(state: TicketState, run: ClockRun) -> Wording:
+    label = run.clock.value.replace("_", " ")
+    return Wording(
+        f"[#{state.number}] {label} due soon: {state.subject}",
+        f"Ticket {state.number} ({state.priority.value}) is due by "
+        f"{run.due_at:%Y-%m-%d %H:%M} UTC.",
+    )
+
+
+def escalation(state: TicketState, run: ClockRun) -> Wording:
+    label = run.clock.value.replace("_", " ")
+    return Wording(
+        f"[#{state.number}] Overdue ({label}), level {state.escalation_level}: {state.subject}",
+        f"Ticket {state.number} ({state.priority.value}) missed its {label} target.",
+    )
+
 
 FOLLOW_UP = (
     "To follow your ticket, or to add to it, use its number and the access token below "

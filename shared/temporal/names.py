@@ -21,13 +21,39 @@ SIGNAL_LINK = "link"
 SIGNAL_UNLINK = "unlink"
 
 # The validated path: an update whose validator runs the state machine. The HTTP API sends each
-# command as the update named for its action ("update.assign", …: the history reads like the
-# ticket's story); "execute" takes any action.
+# command as the update named for its action (the history reads like the ticket's story);
+# "execute" takes any action.
 UPDATE_EXECUTE = "execute"
+UPDATE_ASSIGN = "update.assign"
+UPDATE_CHANGE_PRIORITY = "update.change_priority"
+UPDATE_TRANSFER = "update.transfer"
+UPDATE_RESPOND = "update.respond"
+UPDATE_NOTE = "update.note"
+UPDATE_REQUESTER_REPLY = "update.requester_reply"
+UPDATE_SET_PENDING = "update.set_pending"
+UPDATE_RESOLVE = "update.resolve"
+UPDATE_CLOSE = "update.close"
+UPDATE_REOPEN = "update.reopen"
+UPDATE_LINK = "update.link"
+UPDATE_UNLINK = "update.unlink"
+UPDATES: dict[Action, str] = {
+    Action.ASSIGN: UPDATE_ASSIGN,
+    Action.CHANGE_PRIORITY: UPDATE_CHANGE_PRIORITY,
+    Action.TRANSFER: UPDATE_TRANSFER,
+    Action.RESPOND: UPDATE_RESPOND,
+    Action.NOTE: UPDATE_NOTE,
+    Action.REQUESTER_REPLY: UPDATE_REQUESTER_REPLY,
+    Action.SET_PENDING: UPDATE_SET_PENDING,
+    Action.RESOLVE: UPDATE_RESOLVE,
+    Action.CLOSE: UPDATE_CLOSE,
+    Action.REOPEN: UPDATE_REOPEN,
+    Action.LINK: UPDATE_LINK,
+    Action.UNLINK: UPDATE_UNLINK,
+}
 
 
 def update_for(action: Action) -> str:
-    return f"update.{action.value}"
+    return UPDATES[action]
 
 
 QUERY_STATE = "state"

@@ -27,6 +27,7 @@ from shared.domain.models import (
     TicketCommand,
     TicketInput,
 )
+from shared.temporal import names
 from tests.messages import ref
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -251,3 +252,9 @@ def test_a_key_reused_for_another_request_is_refused() -> None:
     with pytest.raises(IllegalTransition) as refused:
         lifecycle.check(state, other, T0)
     assert refused.value.refusal is lifecycle.Refusal.KEY_REUSED
+
+
+def test_every_action_has_its_named_update() -> None:
+    """Recorded histories name these updates: each action keeps its name for good."""
+    assert set(names.UPDATES) == set(Action)
+    assert all(name == f"update.{action.value}" for action, name in names.UPDATES.items())
