@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from services.tickets.backends import Backends
@@ -16,17 +17,17 @@ from shared.settings import Settings
 
 
 async def read_view(backends: Backends, number: str) -> TicketView:
-    """The ticket as it is now: from its workflow, else (closed, or Temporal down) the
-    projection."""
+    """The ticket as it is now: from its workflow, else (closed, Temporal down, or its
+    workflow failing to answer: a task that fails, say) the projection."""
     client, sessions, settings = backends.client, backends.sessions, backends.settings
     handle = client.get_workflow_handle_for(TicketWorkflow.run, ticket_workflow_id(number))
     try:
         return await handle.query(TicketWorkflow.view, rpc_timeout=rpc_timeout(settings))
-    except RPCError as err:
+    except (RPCError, WorkflowQueryFailedError) as err:
         stored = await in_thread(stored_state_of, sessions, number)
         if stored is not None:
             return TicketView.of(stored)
-        if err.status is RPCStatusCode.NOT_FOUND:
+        if isinstance(err, RPCError) and err.status is RPCStatusCode.NOT_FOUND:
             raise NotFound(f"ticket {number}") from err
         raise Unavailable("temporal") from err
 
