@@ -1,4 +1,5 @@
-"""The notify service: records and delivers notifications exactly once per idempotency key."""
+"""The notify service: delivers the outbox's notifications and the webhooks, and lets callers
+with its token read the notifications of a ticket."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -8,13 +9,12 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from services.body_limit import BodySizeLimit
 from services.docs_assets import install_docs
 from services.notify.auth import RequireServiceToken
 from services.notify.deps import SessionsDep
 from services.notify.errors import install_error_handlers
 from services.notify.mailer import ChannelMailer, Mailer
-from services.notify.outbox import DeliveryLoop
+from services.notify.outbox import OutboxLoop
 from services.notify.routes import router
 from services.notify.wakeups import EVENTS, NOTIFICATIONS, Wakeups
 from services.notify.webhooks import WebhookLoops
@@ -33,13 +33,14 @@ def create_app(settings: Settings, mailer: Mailer | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.settings = settings
         app.state.sessions = make_sessionmaker(engine)
-        app.state.mailer = mailer or ChannelMailer.from_settings(settings)
         wakeups = Wakeups(engine)  # PostgreSQL: the loops are woken as work commits
-        delivery = None
+        outbox = None
         if settings.notify_deliver_outbox:
             wake = wakeups.event(NOTIFICATIONS)
-            delivery = DeliveryLoop(app.state.sessions, app.state.mailer, settings, wake)
-            delivery.start()
+            outbox = OutboxLoop(
+                app.state.sessions, mailer or ChannelMailer.from_settings(settings), settings, wake
+            )
+            outbox.start()
         webhooks = None
         if settings.notify_deliver_webhooks:
             feed = wakeups.event(EVENTS)
@@ -50,8 +51,8 @@ def create_app(settings: Settings, mailer: Mailer | None = None) -> FastAPI:
         wakeups.stop()
         if webhooks is not None:
             webhooks.stop()
-        if delivery is not None:
-            delivery.stop()
+        if outbox is not None:
+            outbox.stop()
         engine.dispose()
 
     # /docs and /redoc come from install_docs, with local assets; behind the token as the rest.
@@ -63,8 +64,7 @@ def create_app(settings: Settings, mailer: Mailer | None = None) -> FastAPI:
         redoc_url=None,
     )
     install_docs(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    # Outside the size limit: a caller without the token is refused before its body is read.
+    # No route takes a body, so none is read: no size limit is needed.
     app.add_middleware(RequireServiceToken, token=settings.notify_token)
     app.add_middleware(NameTheWork)
     app.add_middleware(SecurityHeaders)  # outermost: on every answer, the 401s too

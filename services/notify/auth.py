@@ -1,4 +1,4 @@
-"""Service-to-service authentication: callers of notify present its token as a bearer.
+"""Notify's service token: a caller of its API presents NOTIFY_TOKEN as a bearer.
 
 The middleware guards every path but /healthz, so the docs, the OpenAPI document and unknown
 paths are closed too; the router dependency declares the scheme in OpenAPI and checks again,

@@ -6,7 +6,6 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.notify.mailer import Mailer
 from shared.settings import Settings
 
 
@@ -25,12 +24,6 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-def get_mailer(request: Request) -> Mailer:
-    mailer: Mailer = request.app.state.mailer
-    return mailer
-
-
 SessionsDep = Annotated[sessionmaker[Session], Depends(get_sessions)]
 SessionDep = Annotated[Session, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-MailerDep = Annotated[Mailer, Depends(get_mailer)]

@@ -1,4 +1,4 @@
-"""Errors of the notify service, and the one place they become HTTP answers."""
+"""The one place where notify's errors become HTTP answers: its database down or busy."""
 
 import logging
 
@@ -12,29 +12,7 @@ from shared.db.engine import holders
 log = logging.getLogger("ticketflow.notify")
 
 
-class DeliveryInProgress(Exception):
-    """Another request holds a fresh attempt for this key."""
-
-
-class DeliveryFailed(Exception):
-    """The mail could not be handed over; the record is marked failed for a later retry."""
-
-
 def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(DeliveryInProgress)
-    async def _in_progress(_: Request, __: DeliveryInProgress) -> JSONResponse:
-        return JSONResponse({"detail": "delivery in progress"}, status_code=409)
-
-    @app.exception_handler(DeliveryFailed)
-    async def _failed(_: Request, err: DeliveryFailed) -> JSONResponse:
-        log.warning("delivery failed, caller will retry: %s", err)
-        # The SMTP error stays in the record's last_error; callers only need to retry.
-        return JSONResponse(
-            {"detail": "delivery failed, retry later"},
-            status_code=503,
-            headers={"Retry-After": "5"},
-        )
-
     @app.exception_handler(DBAPIError)
     async def _database_down(_: Request, err: DBAPIError) -> JSONResponse:
         # err.orig only: the full message carries the statement's parameters (mail bodies).

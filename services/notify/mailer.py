@@ -68,7 +68,7 @@ class Sender:
 
 
 def build_message(mail: OutgoingMail, sender: Sender, now: datetime) -> EmailMessage:
-    """The message to send. Header values are scrubbed to one line whatever was stored (notify
+    """The message to send. Header values are scrubbed to one line whatever was stored (intake
     refuses such input, older records may predate that), and the policy encodes non-ASCII
     headers (RFC 2047, or raw UTF-8 when smtplib sends with SMTPUTF8).
 

@@ -1,9 +1,9 @@
 """The outbox's delivery loop: notifications the ticket workflows queued (in the same
 transaction as the change they tell of) are claimed one at a time and delivered.
 
-A claim is a conditional update, so of several notify processes exactly one delivers each
-notification. A failed delivery is retried with backoff; after a day it is marked
-undeliverable, which admins see (GET /api/v1/notifications/undeliverable).
+A claim is a conditional update (services/notify/outbox_lease.py), so of several notify
+processes exactly one delivers each notification. A failed delivery is retried with backoff;
+after a day it is marked undeliverable, which admins see (intake's GET /api/v1/admin/alerts).
 """
 
 import logging
@@ -14,12 +14,13 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.notify import service
-from services.notify.mailer import DeliveryError, Mailer
+from services.notify.mailer import DeliveryError, Mailer, OutgoingMail
+from services.notify.outbox_lease import ATTEMPT_LEASE, claim_attempt, finish_attempt
 from services.notify.schemas import as_utc
 from shared.access import requester_token
 from shared.db.tables import Notification
-from shared.domain.enums import DeliveryStatus, NotificationKind
+from shared.domain.enums import Channel, DeliveryStatus, NotificationKind
+from shared.domain.notices import is_automatic
 from shared.settings import Settings
 
 log = logging.getLogger("ticketflow.notify.outbox")
@@ -36,7 +37,7 @@ def backoff(attempts: int) -> timedelta:
 
 def due(session: Session, now: datetime) -> list[Notification]:
     """Queued notifications, failed ones whose backoff has passed, and abandoned attempts."""
-    stale = now - service.ATTEMPT_LEASE
+    stale = now - ATTEMPT_LEASE
     rows = session.scalars(
         select(Notification)
         .where(
@@ -70,22 +71,35 @@ def deliver_due(sessions: sessionmaker[Session], mailer: Mailer, settings: Setti
     with sessions() as session:
         rows = due(session, now)
     for row in rows:
-        if not service.claim(sessions, row, now):
+        if not claim_attempt(sessions, row, now):
             continue  # another notify process took it
         if now - as_utc(row.created_at) > GIVE_UP_AFTER:
-            service.finish(sessions, row.id, DeliveryStatus.UNDELIVERABLE, error=row.last_error)
+            finish_attempt(sessions, row.id, DeliveryStatus.UNDELIVERABLE, error=row.last_error)
             log.error("notification %s undeliverable: %s", row.idempotency_key, row.last_error)
             continue
-        mail = service.outgoing(row)
+        mail = outgoing_mail(row)
         if row.kind == NotificationKind.TICKET_RECEIVED.value:
             mail = replace(mail, body=mail.body + _access(settings, row.ticket))
         try:
             sent_as = mailer.deliver(mail)
         except DeliveryError as err:
-            service.finish(sessions, row.id, DeliveryStatus.FAILED, error=str(err))
+            finish_attempt(sessions, row.id, DeliveryStatus.FAILED, error=str(err))
             continue
-        service.finish(sessions, row.id, DeliveryStatus.SENT, message_id=sent_as)
+        finish_attempt(sessions, row.id, DeliveryStatus.SENT, message_id=sent_as)
     return len(rows)
+
+
+def outgoing_mail(row: Notification) -> OutgoingMail:
+    return OutgoingMail(
+        idempotency_key=row.idempotency_key,
+        ticket=row.ticket,
+        channel=Channel(row.channel),
+        recipient_name=row.recipient_name,
+        recipient_email=row.recipient_email,
+        subject=row.subject,
+        body=row.body,
+        automatic=is_automatic(NotificationKind(row.kind)),
+    )
 
 
 def _access(settings: Settings, ticket: str) -> str:
@@ -98,7 +112,7 @@ def _access(settings: Settings, ticket: str) -> str:
     )
 
 
-class DeliveryLoop:
+class OutboxLoop:
     """Runs `deliver_due` on a thread until stopped."""
 
     def __init__(

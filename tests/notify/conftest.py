@@ -87,7 +87,6 @@ def settings(notify_db_url: str, sink: MailSink) -> Settings:
         smtp_host="127.0.0.1",
         smtp_port=sink.port,
         mail_from="helpdesk@ticketflow.test",
-        max_body_bytes=4096,
         notify_token=TOKEN,
     )
 

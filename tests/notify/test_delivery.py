@@ -1,187 +1,234 @@
-"""Delivery through the real SMTP sink: once per key, retried after failures, never twice."""
+"""The outbox's delivery through the real SMTP sink: what the workflows queued is mailed once,
+retried after failures, given up after a day, and never sent twice by concurrent passes."""
 
 import email
 import threading
+import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from email.message import Message
 
-import httpx
-from sqlalchemy import create_engine, select, update
-from sqlalchemy.orm import Session
+import pytest
+from sqlalchemy import update
+from sqlalchemy.orm import Session, sessionmaker
 
-from services.notify.mailer import IDEMPOTENCY_HEADER
+from services.notify.mailer import IDEMPOTENCY_HEADER, ChannelMailer
+from services.notify.outbox import deliver_due
+from services.notify.outbox_lease import ATTEMPT_LEASE, claim_attempt
+from shared.access import requester_token
+from shared.db.engine import make_engine, make_sessionmaker
 from shared.db.tables import Notification
+from shared.domain.enums import DeliveryStatus
 from shared.domain.mail.trust import keyed_message_id
 from shared.settings import Settings
+from tests.notify.builders import notification, queue, stored
 from tests.notify.conftest import MailSink
-from tests.notify.payloads import notification
 
 
-def post_together(
-    client: httpx.Client, payload: dict[str, Any], times: int
-) -> list[httpx.Response]:
-    """POST the same body from `times` threads released at the same instant."""
-    barrier = threading.Barrier(times)
-
-    def post(_: int) -> httpx.Response:
-        barrier.wait()
-        return client.post("/api/v1/notifications", json=payload)
-
-    with ThreadPoolExecutor(max_workers=times) as pool:
-        return list(pool.map(post, range(times)))
+@pytest.fixture
+def sessions(settings: Settings) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(settings.database_url)
+    yield make_sessionmaker(engine)
+    engine.dispose()
 
 
-def stored(settings: Settings, key: str) -> Notification:
-    engine = create_engine(settings.database_url)
+def deliver(sessions: sessionmaker[Session], settings: Settings) -> int:
+    """One pass of the outbox's loop, with the mailer the service builds from its settings."""
+    return deliver_due(sessions, ChannelMailer.from_settings(settings), settings)
+
+
+def mails(sink: MailSink) -> list[Message]:
+    return [email.message_from_bytes(eml.read_bytes()) for eml in sink.mails()]
+
+
+def set_columns(settings: Settings, key: str, **values: object) -> None:
+    engine = make_engine(settings.database_url)
     try:
-        with Session(engine) as session:
-            return session.scalars(
-                select(Notification).where(Notification.idempotency_key == key)
-            ).one()
+        with engine.begin() as conn:
+            conn.execute(
+                update(Notification).where(Notification.idempotency_key == key).values(**values)
+            )
     finally:
         engine.dispose()
 
 
-def test_new_notification_is_delivered_as_mail(
-    client: httpx.Client, sink: MailSink, settings: Settings
+def test_a_queued_notification_is_delivered_as_mail(
+    sessions: sessionmaker[Session], sink: MailSink, settings: Settings
 ) -> None:
-    payload = notification()
-    response = client.post("/api/v1/notifications", json=payload)
-    assert response.status_code == 201, response.text
-    record = response.json()
-    assert record["status"] == "sent"
-    assert record["attempts"] == 1
-    assert record["sent_at"] is not None
-    assert record["recipient"] == payload["recipient"]
-    [eml] = sink.mails()
-    mail = email.message_from_bytes(eml.read_bytes())
+    row = notification(kind="response", subject="[#100001] Re: Online banking down")
+    queue(settings.database_url, row)
+    assert deliver(sessions, settings) == 1
+    [mail] = mails(sink)
     assert mail["To"] == "Alice Customer <alice@example.com>"
     assert mail["From"] == "helpdesk@ticketflow.test"
-    assert mail["Subject"] == payload["subject"]
-    assert mail[IDEMPOTENCY_HEADER] == payload["idempotency_key"]
-    assert mail["Message-ID"] == keyed_message_id(
-        payload["idempotency_key"], secret_key=settings.secret_key, mail_from=settings.mail_from
-    )
     assert mail["Reply-To"] == "helpdesk@ticketflow.test"
-    assert payload["body"] in mail.get_payload()
-
-
-def test_repeated_key_delivers_once(client: httpx.Client, sink: MailSink) -> None:
-    payload = notification()
-    first = client.post("/api/v1/notifications", json=payload)
-    second = client.post("/api/v1/notifications", json=payload)
-    assert (first.status_code, second.status_code) == (201, 200)
-    assert second.json() == first.json()
+    assert mail["Subject"] == row["subject"]
+    assert mail[IDEMPOTENCY_HEADER] == row["idempotency_key"]
+    assert mail["Message-ID"] == keyed_message_id(
+        row["idempotency_key"], secret_key=settings.secret_key, mail_from=settings.mail_from
+    )
+    assert row["body"] in mail.get_payload()
+    record = stored(settings.database_url, row["idempotency_key"])
+    assert (record.status, record.attempts, record.last_error) == ("sent", 1, None)
+    # Mail-in finds a reply's ticket by the Message-ID it answers.
+    assert record.message_id == mail["Message-ID"]
+    assert deliver(sessions, settings) == 0
     assert len(sink.mails()) == 1
 
 
-def test_concurrent_duplicates_deliver_one_mail(client: httpx.Client, sink: MailSink) -> None:
-    payload = notification()
-    responses = post_together(client, payload, times=10)
-    codes = sorted(r.status_code for r in responses)
-    assert codes.count(201) == 1, codes
-    assert set(codes) <= {200, 201, 409}, codes
-    assert len(sink.mails()) == 1
-    after = client.post("/api/v1/notifications", json=payload)
-    assert after.status_code == 200
-    assert after.json()["attempts"] == 1
+def test_the_acknowledgement_carries_the_access_token_which_is_never_stored(
+    sessions: sessionmaker[Session], sink: MailSink, settings: Settings
+) -> None:
+    acknowledgement = notification(ticket="200002")
+    response = notification(ticket="200002", kind="response")
+    queue(settings.database_url, acknowledgement, response)
+    assert deliver(sessions, settings) == 2
+    token = requester_token(settings.secret_key, "200002")
+    by_key = {mail[IDEMPOTENCY_HEADER]: mail.get_payload() for mail in mails(sink)}
+    assert f"Access token: {token}" in by_key[acknowledgement["idempotency_key"]]
+    assert token not in by_key[response["idempotency_key"]]
+    assert token not in stored(settings.database_url, acknowledgement["idempotency_key"]).body
 
 
-def test_smtp_outage_fails_then_retry_delivers(
-    client: httpx.Client, sink: MailSink, settings: Settings
+def test_automatic_notifications_are_marked_and_a_persons_response_is_not(
+    sessions: sessionmaker[Session], sink: MailSink, settings: Settings
+) -> None:
+    """Autoresponders of other help desks must not answer an acknowledgement."""
+    acknowledgement = notification()
+    response = notification(kind="response", subject="[#100001] Re: Online banking down")
+    queue(settings.database_url, acknowledgement, response)
+    deliver(sessions, settings)
+    by_key = {mail[IDEMPOTENCY_HEADER]: mail for mail in mails(sink)}
+    for row, automatic in ((acknowledgement, True), (response, False)):
+        mail = by_key[row["idempotency_key"]]
+        assert (mail["Auto-Submitted"] == "auto-generated") is automatic
+        assert (mail["X-Auto-Response-Suppress"] == "All") is automatic
+
+
+def test_the_log_channel_records_without_mail(
+    sessions: sessionmaker[Session], sink: MailSink, settings: Settings
+) -> None:
+    row = notification(channel="log")
+    queue(settings.database_url, row)
+    assert deliver(sessions, settings) == 1
+    assert sink.mails() == []
+    record = stored(settings.database_url, row["idempotency_key"])
+    assert (record.status, record.attempts, record.message_id) == ("sent", 1, None)
+
+
+def test_an_smtp_outage_fails_and_a_pass_after_the_backoff_delivers(
+    sessions: sessionmaker[Session], sink: MailSink, settings: Settings
 ) -> None:
     sink.stop()
-    payload = notification()
-    down = client.post("/api/v1/notifications", json=payload)
-    assert down.status_code == 503
-    assert down.json() == {"detail": "delivery failed, retry later"}
-    failed = stored(settings, payload["idempotency_key"])
+    row = notification()
+    key = row["idempotency_key"]
+    queue(settings.database_url, row)
+    deliver(sessions, settings)
+    failed = stored(settings.database_url, key)
     assert (failed.status, failed.attempts) == ("failed", 1)
     assert failed.last_error
     sink.start()
-    retry = client.post("/api/v1/notifications", json=payload)
-    assert retry.status_code == 200, retry.text
-    assert (retry.json()["status"], retry.json()["attempts"]) == ("sent", 2)
-    assert len(sink.mails()) == 1
-    assert stored(settings, payload["idempotency_key"]).last_error is None
-
-
-def _age_record(settings: Settings, key: str, age: timedelta) -> None:
-    engine = create_engine(settings.database_url)
-    with engine.begin() as conn:
-        conn.execute(
-            update(Notification)
-            .where(Notification.idempotency_key == key)
-            .values(status="pending", attempts=0, sent_at=None, created_at=datetime.now(UTC) - age)
-        )
-    engine.dispose()
-
-
-def test_concurrent_retries_of_a_failed_record_deliver_one_mail(
-    client: httpx.Client, sink: MailSink
-) -> None:
-    sink.stop()
-    payload = notification()
-    assert client.post("/api/v1/notifications", json=payload).status_code == 503
-    sink.start()
-    responses = post_together(client, payload, times=10)
-    codes = [r.status_code for r in responses]
-    assert set(codes) <= {200, 409}, codes
-    assert len(sink.mails()) == 1
-    final = client.post("/api/v1/notifications", json=payload).json()
-    assert (final["status"], final["attempts"]) == ("sent", 2)
-
-
-def test_fresh_pending_record_answers_409(
-    client: httpx.Client, sink: MailSink, settings: Settings
-) -> None:
-    payload = notification()
-    assert client.post("/api/v1/notifications", json=payload).status_code == 201
-    _age_record(settings, payload["idempotency_key"], timedelta(seconds=5))
-    response = client.post("/api/v1/notifications", json=payload)
-    assert response.status_code == 409
-    assert response.json() == {"detail": "delivery in progress"}
-    assert len(sink.mails()) == 1
-
-
-def test_abandoned_pending_record_is_claimed_and_delivered(
-    client: httpx.Client, sink: MailSink, settings: Settings
-) -> None:
-    payload = notification()
-    assert client.post("/api/v1/notifications", json=payload).status_code == 201
-    # As if the process died mid-delivery two minutes ago.
-    _age_record(settings, payload["idempotency_key"], timedelta(minutes=2))
-    response = client.post("/api/v1/notifications", json=payload)
-    assert response.status_code == 200
-    assert (response.json()["status"], response.json()["attempts"]) == ("sent", 1)
-    assert len(sink.mails()) == 2
-
-
-def test_log_channel_records_without_mail(client: httpx.Client, sink: MailSink) -> None:
-    response = client.post("/api/v1/notifications", json=notification(channel="log"))
-    assert response.status_code == 201
-    assert response.json()["status"] == "sent"
+    deliver(sessions, settings)  # within the backoff: left alone
     assert sink.mails() == []
+    assert stored(settings.database_url, key).attempts == 1
+    set_columns(settings, key, sent_at=datetime.now(UTC) - timedelta(seconds=3))
+    assert deliver(sessions, settings) == 1
+    retried = stored(settings.database_url, key)
+    assert (retried.status, retried.attempts, retried.last_error) == ("sent", 2, None)
+    assert len(sink.mails()) == 1
 
 
-def test_a_sent_mail_keeps_its_message_id_and_automatic_ones_are_marked(
-    client: httpx.Client, sink: MailSink, settings: Settings
+def test_a_running_attempt_is_left_to_its_process_and_an_abandoned_one_is_taken_over(
+    sessions: sessionmaker[Session], sink: MailSink, settings: Settings
 ) -> None:
-    """Mail-in finds a reply's ticket by the Message-ID it answers; autoresponders of other
-    help desks must not answer an acknowledgement, but a person's response is unmarked."""
-    acknowledgement = notification()
-    response = notification(
-        idempotency_key="100001:3:response:alice@example.com",
-        kind="response",
-        subject="[#100001] Re: Online banking down",
+    running = notification(status="pending", sent_at=datetime.now(UTC) - timedelta(seconds=5))
+    abandoned = notification(
+        status="pending", sent_at=datetime.now(UTC) - ATTEMPT_LEASE - timedelta(minutes=1)
     )
-    for payload in (acknowledgement, response):
-        assert client.post("/api/v1/notifications", json=payload).status_code == 201
-    mails = [email.message_from_bytes(eml.read_bytes()) for eml in sink.mails()]
-    by_key = {mail[IDEMPOTENCY_HEADER]: mail for mail in mails}
-    for payload, automatic in ((acknowledgement, True), (response, False)):
-        mail = by_key[payload["idempotency_key"]]
-        assert stored(settings, payload["idempotency_key"]).message_id == mail["Message-ID"]
-        assert (mail["Auto-Submitted"] == "auto-generated") is automatic
-        assert (mail["X-Auto-Response-Suppress"] == "All") is automatic
+    queue(settings.database_url, running, abandoned)
+    deliver(sessions, settings)
+    [mail] = mails(sink)
+    assert mail[IDEMPOTENCY_HEADER] == abandoned["idempotency_key"]
+    left = stored(settings.database_url, running["idempotency_key"])
+    assert (left.status, left.attempts) == ("pending", 0)
+    taken = stored(settings.database_url, abandoned["idempotency_key"])
+    assert (taken.status, taken.attempts) == ("sent", 1)
+
+
+def test_a_notification_failing_for_over_a_day_becomes_undeliverable(
+    sessions: sessionmaker[Session], sink: MailSink, settings: Settings
+) -> None:
+    row = notification(
+        status="failed",
+        attempts=40,
+        last_error="SMTPRecipientsRefused",
+        created_at=datetime.now(UTC) - timedelta(days=1, minutes=1),
+        sent_at=datetime.now(UTC) - timedelta(minutes=10),
+    )
+    queue(settings.database_url, row)
+    assert deliver(sessions, settings) == 1
+    assert sink.mails() == []
+    record = stored(settings.database_url, row["idempotency_key"])
+    assert (record.status, record.attempts) == ("undeliverable", 41)
+    assert record.last_error == "SMTPRecipientsRefused"
+
+
+def test_concurrent_passes_deliver_each_notification_once(
+    sessions: sessionmaker[Session], sink: MailSink, settings: Settings
+) -> None:
+    rows = [notification() for _ in range(6)]
+    queue(settings.database_url, *rows)
+    barrier = threading.Barrier(4)
+
+    def one_pass(_: int) -> int:
+        barrier.wait()
+        return deliver(sessions, settings)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(one_pass, range(4)))
+    assert sorted(mail[IDEMPOTENCY_HEADER] for mail in mails(sink)) == sorted(
+        row["idempotency_key"] for row in rows
+    )
+    for row in rows:
+        assert stored(settings.database_url, row["idempotency_key"]).attempts == 1
+
+
+@pytest.mark.parametrize(
+    "columns",
+    [
+        {"status": "queued"},
+        {"status": "failed", "attempts": 1, "sent_at": datetime.now(UTC) - timedelta(hours=1)},
+        {"status": "pending", "sent_at": datetime.now(UTC) - timedelta(hours=1)},
+    ],
+    ids=["queued", "failed", "abandoned"],
+)
+def test_of_concurrent_claims_on_one_attempt_exactly_one_wins(
+    sessions: sessionmaker[Session], settings: Settings, columns: dict[str, object]
+) -> None:
+    row = notification(**columns)
+    queue(settings.database_url, row)
+    seen = stored(settings.database_url, row["idempotency_key"])
+    barrier = threading.Barrier(8)
+
+    def claim(_: int) -> bool:
+        barrier.wait()
+        return claim_attempt(sessions, seen, datetime.now(UTC))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        won = list(pool.map(claim, range(8)))
+    assert won.count(True) == 1, won
+    assert stored(settings.database_url, row["idempotency_key"]).status == "pending"
+
+
+def test_the_running_service_delivers_what_is_queued(
+    base_url: str, sink: MailSink, settings: Settings
+) -> None:
+    row = notification()
+    queue(settings.database_url, row)
+    deadline = time.monotonic() + 15
+    while stored(settings.database_url, row["idempotency_key"]).status != DeliveryStatus.SENT:
+        assert time.monotonic() < deadline, "the queued notification was not delivered"
+        time.sleep(0.05)
+    [mail] = mails(sink)
+    assert mail[IDEMPOTENCY_HEADER] == row["idempotency_key"]

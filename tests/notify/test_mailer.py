@@ -20,9 +20,10 @@ from services.notify.mailer import (
     Sender,
     build_message,
 )
+from services.processes import free_port
 from shared.domain.enums import Channel
 from shared.domain.mail.trust import is_keyed
-from tests.notify.conftest import MailSink, free_port
+from tests.notify.conftest import MailSink
 
 SENDER = Sender(
     mail_from="helpdesk@ticketflow.test", reply_to="replies@ticketflow.test", secret_key="s" * 32
