@@ -10,7 +10,6 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from services.intake.app import create_app as create_intake
-from services.notify.app import create_app as create_notify
 from shared.settings import Settings
 
 ERROR_BODY = {"$ref": "#/components/schemas/ErrorBody"}
@@ -59,12 +58,6 @@ def test_intake_422_may_be_a_reused_idempotency_key(tmp_path: Path) -> None:
         assert "Idempotency-Key" in invalid["description"], label
         either = invalid["content"]["application/json"]["schema"]
         assert either == {"anyOf": [FAULTS, ERROR_BODY]}, label
-
-
-def test_notify_declares_400_and_413_for_a_new_notification(tmp_path: Path) -> None:
-    schema = document(create_notify, tmp_path)
-    responses = schema["paths"]["/api/v1/notifications"]["post"]["responses"]
-    assert {"400", "413"} <= set(responses)
 
 
 def test_the_undecodable_body_answer_is_an_error_body(tmp_path: Path) -> None:

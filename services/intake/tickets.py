@@ -40,7 +40,7 @@ from shared.db.attachments import StoredFile
 from shared.db.threads import in_thread
 from shared.domain.enums import Action, ActorKind
 from shared.domain.external_refs import ID_MAX, SYSTEM_PATTERN, id_problem
-from shared.domain.models import Actor, ExternalRef, TicketView
+from shared.domain.models import Actor, TicketView
 from shared.domain.scopes import Scope
 
 Command = CommandRequest
@@ -207,7 +207,7 @@ async def assign(
     number: Number, body: AssignBody, agent: WritingAgent, ctx: CommandCtx
 ) -> TicketRead:
     return await _send(
-        ctx, Command(number, agent.actor(), Action.ASSIGN, agent=body.agent, team=body.team)
+        ctx, Command(number, agent.actor(), Action.ASSIGN, body)
     )
 
 
@@ -215,18 +215,14 @@ async def assign(
 async def change_priority(
     number: Number, body: PriorityBody, agent: WritingAgent, ctx: CommandCtx
 ) -> TicketRead:
-    return await _send(
-        ctx, Command(number, agent.actor(), Action.CHANGE_PRIORITY, priority=body.priority)
-    )
+    return await _send(ctx, Command(number, agent.actor(), Action.CHANGE_PRIORITY, body))
 
 
 @router.post("/{number}/transfer")
 async def transfer(
     number: Number, body: TransferBody, agent: WritingAgent, ctx: CommandCtx
 ) -> TicketRead:
-    return await _send(
-        ctx, Command(number, agent.actor(), Action.TRANSFER, department=body.department)
-    )
+    return await _send(ctx, Command(number, agent.actor(), Action.TRANSFER, body))
 
 
 @router.post("/{number}/replies")
@@ -250,14 +246,10 @@ async def send_reply(
     if isinstance(principal, RequesterPrincipal):
         authorise_reader(principal, ctx.tickets.settings.secret_key, number)
         actor = Actor(kind=ActorKind.REQUESTER, name="requester")
-        command = Command(
-            number, actor, Action.REQUESTER_REPLY, message=body.message, files=tuple(files)
-        )
+        command = Command(number, actor, Action.REQUESTER_REPLY, body, files=tuple(files))
         return await _send(ctx, command)
     staff = staff_with(principal, Scope.TICKETS_WRITE)
-    command = Command(
-        number, staff.actor(), Action.RESPOND, message=body.message, files=tuple(files)
-    )
+    command = Command(number, staff.actor(), Action.RESPOND, body, files=tuple(files))
     return await _send(ctx, command)
 
 
@@ -271,7 +263,7 @@ async def add_note(
 async def send_note(
     ctx: TicketContext, number: str, agent: Staff, body: MessageBody, files: Files = ()
 ) -> TicketRead:
-    command = Command(number, agent.actor(), Action.NOTE, message=body.message, files=tuple(files))
+    command = Command(number, agent.actor(), Action.NOTE, body, files=tuple(files))
     return await _send(ctx, command)
 
 
@@ -283,8 +275,8 @@ async def set_pending(
     body: PendingBody | None = None,
 ) -> TicketRead:
     """Wait on the requester: the resolution clock pauses until the ticket leaves pending."""
-    remind_at = body.remind_at if body else None
-    return await _send(ctx, Command(number, agent.actor(), Action.SET_PENDING, remind_at=remind_at))
+    command = Command(number, agent.actor(), Action.SET_PENDING, body or PendingBody())
+    return await _send(ctx, command)
 
 
 @router.post("/{number}/resolve")
@@ -294,8 +286,7 @@ async def resolve(
     ctx: CommandCtx,
     body: ResolveBody | None = None,
 ) -> TicketRead:
-    resolution = body.resolution if body else None
-    return await _send(ctx, Command(number, agent.actor(), Action.RESOLVE, resolution=resolution))
+    return await _send(ctx, Command(number, agent.actor(), Action.RESOLVE, body or ResolveBody()))
 
 
 @router.post("/{number}/close")
@@ -312,9 +303,8 @@ async def reopen(number: Number, agent: WritingAgent, ctx: CommandCtx) -> Ticket
 async def link(number: Number, body: LinkBody, agent: WritingAgent, ctx: CommandCtx) -> TicketRead:
     """Link the ticket to a record of another system, or give a linked one a new url (409 if
     another ticket holds it, 413 past 20 references)."""
-    ref = body.ref()
-    await ctx.tickets.claim_link(number, ref)
-    return await _send(ctx, Command(number, agent.actor(), Action.LINK, external_ref=ref))
+    await ctx.tickets.claim_link(number, body.ref())
+    return await _send(ctx, Command(number, agent.actor(), Action.LINK, body))
 
 
 @router.delete("/{number}/links/{system}/{ref_id:path}")
@@ -329,8 +319,9 @@ async def unlink(
     problem = id_problem(ref_id)
     if problem is not None:
         raise Refused(422, f"external reference id {problem}")
-    ref = ExternalRef(system=system, id=ref_id)
-    return await _send(ctx, Command(number, agent.actor(), Action.UNLINK, external_ref=ref))
+    # Checked by the path's rules and `id_problem` above.
+    ref = LinkBody.model_construct(system=system, id=ref_id, url=None)
+    return await _send(ctx, Command(number, agent.actor(), Action.UNLINK, ref))
 
 
 async def _send(ctx: TicketContext, command: Command) -> TicketRead:

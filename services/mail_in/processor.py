@@ -21,7 +21,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from services.tickets.commands import CommandRequest
 from services.tickets.errors import Conflict, NotApplied, NotFound, Rejected, Unavailable
-from services.tickets.inputs import RequesterIn, TicketCreate
+from services.tickets.inputs import MessageBody, RequesterIn, TicketCreate
 from services.tickets.service import Tickets
 from shared.blobs import BlobStore, blob_store
 from shared.db import mail_in as log_db
@@ -258,14 +258,10 @@ class MailIn:
             text = content.message_text(message.text, drop_note_marker=decision.note)
             unverified = False
         files, left = await self._store(message)
+        # The text obeys the API's message rules (a mail's text is not a request body).
+        args = MessageBody.model_construct(message=_BODY.validate_python(text))
         request = CommandRequest(
-            number,
-            actor,
-            action,
-            key,
-            message=_BODY.validate_python(text),
-            files=files,
-            unverified=unverified,
+            number, actor, action, args, key=key, files=files, unverified=unverified
         )
         await self._tickets.command(request)
         return Result(outcome, number, detail + left)

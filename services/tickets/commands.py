@@ -7,7 +7,7 @@ caller stops waiting, and the workflow refuses it after that.
 
 import asyncio
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -23,7 +23,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from services.tickets.backends import Backends
 from services.tickets.create import with_files
 from services.tickets.errors import Conflict, NotApplied, NotFound, Rejected, Unavailable
-from services.tickets.keys import files_asked, fingerprint
+from services.tickets.inputs import CommandArgs, NoArgs
+from services.tickets.keys import command_fingerprint
 from services.tickets.reads import stored_state_of
 from services.workflows.starts import start_options
 from services.workflows.ticket_workflow import WORKFLOW_TASK_TIMEOUT, TicketWorkflow
@@ -32,16 +33,18 @@ from shared.db.attachments import StoredFile
 from shared.db.tables import Agent, Department, Team
 from shared.db.threads import in_thread
 from shared.domain import lifecycle
-from shared.domain.enums import Action, Priority, Role
+from shared.domain.enums import Action, Role
 from shared.domain.ids import ticket_workflow_id
 from shared.domain.lifecycle import IllegalTransition, Refusal
-from shared.domain.models import Actor, ExternalRef, TicketCommand, TicketInput, TicketView
+from shared.domain.models import Actor, TicketCommand, TicketInput, TicketView
 from shared.settings import Settings
 from shared.temporal import names
 
 # Allowance for the clocks of this host and the Temporal server to differ.
 CLOCK_SKEW = timedelta(seconds=2)
 REFUSALS = {refusal.value: refusal for refusal in Refusal}
+# The arguments that hold text: stored in the thread, sent as references.
+TEXT_FIELDS = ("message", "resolution")
 
 
 @dataclass(frozen=True)
@@ -51,19 +54,13 @@ class CommandRequest:
     number: str
     actor: Actor
     action: Action
+    # The action's arguments, as the route took them (NoArgs for close and reopen).
+    args: CommandArgs = field(default_factory=NoArgs)
     key: str | None = None
-    agent: str | None = None
-    team: str | None = None
-    priority: Priority | None = None
-    department: str | None = None
-    message: str | None = None
-    resolution: str | None = None
-    remind_at: datetime | None = None
     # If-Match: the version the caller saw; the workflow refuses the command (412) if the
     # ticket is at another one.
     expected_version: int | None = None
-    external_ref: ExternalRef | None = None
-    # Files of `message`, already in the blob store.
+    # Files of the message, already in the blob store.
     files: tuple[StoredFile, ...] = ()
     # A requester's message whose sender is not proven (mail with a From alone).
     unverified: bool = False
@@ -99,66 +96,53 @@ async def run_command(backends: Backends, request: CommandRequest) -> TicketView
 
 def _command(backends: Backends, request: CommandRequest) -> TicketCommand:
     sessions, settings = backends.sessions, backends.settings
-    asked: dict[str, object] = {
-        "action": request.action.value,
-        "agent": request.agent,
-        "team": request.team,
-        "priority": request.priority,
-        "department": request.department,
-        "message": request.message,
-        "resolution": request.resolution,
-        "remind_at": request.remind_at,
-        **files_asked(request.files),
-    }
-    if request.external_ref is not None:
-        # Only where there is one: other commands keep the fingerprints they had before.
-        asked["external_ref"] = request.external_ref.model_dump()
+    fields = request.args.command_fields()
     if request.unverified:
-        asked["unverified"] = True  # likewise
-    digest = fingerprint(asked)
+        fields["unverified"] = True
+    digest = command_fingerprint(request.action, fields, request.files)
     actor = request.actor
     # A client's Idempotency-Key makes a retried command the same update; else a fresh id.
     command_id = f"{actor.kind}:{actor.handle or ''}:{request.key or uuid.uuid4().hex}"
     now = datetime.now(UTC)
     with sessions.begin() as session:
         check_handles(
-            session=session, agent=request.agent, team=request.team, department=request.department
+            session=session,
+            agent=_text(fields, "agent"),
+            team=_text(fields, "team"),
+            department=_text(fields, "department"),
         )
-        schedule = None
-        if request.department is not None:
+        department = _text(fields, "department")
+        if department is not None:
             # The new department's hours (None: the ticket falls back to its plan's).
-            row = session.get(Department, request.department)
+            row = session.get(Department, department)
             if row is not None and row.schedule:
-                schedule = directory.business_hours(session, row.schedule)
-        refs = {
-            name: thread.store_message(
-                session, request.number, f"{command_id}:{digest}:{name}", text, now
-            )
-            for name, text in (("message", request.message), ("resolution", request.resolution))
-            if text is not None
+                fields["schedule"] = directory.business_hours(session, row.schedule)
+        # Texts go to the thread store; the command carries references to them.
+        for name in TEXT_FIELDS:
+            text = _text(fields, name)
+            if text is not None:
+                ref = thread.store_message(
+                    session, request.number, f"{command_id}:{digest}:{name}", text, now
+                )
+                if name == "message":
+                    ref = with_files(session, ref, request.files, ticket=request.number, now=now)
+                fields[name] = ref
+    return TicketCommand.model_validate(
+        {
+            **fields,
+            "command_id": command_id,
+            "action": request.action,
+            "actor": actor,
+            "fingerprint": digest,
+            "expires_at": now + timedelta(seconds=settings.command_timeout_seconds),
+            "expected_version": request.expected_version,
         }
-        if "message" in refs:
-            refs["message"] = with_files(
-                session, refs["message"], request.files, ticket=request.number, now=now
-            )
-    return TicketCommand(
-        command_id=command_id,
-        action=request.action,
-        actor=actor,
-        agent=request.agent,
-        team=request.team,
-        priority=request.priority,
-        department=request.department,
-        message=refs.get("message"),
-        resolution=refs.get("resolution"),
-        remind_at=request.remind_at,
-        external_ref=request.external_ref,
-        schedule=schedule,
-        fingerprint=digest,
-        expires_at=now + timedelta(seconds=settings.command_timeout_seconds),
-        expected_version=request.expected_version,
-        unverified=request.unverified,
     )
+
+
+def _text(fields: dict[str, object], name: str) -> str | None:
+    value = fields.get(name)
+    return value if isinstance(value, str) else None
 
 
 async def _settle(

@@ -103,32 +103,49 @@ class TicketCreate(Strict):
         return [ref.ref() for ref in self.external_refs]
 
 
-class AssignBody(Strict):
+class CommandArgs(Strict):
+    """An action's arguments: the API's request body, carried as is to the service, which
+    turns it into the workflow's flat command (`command_fields`, with texts stored as
+    references)."""
+
+    def command_fields(self) -> dict[str, object]:
+        return self.model_dump()
+
+
+class NoArgs(CommandArgs):
+    """close, reopen."""
+
+
+class AssignBody(CommandArgs):
     agent: Handle | None = None
     team: Handle | None = None
 
 
-class PriorityBody(Strict):
+class PriorityBody(CommandArgs):
     priority: Priority
 
 
-class TransferBody(Strict):
+class TransferBody(CommandArgs):
     department: Handle
 
 
-class MessageBody(Strict):
+class MessageBody(CommandArgs):
     message: Text
 
 
-class ResolveBody(Strict):
+class ResolveBody(CommandArgs):
     resolution: Text | None = None
 
 
-class LinkBody(ExternalRefIn):
-    """Link the ticket to a record of another system (or give a linked one a new url)."""
+class LinkBody(ExternalRefIn, CommandArgs):
+    """Link the ticket to a record of another system (or give a linked one a new url); the
+    record to unlink."""
+
+    def command_fields(self) -> dict[str, object]:
+        return {"external_ref": self.ref()}
 
 
-class PendingBody(Strict):
+class PendingBody(CommandArgs):
     """Wait on the requester; remind the assignee at `remind_at` if nobody answered."""
 
     remind_at: AwareDatetime | None = None

@@ -3,9 +3,18 @@
 import hashlib
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+
+from pydantic import BaseModel
 
 from shared.db.attachments import StoredFile
+from shared.domain.enums import Action
+
+# What a command's fingerprint covers: these fields always (None where its action has none)…
+FINGERPRINTED = ("agent", "team", "priority", "department", "message", "resolution", "remind_at")
+# …and these only when set, so that commands stored before they existed keep their
+# fingerprints (tests/unit/test_fingerprints.py pins them).
+FINGERPRINTED_WHEN_SET = ("external_ref", "unverified")
 
 
 def creation_key(email: str, idempotency_key: str | None) -> str:
@@ -18,6 +27,21 @@ def fingerprint(payload: object) -> str:
     """A hash of what a request asks for: the same key with another request is refused."""
     canonical = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def command_fingerprint(
+    action: Action, fields: Mapping[str, object], files: Sequence[StoredFile] = ()
+) -> str:
+    """The fingerprint of a command: its action, its flat fields (texts, not their stored
+    references) and its files."""
+    asked: dict[str, object] = {"action": action.value}
+    asked |= {name: fields.get(name) for name in FINGERPRINTED}
+    asked |= {name: _plain(fields[name]) for name in FINGERPRINTED_WHEN_SET if fields.get(name)}
+    return fingerprint(asked | files_asked(files))
+
+
+def _plain(value: object) -> object:
+    return value.model_dump() if isinstance(value, BaseModel) else value
 
 
 def files_asked(files: Sequence[StoredFile]) -> dict[str, object]:

@@ -19,7 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from services.workflows.details import current_details
     from shared.domain import lifecycle
     from shared.domain.enums import Action, TicketStatus
-    from shared.domain.lifecycle import IllegalTransition
+    from shared.domain.lifecycle import IllegalTransition, Refusal
     from shared.domain.models import (
         Notice,
         PublishBatch,
@@ -64,11 +64,6 @@ class TicketWorkflow:
         self._clock_facts: tuple[object, ...] | None = None
         self._timer: asyncio.Task[None] | None = None
         self._timer_at: datetime | None = None
-        # One update per action, named for it, so the UI's history reads "assign", "resolve"…
-        for action in Action:
-            workflow.set_update_handler(
-                names.update_for(action), self.execute, validator=self._validate_execute
-            )
 
     @workflow.run
     async def run(self, data: TicketInput) -> TicketView:
@@ -91,79 +86,163 @@ class TicketWorkflow:
             self._arm_timer(trigger)
             await self._wait(self._state.version, ending)
 
-    # --- messages ---------------------------------------------------------------------------
+    # --- commands ---------------------------------------------------------------------------
+    # Each action is an update named for it (the API's path: its validator refuses an illegal
+    # command before it enters history, so the UI's history reads "update.assign"…) and a
+    # signal twin (scripts'; an illegal signal is recorded as rejected).
+
+    @workflow.update(name=names.UPDATE_ASSIGN)
+    def assign(self, cmd: TicketCommand) -> TicketView:
+        return self._execute(cmd)
+
+    @assign.validator
+    def _check_assign(self, cmd: TicketCommand) -> None:
+        self._check(cmd, Action.ASSIGN)
 
     @workflow.signal(name=names.SIGNAL_ASSIGN)
-    def assign(self, cmd: TicketCommand) -> None:
+    def assign_signal(self, cmd: TicketCommand) -> None:
         self._signal(cmd, Action.ASSIGN)
 
+    @workflow.update(name=names.UPDATE_CHANGE_PRIORITY)
+    def change_priority(self, cmd: TicketCommand) -> TicketView:
+        return self._execute(cmd)
+
+    @change_priority.validator
+    def _check_change_priority(self, cmd: TicketCommand) -> None:
+        self._check(cmd, Action.CHANGE_PRIORITY)
+
     @workflow.signal(name=names.SIGNAL_CHANGE_PRIORITY)
-    def change_priority(self, cmd: TicketCommand) -> None:
+    def change_priority_signal(self, cmd: TicketCommand) -> None:
         self._signal(cmd, Action.CHANGE_PRIORITY)
 
+    @workflow.update(name=names.UPDATE_TRANSFER)
+    def transfer(self, cmd: TicketCommand) -> TicketView:
+        return self._execute(cmd)
+
+    @transfer.validator
+    def _check_transfer(self, cmd: TicketCommand) -> None:
+        self._check(cmd, Action.TRANSFER)
+
     @workflow.signal(name=names.SIGNAL_TRANSFER)
-    def transfer(self, cmd: TicketCommand) -> None:
+    def transfer_signal(self, cmd: TicketCommand) -> None:
         self._signal(cmd, Action.TRANSFER)
 
+    @workflow.update(name=names.UPDATE_RESPOND)
+    def respond(self, cmd: TicketCommand) -> TicketView:
+        return self._execute(cmd)
+
+    @respond.validator
+    def _check_respond(self, cmd: TicketCommand) -> None:
+        self._check(cmd, Action.RESPOND)
+
     @workflow.signal(name=names.SIGNAL_RESPOND)
-    def respond(self, cmd: TicketCommand) -> None:
+    def respond_signal(self, cmd: TicketCommand) -> None:
         self._signal(cmd, Action.RESPOND)
 
+    @workflow.update(name=names.UPDATE_NOTE)
+    def note(self, cmd: TicketCommand) -> TicketView:
+        return self._execute(cmd)
+
+    @note.validator
+    def _check_note(self, cmd: TicketCommand) -> None:
+        self._check(cmd, Action.NOTE)
+
     @workflow.signal(name=names.SIGNAL_NOTE)
-    def note(self, cmd: TicketCommand) -> None:
+    def note_signal(self, cmd: TicketCommand) -> None:
         self._signal(cmd, Action.NOTE)
 
+    @workflow.update(name=names.UPDATE_REQUESTER_REPLY)
+    def requester_reply(self, cmd: TicketCommand) -> TicketView:
+        return self._execute(cmd)
+
+    @requester_reply.validator
+    def _check_requester_reply(self, cmd: TicketCommand) -> None:
+        self._check(cmd, Action.REQUESTER_REPLY)
+
     @workflow.signal(name=names.SIGNAL_REQUESTER_REPLY)
-    def requester_reply(self, cmd: TicketCommand) -> None:
+    def requester_reply_signal(self, cmd: TicketCommand) -> None:
         self._signal(cmd, Action.REQUESTER_REPLY)
 
+    @workflow.update(name=names.UPDATE_SET_PENDING)
+    def set_pending(self, cmd: TicketCommand) -> TicketView:
+        return self._execute(cmd)
+
+    @set_pending.validator
+    def _check_set_pending(self, cmd: TicketCommand) -> None:
+        self._check(cmd, Action.SET_PENDING)
+
     @workflow.signal(name=names.SIGNAL_SET_PENDING)
-    def set_pending(self, cmd: TicketCommand) -> None:
+    def set_pending_signal(self, cmd: TicketCommand) -> None:
         self._signal(cmd, Action.SET_PENDING)
 
+    @workflow.update(name=names.UPDATE_RESOLVE)
+    def resolve(self, cmd: TicketCommand) -> TicketView:
+        return self._execute(cmd)
+
+    @resolve.validator
+    def _check_resolve(self, cmd: TicketCommand) -> None:
+        self._check(cmd, Action.RESOLVE)
+
     @workflow.signal(name=names.SIGNAL_RESOLVE)
-    def resolve(self, cmd: TicketCommand) -> None:
+    def resolve_signal(self, cmd: TicketCommand) -> None:
         self._signal(cmd, Action.RESOLVE)
 
+    @workflow.update(name=names.UPDATE_CLOSE)
+    def close(self, cmd: TicketCommand) -> TicketView:
+        return self._execute(cmd)
+
+    @close.validator
+    def _check_close(self, cmd: TicketCommand) -> None:
+        self._check(cmd, Action.CLOSE)
+
     @workflow.signal(name=names.SIGNAL_CLOSE)
-    def close(self, cmd: TicketCommand) -> None:
+    def close_signal(self, cmd: TicketCommand) -> None:
         self._signal(cmd, Action.CLOSE)
 
+    @workflow.update(name=names.UPDATE_REOPEN)
+    def reopen(self, cmd: TicketCommand) -> TicketView:
+        return self._execute(cmd)
+
+    @reopen.validator
+    def _check_reopen(self, cmd: TicketCommand) -> None:
+        self._check(cmd, Action.REOPEN)
+
     @workflow.signal(name=names.SIGNAL_REOPEN)
-    def reopen(self, cmd: TicketCommand) -> None:
+    def reopen_signal(self, cmd: TicketCommand) -> None:
         self._signal(cmd, Action.REOPEN)
 
+    @workflow.update(name=names.UPDATE_LINK)
+    def link(self, cmd: TicketCommand) -> TicketView:
+        return self._execute(cmd)
+
+    @link.validator
+    def _check_link(self, cmd: TicketCommand) -> None:
+        self._check(cmd, Action.LINK)
+
     @workflow.signal(name=names.SIGNAL_LINK)
-    def link(self, cmd: TicketCommand) -> None:
+    def link_signal(self, cmd: TicketCommand) -> None:
         self._signal(cmd, Action.LINK)
 
+    @workflow.update(name=names.UPDATE_UNLINK)
+    def unlink(self, cmd: TicketCommand) -> TicketView:
+        return self._execute(cmd)
+
+    @unlink.validator
+    def _check_unlink(self, cmd: TicketCommand) -> None:
+        self._check(cmd, Action.UNLINK)
+
     @workflow.signal(name=names.SIGNAL_UNLINK)
-    def unlink(self, cmd: TicketCommand) -> None:
+    def unlink_signal(self, cmd: TicketCommand) -> None:
         self._signal(cmd, Action.UNLINK)
 
     @workflow.update(name=names.UPDATE_EXECUTE)
     def execute(self, cmd: TicketCommand) -> TicketView:
-        """The validated path: the validator refuses an illegal command before history.
-
-        A command seen before (the same id and request) answers the ticket as it is now. The
-        API sends each command as the update named for its action (`names.update_for`), which
-        runs this handler too; `execute` takes any action.
-        """
-        if not self._seen(cmd):
-            try:
-                self._apply(cmd)
-            except IllegalTransition as err:  # state changed between validator and handler
-                raise _refusal(err) from err
-        return TicketView.of(self._state)
+        """Any action, as the command says (the path before each action had its update)."""
+        return self._execute(cmd)
 
     @execute.validator
-    def _validate_execute(self, cmd: TicketCommand) -> None:
-        if self._seen(cmd):
-            return
-        try:
-            lifecycle.check(self._state, cmd, workflow.now())
-        except IllegalTransition as err:
-            raise _refusal(err) from err
+    def _check_execute(self, cmd: TicketCommand) -> None:
+        self._check(cmd, cmd.action)
 
     @workflow.query(name=names.QUERY_STATE)
     def state(self) -> TicketState:
@@ -172,6 +251,27 @@ class TicketWorkflow:
     @workflow.query(name=names.QUERY_VIEW)
     def view(self) -> TicketView:
         return TicketView.of(self._state)
+
+    def _execute(self, cmd: TicketCommand) -> TicketView:
+        """Apply `cmd` unless seen before (the same id and request): then answer the ticket as
+        it is now."""
+        if not self._seen(cmd):
+            try:
+                self._apply(cmd)
+            except IllegalTransition as err:  # state changed between validator and handler
+                raise _refusal(err) from err
+        return TicketView.of(self._state)
+
+    def _check(self, cmd: TicketCommand, action: Action) -> None:
+        if cmd.action is not action:
+            reason = f"the update for {action.value} was sent a {cmd.action.value} command"
+            raise ApplicationError(reason, type=Refusal.INVALID.value, non_retryable=True)
+        if self._seen(cmd):
+            return
+        try:
+            lifecycle.check(self._state, cmd, workflow.now())
+        except IllegalTransition as err:
+            raise _refusal(err) from err
 
     def _seen(self, cmd: TicketCommand) -> bool:
         return self._state.seen.get(cmd.command_id, None) == cmd.fingerprint

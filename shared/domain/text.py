@@ -313,7 +313,8 @@ Email = Annotated[
     _ESCAPE,
 ]
 Handle = Annotated[str, StringConstraints(pattern=HANDLE_PATTERN), _ESCAPE]
-# What notify takes: composed by the workflow, so stored exactly as sent (never stripped).
+# What a notification in the outbox holds: composed by the workflow, so stored exactly as
+# sent (never stripped).
 MailSubject = Annotated[
     str, StringConstraints(min_length=1, max_length=MAIL_SUBJECT_MAX), _SINGLE_LINE, _ESCAPE
 ]

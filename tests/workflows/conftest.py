@@ -5,7 +5,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -18,22 +18,26 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from services.workflows.activities import TicketActivities
+from services.workflows.starts import start_options
 from services.workflows.ticket_workflow import TicketWorkflow
 from shared.db import thread
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.db.tables import SlaClockFact
+from shared.domain import lifecycle
 from shared.domain.enums import Priority, SlaClock, Source
-from shared.domain.ids import ticket_workflow_id
 from shared.domain.models import (
     Notice,
     Person,
     PublishBatch,
     SlaOverride,
     SlaPlanSnapshot,
+    TicketCommand,
     TicketInput,
     TicketView,
     TimelineEvent,
 )
+from shared.settings import Settings
+from shared.temporal import names
 from shared.temporal.client import register_search_attributes
 from tests.databases import sqlite_database
 from tests.messages import ref
@@ -191,8 +195,21 @@ def new_input(number: str | None = None, **overrides: object) -> TicketInput:
 async def start(
     client: Client, queue: str, data: TicketInput
 ) -> WorkflowHandle[TicketWorkflow, TicketView]:
-    handle = await client.start_workflow(
-        TicketWorkflow.run, data, id=ticket_workflow_id(data.number), task_queue=queue
-    )
+    """Started as the API starts a ticket (its options, search attributes from its first
+    state)."""
+    # A run that goes on from a stored state (a reopened closed ticket) takes the id again.
+    new = data.prior_state is None
+    state = data.prior_state or lifecycle.open_ticket(data, datetime.now(UTC))[0]
+    options = start_options(Settings(temporal_task_queue=queue), state, new=new)
+    handle = await client.start_workflow(TicketWorkflow.run, data, **options)
     STARTED.append(handle)
     return handle
+
+
+async def send(
+    handle: WorkflowHandle[TicketWorkflow, TicketView], command: TicketCommand
+) -> TicketView:
+    """A command as the API sends it: the update named for its action."""
+    return await handle.execute_update(
+        names.update_for(command.action), command, result_type=TicketView
+    )

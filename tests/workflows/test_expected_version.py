@@ -12,7 +12,7 @@ from shared.domain.lifecycle import Refusal
 from shared.domain.models import Actor, TicketView
 from shared.temporal import names
 from tests.messages import ref
-from tests.workflows.conftest import RecordingNotifier, new_input, start
+from tests.workflows.conftest import RecordingNotifier, new_input, send, start
 from tests.workflows.test_ticket_workflow import cmd
 
 CRM = Actor(kind=ActorKind.INTEGRATION, name="crm", handle="key:1")
@@ -24,9 +24,7 @@ async def test_an_update_expecting_a_stale_version_is_refused_and_changes_nothin
     client, queue = worker
     handle = await start(client, queue, new_input())
     seen = await handle.query(TicketWorkflow.view)
-    moved = await handle.execute_update(
-        TicketWorkflow.execute, cmd(Action.NOTE, CRM, message=ref("first"))
-    )
+    moved = await send(handle, cmd(Action.NOTE, CRM, message=ref("first")))
     assert moved.version == seen.version + 1
     stale = cmd(Action.NOTE, CRM, message=ref("second"), expected_version=seen.version)
     try:

@@ -3,7 +3,6 @@ update and by signal, the TicketExternalRef search attribute seeded at start and
 when the references change, and the published table and claims following them."""
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -12,14 +11,12 @@ from temporalio.client import Client, WorkflowHandle
 
 from services.workflows.ticket_workflow import TicketWorkflow
 from shared.db.tables import ExternalRefClaim, TicketExternalRefRow
-from shared.domain import lifecycle
 from shared.domain.enums import Action, EventKind
-from shared.domain.ids import ticket_workflow_id
-from shared.domain.models import ExternalRef, TicketCommand, TicketInput, TicketView
+from shared.domain.models import ExternalRef, TicketCommand, TicketView
 from shared.temporal import names
 from shared.temporal import search_attributes as sa
 from tests.messages import ref as message
-from tests.workflows.conftest import STARTED, RecordingNotifier, new_input, start
+from tests.workflows.conftest import RecordingNotifier, new_input, send, start
 from tests.workflows.test_ticket_workflow import cmd
 
 JIRA = ExternalRef(system="jira", id="OPS-12", url="https://jira.example.com/browse/OPS-12")
@@ -28,22 +25,6 @@ CRM = ExternalRef(system="crm", id="C-7")
 
 def link(ref: ExternalRef, action: Action = Action.LINK) -> TicketCommand:
     return cmd(action, external_ref=ref)
-
-
-async def start_seeded(
-    client: Client, queue: str, data: TicketInput
-) -> WorkflowHandle[TicketWorkflow, TicketView]:
-    """Started as the API starts a ticket: its search attributes set from its first state."""
-    state, _ = lifecycle.open_ticket(data, datetime.now(UTC))
-    handle = await client.start_workflow(
-        TicketWorkflow.run,
-        data,
-        id=ticket_workflow_id(data.number),
-        task_queue=queue,
-        search_attributes=sa.pairs(sa.values(state)),
-    )
-    STARTED.append(handle)
-    return handle
 
 
 async def attribute(handle: WorkflowHandle[TicketWorkflow, TicketView]) -> list[str] | None:
@@ -82,12 +63,12 @@ async def test_links_are_applied_published_and_upserted_only_when_they_change(
 ) -> None:
     client, queue = worker
     data = new_input(external_refs=[JIRA])
-    handle = await start_seeded(client, queue, data)
+    handle = await start(client, queue, data)
     # Seeded at the start: the workflow has nothing to upsert for it.
-    view = await handle.execute_update(TicketWorkflow.execute, link(CRM))
+    view = await send(handle, link(CRM))
     assert view.external_refs == [JIRA, CRM]
     assert await attribute(handle) == ["jira:OPS-12", "crm:C-7"]
-    await handle.execute_update(TicketWorkflow.execute, cmd(Action.NOTE, message=message("n")))
+    await send(handle, cmd(Action.NOTE, message=message("n")))
     history = await handle.fetch_history()
     assert upserts_of_refs(history.events) == 1  # the link; not the start, not the note
     assert published(notifier, data.number) == {
@@ -95,7 +76,7 @@ async def test_links_are_applied_published_and_upserted_only_when_they_change(
         "claims": [("crm", "C-7"), ("jira", "OPS-12")],
     }
 
-    view = await handle.execute_update(TicketWorkflow.execute, link(JIRA, Action.UNLINK))
+    view = await send(handle, link(JIRA, Action.UNLINK))
     assert view.external_refs == [CRM]
     assert await attribute(handle) == ["crm:C-7"]
     # Unlinked: no longer published, and free for another ticket.
@@ -103,7 +84,7 @@ async def test_links_are_applied_published_and_upserted_only_when_they_change(
         "rows": [("crm", "C-7", None)],
         "claims": [("crm", "C-7")],
     }
-    await handle.execute_update(TicketWorkflow.execute, link(CRM, Action.UNLINK))
+    await send(handle, link(CRM, Action.UNLINK))
     assert await attribute(handle) is None
     assert published(notifier, data.number) == {"rows": [], "claims": []}
 
@@ -125,11 +106,9 @@ async def test_a_link_by_signal_is_applied_and_an_invalid_one_rejected(
     client, queue = worker
     data = new_input()
     handle = await start(client, queue, data)
-    await handle.signal(TicketWorkflow.link, link(CRM))
-    await handle.signal(TicketWorkflow.link, link(ExternalRef(system="CRM!", id="x")))
-    view = await handle.execute_update(
-        TicketWorkflow.execute, cmd(Action.NOTE, message=message("n"))
-    )
+    await handle.signal(TicketWorkflow.link_signal, link(CRM))
+    await handle.signal(TicketWorkflow.link_signal, link(ExternalRef(system="CRM!", id="x")))
+    view = await send(handle, cmd(Action.NOTE, message=message("n")))
     assert view.external_refs == [CRM]
     events = notifier.timeline(data.number)
     assert [e.detail for e in events if e.kind is EventKind.LINKED] == [

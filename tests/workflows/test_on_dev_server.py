@@ -23,7 +23,7 @@ from shared.domain.models import MessageRef
 from tests.databases import sqlite_database
 from tests.devserver import start_dev_server
 from tests.messages import ref
-from tests.workflows.conftest import RecordingNotifier, new_input, start
+from tests.workflows.conftest import RecordingNotifier, new_input, send, start
 from tests.workflows.test_ticket_workflow import cmd
 
 
@@ -64,14 +64,12 @@ async def test_continue_as_new_keeps_state_and_messages(dev_worker: tuple[Client
     # Signals sent concurrently while the workflow continues as new must all land.
     await asyncio.gather(
         *(
-            handle.signal(TicketWorkflow.note, cmd(Action.NOTE, message=ref(f"note {i}")))
+            handle.signal(TicketWorkflow.note_signal, cmd(Action.NOTE, message=ref(f"note {i}")))
             for i in range(80)
         )
     )
     latest = client.get_workflow_handle_for(TicketWorkflow.run, handle.id)
-    state = await latest.execute_update(
-        TicketWorkflow.execute, cmd(Action.NOTE, message=ref("last"))
-    )
+    state = await send(latest, cmd(Action.NOTE, message=ref("last")))
     assert state.thread_count == 1 + 81
     assert DEV.sessions is not None
     with DEV.sessions() as session:
@@ -93,10 +91,8 @@ async def test_search_attributes_follow_the_ticket(dev_worker: tuple[Client, str
     client, queue = dev_worker
     data = new_input()
     handle = await start(client, queue, data)
-    await handle.execute_update(
-        TicketWorkflow.execute, cmd(Action.CHANGE_PRIORITY, priority=Priority.EMERGENCY)
-    )
-    await handle.execute_update(TicketWorkflow.execute, cmd(Action.ASSIGN, agent="john"))
+    await send(handle, cmd(Action.CHANGE_PRIORITY, priority=Priority.EMERGENCY))
+    await send(handle, cmd(Action.ASSIGN, agent="john"))
     query = f'WorkflowId="{handle.id}" AND TicketPriority="emergency" AND TicketAssignee="john"'
     for _ in range(50):
         if [w async for w in client.list_workflows(query)]:
@@ -121,7 +117,7 @@ async def test_a_thousand_message_ten_megabyte_ticket_stays_bounded(
     for i in range(1000):
         began = time.perf_counter()
         note = cmd(Action.NOTE, message=MessageRef(id=f"{data.number}-{i}", size=size))
-        view = await latest.execute_update(TicketWorkflow.execute, note)
+        view = await send(latest, note)
         took.append(time.perf_counter() - began)
     assert view.thread_count == 1001
     state = await latest.query(TicketWorkflow.state)
@@ -129,9 +125,7 @@ async def test_a_thousand_message_ten_megabyte_ticket_stays_bounded(
     assert state.thread_bytes == data.message.size + 1000 * size
     # A timer armed in the last run still fires: the pending reminder.
     remind_at = datetime.now(UTC) + timedelta(seconds=2)
-    await latest.execute_update(
-        TicketWorkflow.execute, cmd(Action.SET_PENDING, remind_at=remind_at)
-    )
+    await send(latest, cmd(Action.SET_PENDING, remind_at=remind_at))
     for _ in range(100):
         if EventKind.PENDING_REMINDER in [e.kind for e in DEV.timeline(data.number)]:
             break

@@ -16,7 +16,7 @@ from services.workflows.ticket_workflow import TicketWorkflow
 from shared.domain.enums import Action, Priority
 from shared.domain.models import AttachmentRef
 from tests.messages import ref
-from tests.workflows.conftest import new_input, start
+from tests.workflows.conftest import new_input, send, start
 from tests.workflows.test_ticket_workflow import REQUESTER, cmd
 
 HISTORIES = Path(__file__).with_name("histories")
@@ -37,17 +37,13 @@ async def test_fresh_lifecycle_history_replays(
 ) -> None:
     client, queue = worker
     handle = await start(client, queue, new_input(number=str(uuid.uuid4().int % 900_000 + 100_000)))
-    await handle.execute_update(TicketWorkflow.execute, cmd(Action.ASSIGN, agent="john"))
-    await handle.execute_update(
-        TicketWorkflow.execute, cmd(Action.CHANGE_PRIORITY, priority=Priority.EMERGENCY)
-    )
+    await send(handle, cmd(Action.ASSIGN, agent="john"))
+    await send(handle, cmd(Action.CHANGE_PRIORITY, priority=Priority.EMERGENCY))
     await time_env.sleep(timedelta(hours=1))
-    await handle.execute_update(TicketWorkflow.execute, cmd(Action.RESPOND, message=ref("On it")))
-    await handle.execute_update(TicketWorkflow.execute, cmd(Action.RESOLVE))
-    await handle.execute_update(
-        TicketWorkflow.execute, cmd(Action.REQUESTER_REPLY, REQUESTER, message=ref("again"))
-    )
-    await handle.execute_update(TicketWorkflow.execute, cmd(Action.CLOSE))
+    await send(handle, cmd(Action.RESPOND, message=ref("On it")))
+    await send(handle, cmd(Action.RESOLVE))
+    await send(handle, cmd(Action.REQUESTER_REPLY, REQUESTER, message=ref("again")))
+    await send(handle, cmd(Action.CLOSE))
     await handle.result()
     history = await handle.fetch_history()
     await replayer().replay_workflow(history)
@@ -68,10 +64,10 @@ async def test_a_history_with_attachments_replays(
     data = new_input(number=str(uuid.uuid4().int % 900_000 + 100_000), message=first)
     handle = await start(client, queue, data)
     note = ref("and the dump").model_copy(update={"attachments": [file, file]})
-    await handle.execute_update(TicketWorkflow.execute, cmd(Action.NOTE, message=note))
+    await send(handle, cmd(Action.NOTE, message=note))
     state = await handle.query(TicketWorkflow.state)
     assert state.attachment_bytes == 3 * 4096
-    await handle.execute_update(TicketWorkflow.execute, cmd(Action.CLOSE))
+    await send(handle, cmd(Action.CLOSE))
     await handle.result()
     history = await handle.fetch_history()
     await replayer().replay_workflow(history)

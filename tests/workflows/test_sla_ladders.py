@@ -11,7 +11,7 @@ from shared.domain.business_time import MonthDay, OpeningInterval, Schedule, add
 from shared.domain.enums import Action, ClockOutcome, EventKind, Priority, SlaClock, TicketStatus
 from shared.domain.models import Ladder, LadderStep
 from tests.messages import ref
-from tests.workflows.conftest import PLAN, RecordingNotifier, new_input, start
+from tests.workflows.conftest import PLAN, RecordingNotifier, new_input, send, start
 from tests.workflows.test_ticket_workflow import REQUESTER, cmd
 
 LADDER = Ladder(
@@ -83,7 +83,7 @@ async def test_resolving_before_the_warning_cancels_the_whole_ladder(
     data = new_input(sla_plan=LADDER_PLAN, assignee="john")
     handle = await start(client, queue, data)
     await time_env.sleep(timedelta(hours=1))
-    await handle.execute_update(TicketWorkflow.execute, cmd(Action.RESOLVE, resolution=ref("ok")))
+    await send(handle, cmd(Action.RESOLVE, resolution=ref("ok")))
     await time_env.sleep(timedelta(hours=12))
     assert steps(notifier, data.number) == []
     assert notifier.clock_outcomes(data.number, SlaClock.RESOLUTION) == [ClockOutcome.MET]
@@ -97,17 +97,13 @@ async def test_pending_pauses_resolution_and_resuming_never_escalates_on_the_spo
     handle = await start(client, queue, data)
     await time_env.sleep(timedelta(hours=2))
     remind_at = (await handle.query(TicketWorkflow.state)).created_at + timedelta(hours=20)
-    state = await handle.execute_update(
-        TicketWorkflow.execute, cmd(Action.SET_PENDING, remind_at=remind_at)
-    )
+    state = await send(handle, cmd(Action.SET_PENDING, remind_at=remind_at))
     assert state.status is TicketStatus.PENDING
     await time_env.sleep(timedelta(hours=24))  # far past the 8h target, but paused
     state = await handle.query(TicketWorkflow.state)
     assert state.escalation_level == 0 and not state.overdue
     assert ("pending_reminder", "assignee") in notifier.kinds(data.number)
-    state = await handle.execute_update(
-        TicketWorkflow.execute, cmd(Action.REQUESTER_REPLY, REQUESTER, message=ref("here you go"))
-    )
+    state = await send(handle, cmd(Action.REQUESTER_REPLY, REQUESTER, message=ref("here you go")))
     assert state.status is TicketStatus.OPEN and state.escalation_level == 0
     resolution = next(r for r in state.clocks if r.clock is SlaClock.RESOLUTION)
     assert resolution.paused >= timedelta(hours=24)
@@ -121,16 +117,12 @@ async def test_next_response_clock_runs_from_each_unanswered_requester_message(
     client, queue = worker
     data = new_input(sla_plan=LADDER_PLAN, assignee="john")
     handle = await start(client, queue, data)
-    await handle.execute_update(TicketWorkflow.execute, cmd(Action.RESPOND, message=ref("hello")))
-    await handle.execute_update(
-        TicketWorkflow.execute, cmd(Action.REQUESTER_REPLY, REQUESTER, message=ref("more info"))
-    )
+    await send(handle, cmd(Action.RESPOND, message=ref("hello")))
+    await send(handle, cmd(Action.REQUESTER_REPLY, REQUESTER, message=ref("more info")))
     await time_env.sleep(timedelta(hours=1))
-    await handle.execute_update(TicketWorkflow.execute, cmd(Action.RESPOND, message=ref("ok")))
+    await send(handle, cmd(Action.RESPOND, message=ref("ok")))
     assert notifier.clock_outcomes(data.number, SlaClock.NEXT_RESPONSE) == [ClockOutcome.MET]
-    await handle.execute_update(
-        TicketWorkflow.execute, cmd(Action.REQUESTER_REPLY, REQUESTER, message=ref("still broken"))
-    )
+    await send(handle, cmd(Action.REQUESTER_REPLY, REQUESTER, message=ref("still broken")))
     await time_env.sleep(timedelta(hours=2, minutes=1))
     state = await handle.query(TicketWorkflow.state)
     runs = [r for r in state.clocks if r.clock is SlaClock.NEXT_RESPONSE]

@@ -11,7 +11,7 @@ from shared.db.projection import stored_state
 from shared.domain.enums import Action, ActorKind, EventKind, Priority, SlaClock, TicketStatus
 from shared.domain.models import Actor, TicketCommand
 from tests.messages import ref
-from tests.workflows.conftest import RecordingNotifier, new_input, start
+from tests.workflows.conftest import RecordingNotifier, new_input, send, start
 
 JANE = Actor(kind=ActorKind.AGENT, name="Jane", handle="jane")
 REQUESTER = Actor(kind=ActorKind.REQUESTER, name="Alice")
@@ -47,9 +47,7 @@ async def test_priority_change_rearms_first_response_timer(
 ) -> None:
     client, queue = worker
     handle = await start(client, queue, new_input())
-    state = await handle.execute_update(
-        TicketWorkflow.execute, cmd(Action.CHANGE_PRIORITY, priority=Priority.EMERGENCY)
-    )
+    state = await send(handle, cmd(Action.CHANGE_PRIORITY, priority=Priority.EMERGENCY))
     assert state.first_response_due == state.created_at + timedelta(minutes=30)
     await time_env.sleep(timedelta(minutes=31))
     state = await handle.query(TicketWorkflow.state)
@@ -61,7 +59,7 @@ async def test_first_response_meets_sla_and_prevents_escalation(
 ) -> None:
     client, queue = worker
     handle = await start(client, queue, new_input())
-    await handle.execute_update(TicketWorkflow.execute, cmd(Action.RESPOND, message=ref("Looking")))
+    await send(handle, cmd(Action.RESPOND, message=ref("Looking")))
     await time_env.sleep(timedelta(hours=5))
     state = await handle.query(TicketWorkflow.state)
     assert state.escalation_level == 0 and not state.overdue
@@ -73,9 +71,7 @@ async def test_resolved_ticket_auto_closes(
     client, queue = worker
     data = new_input()
     handle = await start(client, queue, data)
-    await handle.execute_update(
-        TicketWorkflow.execute, cmd(Action.RESOLVE, resolution=ref("Fixed"))
-    )
+    await send(handle, cmd(Action.RESOLVE, resolution=ref("Fixed")))
     await time_env.sleep(timedelta(days=3, minutes=1))
     final = await handle.result()
     assert final.status is TicketStatus.CLOSED
@@ -89,11 +85,9 @@ async def test_requester_reply_cancels_auto_close_and_reopens(
     client, queue = worker
     data = new_input()
     handle = await start(client, queue, data)
-    await handle.execute_update(TicketWorkflow.execute, cmd(Action.RESOLVE))
+    await send(handle, cmd(Action.RESOLVE))
     await time_env.sleep(timedelta(days=1))
-    state = await handle.execute_update(
-        TicketWorkflow.execute, cmd(Action.REQUESTER_REPLY, REQUESTER, message=ref("Still broken"))
-    )
+    state = await send(handle, cmd(Action.REQUESTER_REPLY, REQUESTER, message=ref("Still broken")))
     assert state.status is TicketStatus.OPEN and state.auto_close_at is None
     await time_env.sleep(timedelta(days=4))
     state = await handle.query(TicketWorkflow.state)
@@ -108,7 +102,7 @@ async def test_illegal_update_is_rejected_without_changing_state(
     handle = await start(client, queue, new_input())
     before = await handle.query(TicketWorkflow.state)
     try:
-        await handle.execute_update(TicketWorkflow.execute, cmd(Action.REOPEN))
+        await send(handle, cmd(Action.REOPEN))
     except WorkflowUpdateFailedError as err:
         assert "cannot reopen a open ticket" in str(err.cause)
     else:
@@ -123,8 +117,8 @@ async def test_illegal_signal_is_recorded_as_rejected(
     client, queue = worker
     data = new_input()
     handle = await start(client, queue, data)
-    await handle.signal(TicketWorkflow.reopen, cmd(Action.REOPEN))
-    await handle.execute_update(TicketWorkflow.execute, cmd(Action.NOTE, message=ref("n")))
+    await handle.signal(TicketWorkflow.reopen_signal, cmd(Action.REOPEN))
+    await send(handle, cmd(Action.NOTE, message=ref("n")))
     rejected = [e for e in notifier.timeline(data.number) if e.kind is EventKind.REJECTED]
     assert len(rejected) == 1 and rejected[0].detail["action"] == "reopen"
     # The history says so too: the publish marker's result names the refusal and its reason.
@@ -145,8 +139,8 @@ async def test_repeated_signal_is_applied_once(worker: tuple[Client, str]) -> No
     handle = await start(client, queue, new_input())
     note = cmd(Action.NOTE, message=ref("checked the load balancer"))
     for _ in range(3):
-        await handle.signal(TicketWorkflow.note, note)
-    state = await handle.execute_update(TicketWorkflow.execute, cmd(Action.NOTE, message=ref("x")))
+        await handle.signal(TicketWorkflow.note_signal, note)
+    state = await send(handle, cmd(Action.NOTE, message=ref("x")))
     # The ticket's first message, the note once, and "x".
     assert state.thread_count == 3
 
@@ -157,8 +151,8 @@ async def test_closed_ticket_reopens_in_a_new_run_with_its_state(
     client, queue = worker
     data = new_input()
     handle = await start(client, queue, data)
-    await handle.execute_update(TicketWorkflow.execute, cmd(Action.RESPOND, message=ref("Hi")))
-    await handle.execute_update(TicketWorkflow.execute, cmd(Action.CLOSE))
+    await send(handle, cmd(Action.RESPOND, message=ref("Hi")))
+    await send(handle, cmd(Action.CLOSE))
     await handle.result()
     assert notifier.sessions is not None
     with notifier.sessions() as session:  # a closed ticket reopens from its projection
@@ -166,7 +160,7 @@ async def test_closed_ticket_reopens_in_a_new_run_with_its_state(
     assert closed is not None
     carried = data.model_copy(update={"prior_state": closed})
     handle2 = await start(client, queue, carried)
-    await handle2.execute_update(TicketWorkflow.execute, cmd(Action.REOPEN))
+    await send(handle2, cmd(Action.REOPEN))
     state = await handle2.query(TicketWorkflow.state)
     assert state.status is TicketStatus.OPEN and state.thread_count == 2
     assert state.resolution_due == state.resolution_clock_start + timedelta(hours=24)
@@ -175,8 +169,8 @@ async def test_closed_ticket_reopens_in_a_new_run_with_its_state(
 async def test_pending_can_be_set_by_signal(worker: tuple[Client, str]) -> None:
     client, queue = worker
     handle = await start(client, queue, new_input())
-    await handle.signal(TicketWorkflow.set_pending, cmd(Action.SET_PENDING))
-    state = await handle.execute_update(TicketWorkflow.execute, cmd(Action.NOTE, message=ref("n")))
+    await handle.signal(TicketWorkflow.set_pending_signal, cmd(Action.SET_PENDING))
+    state = await send(handle, cmd(Action.NOTE, message=ref("n")))
     assert state.status is TicketStatus.PENDING
 
 
@@ -186,10 +180,10 @@ async def test_clock_facts_are_written_when_they_change_and_follow_the_ticket(
     client, queue = worker
     data = new_input()
     handle = await start(client, queue, data)
-    await handle.execute_update(TicketWorkflow.execute, cmd(Action.NOTE, message=ref("looking")))
-    await handle.execute_update(TicketWorkflow.execute, cmd(Action.ASSIGN, agent="john"))
-    await handle.execute_update(TicketWorkflow.execute, cmd(Action.NOTE, message=ref("still")))
-    await handle.execute_update(TicketWorkflow.execute, cmd(Action.RESPOND, message=ref("fixed")))
+    await send(handle, cmd(Action.NOTE, message=ref("looking")))
+    await send(handle, cmd(Action.ASSIGN, agent="john"))
+    await send(handle, cmd(Action.NOTE, message=ref("still")))
+    await send(handle, cmd(Action.RESPOND, message=ref("fixed")))
     state = await handle.query(TicketWorkflow.state)
     assert state.version == 5
     # Opening writes the clocks; a note changes no clock fact, an assignment changes who the
