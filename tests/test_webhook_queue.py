@@ -4,16 +4,14 @@ order, a failing ticket holds up nobody else, an abandoned claim is taken over w
 id, and a subscription that never succeeds for the give-up time is disabled, its admins told."""
 
 import threading
-import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.workflows.activities import TicketActivities
 from shared.db import webhook_claims as claims
 from shared.db import webhook_queue as queue
 from shared.db import webhooks
@@ -21,59 +19,18 @@ from shared.db.engine import make_engine, make_sessionmaker
 from shared.db.events import Cursor
 from shared.db.tables import (
     Agent,
-    EventRow,
     Notification,
     WebhookAttempt,
     WebhookDelivery,
-    WebhookSubscription,
 )
 from shared.db.webhook_log import UnknownEvents, replay_events, replay_from
-from shared.domain import lifecycle
-from shared.domain.enums import Action, ActorKind, NotificationKind
-from shared.domain.models import Actor, PublishBatch, TicketCommand, TicketState
+from shared.domain.enums import NotificationKind
 from shared.domain.webhook_urls import UrlPolicy
-from shared.domain.webhooks import Backoff, DeliveryState
-from tests.messages import ref
-from tests.workflows.conftest import new_input
+from shared.domain.webhooks import DeliveryState
+from tests.builders import T0
+from tests.webhook_feed import BACKOFF, DOWN, LEASE, OK, Tickets, drain
 
-T0 = datetime(2026, 11, 23, 9, tzinfo=UTC)
-JANE = Actor(kind=ActorKind.AGENT, name="Jane", handle="jane")
 POLICY = UrlPolicy.of("test")
-LEASE = timedelta(seconds=30)
-BACKOFF = Backoff(base=timedelta(seconds=5), cap=timedelta(minutes=5), give_up=timedelta(hours=1))
-OK = claims.Outcome(200, 3.0, None)
-DOWN = claims.Outcome(503, 2.0, "HTTP 503: down")
-
-
-class Tickets:
-    """Tickets published as the workflow publishes them: each command its own transaction."""
-
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self.acts = TicketActivities(sessions)
-        self.states: dict[str, TicketState] = {}
-        self.commands = 0
-
-    def open(self, number: str) -> None:
-        state, _ = lifecycle.open_ticket(new_input(number=number), T0)
-        self.states[number] = state
-        self._publish(state)
-
-    def note(self, number: str, text: str = "internal") -> None:
-        self._apply(number, Action.NOTE, message=ref(text))
-
-    def reply(self, number: str, text: str = "on it") -> None:
-        self._apply(number, Action.RESPOND, message=ref(text))
-
-    def _apply(self, number: str, action: Action, **fields: object) -> None:
-        self.commands += 1
-        cmd = TicketCommand(command_id=f"c{self.commands}", action=action, actor=JANE, **fields)
-        state = self.states[number]
-        lifecycle.apply(state, cmd, T0 + timedelta(minutes=self.commands))
-        self._publish(state)
-
-    def _publish(self, state: TicketState) -> None:
-        self.acts.publish_ticket(PublishBatch(state=state, notices=[]))
-        state.timeline, state.thread = [], []
 
 
 def subscribe(
@@ -104,34 +61,6 @@ def queued(sessions: sessionmaker[Session], subscription_id: int) -> list[Webhoo
                 .order_by(WebhookDelivery.id)
             )
         )
-
-
-def drain(sessions: sessionmaker[Session]) -> None:
-    """Dispatch until every active subscription's cursor is past the last event. (On
-    PostgreSQL the feed serves an event once every older transaction of the server ended:
-    other tests' CREATE DATABASE may hold it back for a moment.)"""
-    deadline = time.monotonic() + 30
-    while True:
-        with sessions() as session:
-            ids = queue.active_subscriptions(session)
-        for i in ids:
-            while queue.dispatch(sessions, i, T0, limit=3):
-                pass
-        with sessions() as session:
-            last = session.execute(
-                select(EventRow.txid, EventRow.position)
-                .order_by(EventRow.txid.desc(), EventRow.position.desc())
-                .limit(1)
-            ).first()
-            cursors = session.execute(
-                select(WebhookSubscription.cursor_txid, WebhookSubscription.cursor_position).where(
-                    WebhookSubscription.active.is_(True)
-                )
-            ).all()
-        if last is None or all(tuple(c) >= tuple(last) for c in cursors):
-            return
-        assert time.monotonic() < deadline, "the dispatcher did not reach the feed's end"
-        time.sleep(0.05)
 
 
 def due(sessions: sessionmaker[Session], now: datetime = T0) -> list[queue.Due]:

@@ -72,12 +72,14 @@ def _filtered(stmt: Select[TicketRow], f: TicketFilter) -> Select[TicketRow]:
         system, ref_id = parse_label(f.external)
         stmt = stmt.where(holds(system, ref_id))
     if f.q:
-        pattern = f"%{f.q.lower()}%"
+        # The words as written: LIKE's wildcards in them match only themselves.
+        literal = f.q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{literal}%"
         stmt = stmt.where(
             or_(
-                func.lower(TicketRow.subject).like(pattern),
-                func.lower(TicketRow.requester_email).like(pattern),
-                func.lower(TicketRow.requester_name).like(pattern),
+                func.lower(TicketRow.subject).like(pattern, escape="\\"),
+                func.lower(TicketRow.requester_email).like(pattern, escape="\\"),
+                func.lower(TicketRow.requester_name).like(pattern, escape="\\"),
                 TicketRow.number == f.q,
             )
         )

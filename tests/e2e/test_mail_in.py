@@ -32,8 +32,8 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from services.devstack import Stack
 from services.processes import free_port
+from tests.builders import mail
 from tests.e2e.conftest import JANE, JOHN, ROOT, eventually, started_stack
-from tests.inbound import mail
 
 pytestmark = [pytest.mark.e2e]
 

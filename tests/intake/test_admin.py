@@ -1,38 +1,22 @@
 """The admin API over HTTP, on SQLite and PostgreSQL: auth, every kind's create/list/get/patch,
 and bad input answered with 404, 409 or 422, never a 500."""
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from services.intake.app import create_app
-from shared.settings import Settings
-from tests.intake.agents import agent_headers, bearer
+from tests.builders import (
+    agent_headers,
+    bearer,
+    create_entity,
+    office_hours_body,
+    sla_plan_body,
+)
 
 API = "/api/v1/admin"
-PLAN = {
-    "handle": "default",
-    "name": "Default",
-    "first_response": "PT4H",
-    "resolution": "P1D",
-    "auto_close": "P3D",
-}
 NINE_TO_FIVE = [{"start": "09:00", "end": "17:00"}]
-OFFICE = {
-    "handle": "office",
-    "name": "Office hours",
-    "timezone": "Europe/London",
-    "hours": {str(day): NINE_TO_FIVE for day in range(5)},
-}
 KINDS = ["agents", "teams", "departments", "help-topics", "sla-plans", "schedules"]
-
-
-@pytest.fixture
-def client(database_url: str) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(database_url=database_url, environment="test"))) as c:
-        yield c
 
 
 @pytest.fixture
@@ -41,25 +25,19 @@ def admin(database_url: str) -> dict[str, str]:
     return agent_headers(database_url, "root", "admin", "Root")
 
 
-def create(client: TestClient, admin: dict[str, str], kind: str, body: dict[str, Any]) -> Any:
-    response = client.post(f"{API}/{kind}", json=body, headers=admin)
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
 def agent(client: TestClient, admin: dict[str, str], handle: str, role: str = "agent") -> Any:
     body = {"handle": handle, "name": handle.title(), "email": f"{handle}@example.com"}
-    return create(client, admin, "agents", {**body, "role": role})
+    return create_entity(client, admin, "agents", {**body, "role": role})
 
 
 def seed(client: TestClient, admin: dict[str, str]) -> None:
     """jane and john, a team, a department, an SLA plan and a schedule: what others name."""
     agent(client, admin, "jane")
     agent(client, admin, "john")
-    create(client, admin, "teams", {"handle": "ob", "name": "OB", "lead": "jane"})
-    create(client, admin, "departments", {"handle": "ob", "name": "OB", "manager": "jane"})
-    create(client, admin, "sla-plans", PLAN)
-    create(client, admin, "schedules", OFFICE)
+    create_entity(client, admin, "teams", {"handle": "ob", "name": "OB", "lead": "jane"})
+    create_entity(client, admin, "departments", {"handle": "ob", "name": "OB", "manager": "jane"})
+    create_entity(client, admin, "sla-plans", sla_plan_body())
+    create_entity(client, admin, "schedules", office_hours_body())
 
 
 def test_admin_endpoints_need_credentials(client: TestClient, admin: dict[str, str]) -> None:
@@ -76,7 +54,7 @@ def test_agents_and_viewers_are_forbidden(
     token = bearer(agent(client, admin, "someone", role=role)["token"])
     for kind in KINDS:
         assert client.get(f"{API}/{kind}", headers=token).status_code == 403
-    assert client.post(f"{API}/sla-plans", json=PLAN, headers=token).status_code == 403
+    assert client.post(f"{API}/sla-plans", json=sla_plan_body(), headers=token).status_code == 403
     assert client.patch(f"{API}/agents/someone", json={}, headers=token).status_code == 403
 
 
@@ -130,7 +108,7 @@ def test_team_members_and_agent_teams_stay_consistent(
     client: TestClient, admin: dict[str, str]
 ) -> None:
     seed(client, admin)
-    team = create(
+    team = create_entity(
         client,
         admin,
         "teams",
@@ -159,7 +137,7 @@ def test_team_members_and_agent_teams_stay_consistent(
 
 def test_departments_create_list_get_patch(client: TestClient, admin: dict[str, str]) -> None:
     seed(client, admin)
-    created = create(
+    created = create_entity(
         client, admin, "departments", {"handle": "support", "name": "Support", "manager": "john"}
     )
     assert created == {"handle": "support", "name": "Support", "manager": "john", "schedule": None}
@@ -180,8 +158,8 @@ def test_help_topics_create_list_get_patch(client: TestClient, admin: dict[str, 
         "priority": "high",
         "team": "ob",
     }
-    assert create(client, admin, "help-topics", body) == {**body, "agent": None}
-    general = create(
+    assert create_entity(client, admin, "help-topics", body) == {**body, "agent": None}
+    general = create_entity(
         client,
         admin,
         "help-topics",
@@ -199,15 +177,14 @@ def test_help_topics_create_list_get_patch(client: TestClient, admin: dict[str, 
 
 
 def test_sla_plans_create_list_get_patch(client: TestClient, admin: dict[str, str]) -> None:
-    body = {
-        **PLAN,
-        "first_response": "PT90M",
-        "by_priority": {"emergency": {"first_response": "PT30M", "resolution": "PT4H"}},
-    }
-    created = create(client, admin, "sla-plans", body)
+    body = sla_plan_body(
+        first_response="PT90M",
+        by_priority={"emergency": {"first_response": "PT30M", "resolution": "PT4H"}},
+    )
+    created = create_entity(client, admin, "sla-plans", body)
     assert created["first_response"] == "PT1H30M"  # stored in canonical form
     assert created["by_priority"]["emergency"] == {"first_response": "PT30M", "resolution": "PT4H"}
-    create(client, admin, "sla-plans", {**PLAN, "handle": "short", "auto_close": "PT1M"})
+    create_entity(client, admin, "sla-plans", sla_plan_body(handle="short", auto_close="PT1M"))
     items = client.get(f"{API}/sla-plans", headers=admin).json()["items"]
     assert [p["handle"] for p in items] == ["default", "short"]
     r = client.patch(
@@ -235,9 +212,9 @@ def test_sla_plans_create_list_get_patch(client: TestClient, admin: dict[str, st
 def test_sla_durations_must_be_positive_iso(
     client: TestClient, admin: dict[str, str], change: dict[str, Any]
 ) -> None:
-    r = client.post(f"{API}/sla-plans", json={**PLAN, **change}, headers=admin)
+    r = client.post(f"{API}/sla-plans", json=sla_plan_body(**change), headers=admin)
     assert r.status_code == 422, r.text
-    create(client, admin, "sla-plans", PLAN)
+    create_entity(client, admin, "sla-plans", sla_plan_body())
     assert client.patch(f"{API}/sla-plans/default", json=change, headers=admin).status_code == 422
 
 
@@ -261,8 +238,8 @@ def bodies() -> dict[str, dict[str, Any]]:
         "teams": {"handle": "ob", "name": "OB", "lead": "jane"},
         "departments": {"handle": "ob", "name": "OB", "manager": "jane"},
         "help-topics": {"handle": "t", "name": "T", "department": "ob", "sla_plan": "default"},
-        "sla-plans": PLAN,
-        "schedules": OFFICE,
+        "sla-plans": sla_plan_body(),
+        "schedules": office_hours_body(),
     }
 
 
@@ -270,7 +247,7 @@ def bodies() -> dict[str, dict[str, Any]]:
 def test_duplicate_handle_is_409(client: TestClient, admin: dict[str, str], kind: str) -> None:
     seed(client, admin)
     if kind == "help-topics":
-        create(client, admin, kind, bodies()[kind])
+        create_entity(client, admin, kind, bodies()[kind])
     r = client.post(f"{API}/{kind}", json=bodies()[kind], headers=admin)
     assert r.status_code == 409 and "already exists" in r.json()["detail"]
 
@@ -322,7 +299,7 @@ def test_bad_bodies_are_422(client: TestClient, admin: dict[str, str], kind: str
         "schedules": "office",
     }.get(kind, "ob")
     if kind == "help-topics":
-        create(client, admin, kind, good)
+        create_entity(client, admin, kind, good)
     for patch in [{"surprise": 1}, {"handle": "renamed"}, {"name": None}, {"name": ""}]:
         r = client.patch(f"{API}/{kind}/{target}", json=patch, headers=admin)
         assert r.status_code == 422, (patch, r.text)
@@ -333,14 +310,14 @@ def test_bad_bodies_are_422(client: TestClient, admin: dict[str, str], kind: str
 
 
 def test_schedules_create_list_get_patch(client: TestClient, admin: dict[str, str]) -> None:
-    body = {**OFFICE, "holidays": ["2026-12-28"], "yearly_holidays": [{"month": 12, "day": 25}]}
-    created = create(client, admin, "schedules", body)
+    body = office_hours_body(holidays=["2026-12-28"], yearly_holidays=[{"month": 12, "day": 25}])
+    created = create_entity(client, admin, "schedules", body)
     assert created["hours"]["0"] == [{"start": "09:00", "end": "17:00"}]
     assert created["holidays"] == ["2026-12-28"] and created["timezone"] == "Europe/London"
     assert client.get(f"{API}/schedules/office", headers=admin).json() == created
-    all_day = {**OFFICE, "handle": "always", "timezone": "UTC"}
+    all_day = office_hours_body(handle="always", timezone="UTC")
     all_day["hours"] = {str(day): [{"start": "00:00", "end": "24:00"}] for day in range(7)}
-    assert create(client, admin, "schedules", all_day)["hours"]["6"][0]["end"] == "24:00"
+    assert create_entity(client, admin, "schedules", all_day)["hours"]["6"][0]["end"] == "24:00"
     items = client.get(f"{API}/schedules", headers=admin).json()["items"]
     assert [s["handle"] for s in items] == ["always", "office"]
     # A patch replaces the fields it states (hours as a whole week) and keeps the rest.
@@ -377,11 +354,11 @@ def test_schedules_create_list_get_patch(client: TestClient, admin: dict[str, st
 def test_invalid_schedules_are_422(
     client: TestClient, admin: dict[str, str], change: dict[str, Any], message: str
 ) -> None:
-    r = client.post(f"{API}/schedules", json={**OFFICE, **change}, headers=admin)
+    r = client.post(f"{API}/schedules", json=office_hours_body(**change), headers=admin)
     assert r.status_code == 422 and message in r.text, r.text
     assert client.get(f"{API}/schedules/office", headers=admin).status_code == 404
     # The same mistakes in a patch, checked against the schedule they would leave.
-    create(client, admin, "schedules", OFFICE)
+    create_entity(client, admin, "schedules", office_hours_body())
     r = client.patch(f"{API}/schedules/office", json=change, headers=admin)
     assert r.status_code == 422 and message in r.text, r.text
     [field] = change
@@ -413,14 +390,10 @@ def test_sla_plan_ladders_next_response_and_schedule_round_trip(
         },
         "first_response": {"steps": []},
     }
-    body = {
-        **PLAN,
-        "handle": "business",
-        "next_response": "PT480M",
-        "schedule": "office",
-        "ladders": ladders,
-    }
-    created = create(client, admin, "sla-plans", body)
+    body = sla_plan_body(
+        handle="business", next_response="PT480M", schedule="office", ladders=ladders
+    )
+    created = create_entity(client, admin, "sla-plans", body)
     assert (created["next_response"], created["schedule"]) == ("PT8H", "office")
     steps = created["ladders"]["resolution"]["steps"]
     assert [s["name"] for s in steps] == ["warning", "L1", "L2"]
@@ -476,16 +449,16 @@ def test_sla_plan_ladders_next_response_and_schedule_round_trip(
 def test_invalid_ladders_and_next_response_are_422(
     client: TestClient, admin: dict[str, str], change: dict[str, Any]
 ) -> None:
-    r = client.post(f"{API}/sla-plans", json={**PLAN, **change}, headers=admin)
+    r = client.post(f"{API}/sla-plans", json=sla_plan_body(**change), headers=admin)
     assert r.status_code == 422, r.text
-    create(client, admin, "sla-plans", PLAN)
+    create_entity(client, admin, "sla-plans", sla_plan_body())
     assert client.patch(f"{API}/sla-plans/default", json=change, headers=admin).status_code == 422
 
 
 def test_department_schedule_is_set_and_cleared(client: TestClient, admin: dict[str, str]) -> None:
     seed(client, admin)
     body = {"handle": "support", "name": "Support", "manager": "john", "schedule": "office"}
-    assert create(client, admin, "departments", body)["schedule"] == "office"
+    assert create_entity(client, admin, "departments", body)["schedule"] == "office"
     r = client.patch(f"{API}/departments/ob", json={"schedule": "office"}, headers=admin)
     assert r.status_code == 200 and r.json()["schedule"] == "office"
     r = client.patch(f"{API}/departments/support", json={"schedule": None}, headers=admin)

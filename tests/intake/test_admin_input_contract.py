@@ -3,30 +3,14 @@ text rules as tickets, addresses the same e-mail rule, and out-of-range numbers 
 9999999999999999999) are answered 422, never 500."""
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from services.intake.app import create_app
-from shared.settings import Settings
-from tests.intake.agents import agent_headers
+from tests.builders import agent_headers, create_entity, office_hours_body, sla_plan_body
 
 API = "/api/v1/admin"
-OFFICE: dict[str, Any] = {
-    "handle": "office",
-    "name": "Office hours",
-    "timezone": "Europe/London",
-    "hours": {str(day): [{"start": "09:00", "end": "17:00"}] for day in range(5)},
-}
-PLAN: dict[str, Any] = {
-    "handle": "default",
-    "name": "Default",
-    "first_response": "PT4H",
-    "resolution": "P1D",
-    "auto_close": "P3D",
-}
 BAD_NAMES = [
     ("Support\x00", "U+0000 (NUL)"),
     ("Support\r\nBcc: evil@example.com", "single line"),
@@ -36,12 +20,6 @@ BAD_NAMES = [
     ("Support\x1b[0m", "U+001B (escape)"),
     ("n" * 201, "at most 200 characters"),
 ]
-
-
-@pytest.fixture
-def client(database_url: str) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(database_url=database_url, environment="test"))) as c:
-        yield c
 
 
 @pytest.fixture
@@ -55,27 +33,21 @@ def send(client: TestClient, method: str, url: str, body: Any, admin: dict[str, 
     return client.request(method, url, content=json.dumps(body).encode("ascii"), headers=headers)
 
 
-def created(client: TestClient, admin: dict[str, str], kind: str, body: dict[str, Any]) -> Any:
-    response = client.post(f"{API}/{kind}", json=body, headers=admin)
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
 def seed(client: TestClient, admin: dict[str, str]) -> dict[str, dict[str, Any]]:
     """One of each kind; returns a fresh, valid body per kind (handle "fresh")."""
-    created(client, admin, "agents", {**agent("jane"), "role": "agent"})
-    created(client, admin, "teams", {"handle": "ob", "name": "OB", "lead": "jane"})
-    created(client, admin, "departments", {"handle": "ob", "name": "OB", "manager": "jane"})
-    created(client, admin, "sla-plans", PLAN)
-    created(client, admin, "schedules", OFFICE)
+    create_entity(client, admin, "agents", {**agent("jane"), "role": "agent"})
+    create_entity(client, admin, "teams", {"handle": "ob", "name": "OB", "lead": "jane"})
+    create_entity(client, admin, "departments", {"handle": "ob", "name": "OB", "manager": "jane"})
+    create_entity(client, admin, "sla-plans", sla_plan_body())
+    create_entity(client, admin, "schedules", office_hours_body())
     topic = {"handle": "ob", "name": "OB", "department": "ob", "sla_plan": "default"}
-    created(client, admin, "help-topics", topic)
+    create_entity(client, admin, "help-topics", topic)
     return {
         "agents": {**agent("fresh"), "role": "agent"},
         "teams": {"handle": "fresh", "name": "Fresh", "lead": "jane"},
         "departments": {"handle": "fresh", "name": "Fresh", "manager": "jane"},
-        "sla-plans": {**PLAN, "handle": "fresh"},
-        "schedules": {**OFFICE, "handle": "fresh"},
+        "sla-plans": sla_plan_body(handle="fresh"),
+        "schedules": office_hours_body(handle="fresh"),
         "help-topics": {**topic, "handle": "fresh"},
     }
 
@@ -131,7 +103,7 @@ def test_lone_surrogates_outside_text_fields_are_422_not_500(
     ]:
         response = send(client, "POST", f"{API}/agents", body, admin)
         assert response.status_code == 422, (body, response.text)
-    schedule = {**OFFICE, "timezone": "Europe/\ud800"}
+    schedule = office_hours_body(timezone="Europe/\ud800")
     assert send(client, "POST", f"{API}/schedules", schedule, admin).status_code == 422
 
 
@@ -144,10 +116,12 @@ def test_international_names_and_addresses_round_trip(
         "email": "jürgen@bücher.example",
         "role": "agent",
     }
-    assert created(client, admin, "agents", body)["email"] == "jürgen@bücher.example"
+    assert create_entity(client, admin, "agents", body)["email"] == "jürgen@bücher.example"
     read = client.get(f"{API}/agents/juergen", headers=admin).json()
     assert (read["name"], read["email"]) == (body["name"], body["email"])
-    team = created(client, admin, "teams", {"handle": "t", "name": "Équipe ß", "lead": "juergen"})
+    team = create_entity(
+        client, admin, "teams", {"handle": "t", "name": "Équipe ß", "lead": "juergen"}
+    )
     assert team["name"] == "Équipe ß"
 
 
@@ -169,56 +143,56 @@ def test_international_names_and_addresses_round_trip(
 def test_out_of_range_yearly_holidays_are_422(
     client: TestClient, admin: dict[str, str], holiday: dict[str, Any], reason: str
 ) -> None:
-    body = {**OFFICE, "yearly_holidays": [holiday]}
+    body = office_hours_body(yearly_holidays=[holiday])
     response = client.post(f"{API}/schedules", json=body, headers=admin)
     assert response.status_code == 422 and reason in response.text, response.text
-    created(client, admin, "schedules", OFFICE)
+    create_entity(client, admin, "schedules", office_hours_body())
     patch = {"yearly_holidays": [holiday]}
     response = client.patch(f"{API}/schedules/office", json=patch, headers=admin)
     assert response.status_code == 422 and reason in response.text, response.text
 
 
 def test_out_of_range_numbers_elsewhere_are_422(client: TestClient, admin: dict[str, str]) -> None:
-    created(client, admin, "agents", {**agent("jane"), "role": "agent"})
-    created(client, admin, "teams", {"handle": "ob", "name": "OB", "lead": "jane"})
+    create_entity(client, admin, "agents", {**agent("jane"), "role": "agent"})
+    create_entity(client, admin, "teams", {"handle": "ob", "name": "OB", "lead": "jane"})
     huge = 9999999999999999999
     step = {"name": "L1", "after_breach": "PT0S"}
     cases: list[tuple[str, dict[str, Any], str]] = [
-        ("schedules", {**OFFICE, "hours": {str(huge): []}}, "weekday must be 0"),
-        ("schedules", {**OFFICE, "holidays": [huge]}, "valid date"),
-        ("sla-plans", {**PLAN, "first_response": "P999999999D"}, "at most P10Y"),
-        ("sla-plans", {**PLAN, "auto_close": "P3651D"}, "at most P10Y"),
-        ("sla-plans", {**PLAN, "resolution": f"PT{huge}S"}, "positive duration"),
+        ("schedules", office_hours_body(hours={str(huge): []}), "weekday must be 0"),
+        ("schedules", office_hours_body(holidays=[huge]), "valid date"),
+        ("sla-plans", sla_plan_body(first_response="P999999999D"), "at most P10Y"),
+        ("sla-plans", sla_plan_body(auto_close="P3651D"), "at most P10Y"),
+        ("sla-plans", sla_plan_body(resolution=f"PT{huge}S"), "positive duration"),
         (
             "sla-plans",
-            {**PLAN, "ladders": {"resolution": {"steps": [{"name": "w", "at_percent": huge}]}}},
+            sla_plan_body(ladders={"resolution": {"steps": [{"name": "w", "at_percent": huge}]}}),
             "less than or equal to 99",
         ),
         (
             "sla-plans",
-            {**PLAN, "ladders": {"resolution": {"steps": [step], "repeat_max": huge}}},
+            sla_plan_body(ladders={"resolution": {"steps": [step], "repeat_max": huge}}),
             "less than or equal to 100",
         ),
         (
             "sla-plans",
-            {**PLAN, "ladders": {"resolution": {"steps": [{**step, "after_breach": "P9999D"}]}}},
+            sla_plan_body(ladders={"resolution": {"steps": [{**step, "after_breach": "P9999D"}]}}),
             "at most P10Y",
         ),
         (
             "sla-plans",
-            {**PLAN, "ladders": {"resolution": {"steps": [step], "repeat_every": "P9999D"}}},
+            sla_plan_body(ladders={"resolution": {"steps": [step], "repeat_every": "P9999D"}}),
             "at most P10Y",
         ),
     ]
     for kind, body, reason in cases:
         response = client.post(f"{API}/{kind}", json=body, headers=admin)
         assert response.status_code == 422 and reason in response.text, (body, response.text)
-    created(client, admin, "sla-plans", {**PLAN, "auto_close": "P3650D"})
+    create_entity(client, admin, "sla-plans", sla_plan_body(auto_close="P3650D"))
 
 
 def test_ladder_step_names_follow_the_name_rules(client: TestClient, admin: dict[str, str]) -> None:
     for name, reason in [*BAD_NAMES, ("   ", "may not be empty")]:
         ladders = {"resolution": {"steps": [{"name": name, "after_breach": "PT0S"}]}}
-        response = send(client, "POST", f"{API}/sla-plans", {**PLAN, "ladders": ladders}, admin)
+        response = send(client, "POST", f"{API}/sla-plans", sla_plan_body(ladders=ladders), admin)
         assert response.status_code == 422, (name, response.text)
         assert "step name" in response.text and reason in response.text, response.text

@@ -3,7 +3,7 @@ query strings, credentials checked before the body, 405 with `Allow`, the OpenAP
 aware UTC times, security headers and CORS, and error bodies that never leak internals."""
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,22 +11,17 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from services.intake.app import create_app
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.db.tables import TicketRow
 from shared.reference import service as reference
 from shared.settings import Settings
-from tests.intake.agents import create_agents, person
+from tests.builders import bearer, create_agents, person
 
 TICKETS = "/api/v1/tickets"
 ADMIN = "/api/v1/admin"
 REPORTS = "/api/v1/reports"
 WINDOW = {"from": "2025-01-01T00:00:00Z", "to": "2025-02-01T00:00:00Z"}
 BAD_JSON = {"content": b"{nope", "headers": {"Content-Type": "application/json"}}
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture
@@ -36,17 +31,6 @@ def tokens(database_url: str) -> dict[str, str]:
     return dict(
         zip(roles, create_agents(database_url, *(person(r, r) for r in roles)), strict=True)
     )
-
-
-def client_for(database_url: str, **settings: Any) -> TestClient:
-    app = create_app(Settings(database_url=database_url, environment="test", **settings))
-    return TestClient(app, raise_server_exceptions=False)
-
-
-@pytest.fixture
-def client(database_url: str) -> Iterator[TestClient]:
-    with client_for(database_url) as c:
-        yield c
 
 
 def as_(tokens: dict[str, str], role: str) -> dict[str, str]:
@@ -95,9 +79,24 @@ def test_control_characters_in_ticket_filters_are_rejected(
 
 
 def test_ordinary_text_filters_are_answered(client: TestClient, tokens: dict[str, str]) -> None:
-    for q in ("café", "o'brien", "100%_done", "a b"):
+    for q in ("café", "o'brien", "a b"):
         response = client.get(TICKETS, params={"q": q}, headers=as_(tokens, "agent"))
         assert response.status_code == 200, (q, response.text)
+
+
+def test_a_search_matches_percent_and_underscore_as_written(
+    client: TestClient, tokens: dict[str, str], database_url: str
+) -> None:
+    created = datetime(2025, 3, 3, 9, 30, tzinfo=UTC)
+    for number, subject in [
+        ("000001", "Migration 100%_done"),
+        ("000002", "Migration 100 done"),
+        ("000003", "Migration 1000done"),
+    ]:
+        insert_ticket(database_url, number, created, subject=subject)
+    response = client.get(TICKETS, params={"q": "100%_done"}, headers=as_(tokens, "agent"))
+    assert response.status_code == 200, response.text
+    assert [item["subject"] for item in response.json()["items"]] == ["Migration 100%_done"]
 
 
 @pytest.mark.parametrize(
@@ -256,14 +255,16 @@ def test_openapi_declares_the_bearer_scheme_and_error_answers(client: TestClient
 # 5. Times
 
 
-def insert_ticket(database_url: str, number: str, created_at: datetime) -> None:
+def insert_ticket(
+    database_url: str, number: str, created_at: datetime, *, subject: str = "Printer on fire"
+) -> None:
     engine = make_engine(database_url)
     with make_sessionmaker(engine)() as session:
         session.add(
             TicketRow(
                 number=number,
                 version=1,
-                subject="Printer on fire",
+                subject=subject,
                 status="open",
                 priority="normal",
                 source="web",
@@ -355,23 +356,25 @@ def test_cors_is_off_unless_origins_are_listed(client: TestClient) -> None:
     assert "access-control-allow-origin" not in response.headers
 
 
-def test_cors_allows_listed_origins_only_without_credentials(database_url: str) -> None:
+def test_cors_allows_listed_origins_only_without_credentials(
+    client_for: Callable[..., TestClient],
+) -> None:
     desk = "https://desk.example.com"
-    with client_for(database_url, cors_origins=[desk]) as c:
-        ask = {
-            "Access-Control-Request-Method": "POST",
-            "Access-Control-Request-Headers": "authorization,content-type",
-        }
-        allowed = c.options(TICKETS, headers={**ask, "Origin": desk})
-        assert allowed.status_code == 200, allowed.text
-        assert allowed.headers["access-control-allow-origin"] == desk
-        assert "access-control-allow-credentials" not in allowed.headers
-        assert "authorization" in allowed.headers["access-control-allow-headers"].lower()
-        refused = c.options(TICKETS, headers={**ask, "Origin": "https://evil.example"})
-        assert refused.headers.get("access-control-allow-origin") is None
-        simple = c.get(f"{ADMIN}/agents", headers={"Origin": desk})
-        assert simple.status_code == 401
-        assert simple.headers["access-control-allow-origin"] == desk
+    c = client_for(cors_origins=[desk])
+    ask = {
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type",
+    }
+    allowed = c.options(TICKETS, headers={**ask, "Origin": desk})
+    assert allowed.status_code == 200, allowed.text
+    assert allowed.headers["access-control-allow-origin"] == desk
+    assert "access-control-allow-credentials" not in allowed.headers
+    assert "authorization" in allowed.headers["access-control-allow-headers"].lower()
+    refused = c.options(TICKETS, headers={**ask, "Origin": "https://evil.example"})
+    assert refused.headers.get("access-control-allow-origin") is None
+    simple = c.get(f"{ADMIN}/agents", headers={"Origin": desk})
+    assert simple.status_code == 401
+    assert simple.headers["access-control-allow-origin"] == desk
 
 
 def test_cors_origins_setting_refuses_a_wildcard_and_reads_a_list(

@@ -3,7 +3,7 @@ never listed, scopes mapped onto the routes (403 naming the missing scope, befor
 read), revocation and expiry answered 401 at once, last use listed, and `require_scope` as other
 routes use it."""
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -12,28 +12,17 @@ from fastapi import APIRouter, Depends
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
-from services.intake.app import create_app
 from services.intake.auth import KeyPrincipal, Staff, require_scope
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.db.tables import ApiKey
-from shared.settings import Settings
-from tests.intake.agents import create_agents, person
+from tests.builders import bearer, create_agents, person, ticket_body
 
 KEYS = "/api/v1/admin/api-keys"
 TICKETS = "/api/v1/tickets"
 WINDOW = {"from": "2025-01-01T00:00:00Z", "to": "2025-02-01T00:00:00Z"}
 BAD_BODY = b"{nope"
 JSON = {"Content-Type": "application/json"}
-TICKET = {
-    "requester": {"name": "Alice", "email": "alice@example.com"},
-    "subject": "Printer on fire",
-    "message": "help",
-    "help_topic": "printers",
-}
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+TICKET = ticket_body()
 
 
 # What another team's route looks like: it needs a scope, whoever the caller.
@@ -52,11 +41,9 @@ def webhooks(body: dict[str, int]) -> dict[str, int]:
 
 
 @pytest.fixture
-def client(database_url: str) -> Iterator[TestClient]:
-    app = create_app(Settings(database_url=database_url, environment="test"))
-    app.include_router(probe)
-    with TestClient(app, raise_server_exceptions=False) as c:
-        yield c
+def client(client_for: Callable[..., TestClient]) -> TestClient:
+    """The intake with the probe's routes mounted."""
+    return client_for(routers=[probe])
 
 
 @pytest.fixture

@@ -2,26 +2,17 @@
 with who made it and what changed (never a secret), read by admins newest first, paged and
 filtered; a refused change records nothing; the config loader records its changes too."""
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from services.intake.app import create_app
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.reference.config_file import load_config
-from shared.settings import Settings
-from tests.intake.test_admin import API, OFFICE, PLAN, bearer, create
+from tests.builders import bearer, create_entity, office_hours_body, sla_plan_body
 
+API = "/api/v1/admin"
 AUDIT = f"{API}/audit"
-
-
-@pytest.fixture
-def client(database_url: str) -> Iterator[TestClient]:
-    app = create_app(Settings(database_url=database_url, environment="test"))
-    with TestClient(app, raise_server_exceptions=False) as c:
-        yield c
 
 
 @pytest.fixture
@@ -60,20 +51,20 @@ def test_every_kind_of_admin_change_is_recorded_with_who_and_what(
     client: TestClient, admin: dict[str, str]
 ) -> None:
     person = {"name": "John", "email": "john@example.com", "role": "agent"}
-    john = create(client, admin, "agents", {"handle": "john", **person})
-    create(client, admin, "teams", {"handle": "ob", "name": "OB", "lead": "root"})
-    create(client, admin, "schedules", OFFICE)
-    create(client, admin, "departments", {"handle": "ob", "name": "OB", "manager": "root"})
-    create(client, admin, "sla-plans", PLAN)
+    john = create_entity(client, admin, "agents", {"handle": "john", **person})
+    create_entity(client, admin, "teams", {"handle": "ob", "name": "OB", "lead": "root"})
+    create_entity(client, admin, "schedules", office_hours_body())
+    create_entity(client, admin, "departments", {"handle": "ob", "name": "OB", "manager": "root"})
+    create_entity(client, admin, "sla-plans", sla_plan_body())
     topic = {"handle": "login", "name": "Login", "department": "ob", "sla_plan": "default"}
-    create(client, admin, "help-topics", topic)
+    create_entity(client, admin, "help-topics", topic)
     patch(client, admin, "agents/john", {"role": "admin", "rotate_token": True})
     patch(client, admin, "teams/ob", {"members": ["john"]})
     patch(client, admin, "schedules/office", {"name": "Office (UK)"})
     patch(client, admin, "departments/ob", {"name": "Online banking"})
     patch(client, admin, "sla-plans/default", {"resolution": "P2D"})
     patch(client, admin, "help-topics/login", {"priority": "high"})
-    key = create(client, admin, "api-keys", {"name": "crm", "scopes": ["tickets:read"]})
+    key = create_entity(client, admin, "api-keys", {"name": "crm", "scopes": ["tickets:read"]})
     assert client.delete(f"{API}/api-keys/{key['id']}", headers=admin).status_code == 200
 
     log = entries(client, admin, per_page=200)
@@ -115,7 +106,7 @@ def test_the_log_is_paged_newest_first_and_filtered_by_entity(
     client: TestClient, admin: dict[str, str]
 ) -> None:
     for n in range(5):
-        create(client, admin, "teams", {"handle": f"t{n}", "name": f"T{n}", "lead": "root"})
+        create_entity(client, admin, "teams", {"handle": f"t{n}", "name": f"T{n}", "lead": "root"})
     patch(client, admin, "teams/t1", {"name": "T one"})
     page = client.get(AUDIT, params={"entity": "team", "per_page": 2, "page": 2}, headers=admin)
     assert page.status_code == 200
@@ -134,7 +125,7 @@ def test_the_log_is_paged_newest_first_and_filtered_by_entity(
 def test_a_refused_or_empty_change_records_nothing(
     client: TestClient, admin: dict[str, str]
 ) -> None:
-    create(client, admin, "teams", {"handle": "ob", "name": "OB", "lead": "root"})
+    create_entity(client, admin, "teams", {"handle": "ob", "name": "OB", "lead": "root"})
     before = len(entries(client, admin))
     duplicate = client.post(
         f"{API}/teams", json={"handle": "ob", "name": "x", "lead": "root"}, headers=admin
@@ -149,7 +140,7 @@ def test_a_refused_or_empty_change_records_nothing(
 def test_a_keys_admin_changes_are_recorded_under_its_name(
     client: TestClient, admin: dict[str, str]
 ) -> None:
-    key = create(client, admin, "api-keys", {"name": "provisioner", "scopes": ["admin"]})
+    key = create_entity(client, admin, "api-keys", {"name": "provisioner", "scopes": ["admin"]})
     by_key = bearer(key["key"])
     response = client.post(
         f"{API}/teams", json={"handle": "ops", "name": "Ops", "lead": "root"}, headers=by_key
@@ -175,6 +166,6 @@ def test_bad_audit_queries_are_422(
 
 def test_only_admins_read_the_log(client: TestClient, admin: dict[str, str]) -> None:
     person = {"name": "V", "email": "v@example.com", "role": "agent"}
-    agent = create(client, admin, "agents", {"handle": "v", **person})
+    agent = create_entity(client, admin, "agents", {"handle": "v", **person})
     assert client.get(AUDIT, headers=bearer(agent["token"])).status_code == 403
     assert client.get(AUDIT).status_code == 401

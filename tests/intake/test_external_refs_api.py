@@ -3,32 +3,17 @@ no Temporal server is needed: who may create with references, what a reference m
 list filter's format, and links to tickets that do not exist. (The rest is end to end.)"""
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from services.intake.app import create_app
 from services.tickets.inputs import TicketCreate
-from shared.settings import Settings
-from tests.intake.agents import bearer, create_agents, person
+from tests.builders import bearer, create_agents, person, ticket_body
 
 TICKETS = "/api/v1/tickets"
 JIRA = {"system": "jira", "id": "OPS-1", "url": "https://jira.example.com/browse/OPS-1"}
-TICKET: dict[str, Any] = {
-    "requester": {"name": "Anna Example", "email": "anna@example.com"},
-    "subject": "Printer jams",
-    "message": "It jams on page two.",
-    "help_topic": "general",
-    "external_refs": [JIRA],
-}
-
-
-@pytest.fixture
-def client(database_url: str) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(database_url=database_url, environment="test"))) as c:
-        yield c
+TICKET = ticket_body(external_refs=[JIRA])
 
 
 @pytest.fixture

@@ -3,36 +3,20 @@ and other control characters, line breaks in single-line fields, over-long subje
 addresses are answered 422 with the reason (never a 500); international input is accepted."""
 
 import json
-from collections.abc import Iterator
-from copy import deepcopy
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from services.intake.app import create_app
 from services.tickets.inputs import TicketCreate
-from shared.settings import Settings
-from tests.intake import agents
+from tests import builders
 
 TICKETS = "/api/v1/tickets"
-TICKET: dict[str, Any] = {
-    "requester": {"name": "Anna Example", "email": "anna@example.com"},
-    "subject": "Printer jams",
-    "message": "It jams on page two.",
-    "help_topic": "general",
-}
-
-
-@pytest.fixture
-def client(database_url: str) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(database_url=database_url, environment="test"))) as c:
-        yield c
 
 
 @pytest.fixture
 def agent_headers(database_url: str) -> dict[str, str]:
-    return agents.agent_headers(database_url, "jane", "agent", "Jane")
+    return builders.agent_headers(database_url, "jane", "agent", "Jane")
 
 
 def post_json(
@@ -47,7 +31,7 @@ def post_json(
 
 
 def with_value(path: tuple[str, ...], value: Any) -> dict[str, Any]:
-    body = deepcopy(TICKET)
+    body = builders.ticket_body()
     target = body
     for step in path[:-1]:
         target = target[step]
@@ -102,7 +86,7 @@ def test_bad_ticket_input_is_answered_422_with_the_reason(client: TestClient) ->
 
 
 def test_lone_surrogates_in_a_key_or_as_the_body_are_422(client: TestClient) -> None:
-    for body in ({**TICKET, "\ud800": 1}, "\ud800", ["\udc00"]):
+    for body in ({**builders.ticket_body(), "\ud800": 1}, "\ud800", ["\udc00"]):
         response = post_json(client, TICKETS, body)
         assert response.status_code == 422, response.text
 

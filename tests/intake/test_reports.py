@@ -5,7 +5,7 @@ import csv
 import io
 import itertools
 import statistics
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -15,12 +15,10 @@ from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.intake.app import create_app
 from shared.access import hash_token
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.db.tables import Agent, Team, TeamMember
 from shared.percentiles import percentile_cont
-from shared.settings import Settings
 from tests.intake import report_oracle as oracle
 from tests.intake.report_data import TEAMS, History, generate, store
 
@@ -56,7 +54,7 @@ def generate_history() -> History:
 
 
 @pytest.fixture
-def world(database_url: str) -> Iterator[World]:
+def world(database_url: str, client_for: Callable[..., TestClient]) -> World:
     history = generate_history()
     engine = make_engine(database_url)
     with make_sessionmaker(engine)() as session:
@@ -85,8 +83,7 @@ def world(database_url: str) -> Iterator[World]:
         session.commit()
         store(session, history)
     engine.dispose()
-    with TestClient(create_app(Settings(database_url=database_url, environment="test"))) as c:
-        yield World(c, history)
+    return World(client_for(), history)
 
 
 def windows(h: History) -> list[tuple[datetime, datetime]]:

@@ -8,28 +8,21 @@ needed: the round trip through real workflows is tests/e2e/test_attachments.py."
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from services.intake.app import create_app
 from services.tickets.commands import CommandRequest
 from services.tickets.errors import Unavailable
-from services.tickets.inputs import TicketCreate
+from services.tickets.inputs import MessageBody, TicketCreate
 from services.tickets.service import Tickets
-from shared.settings import Settings
-from tests.intake.agents import agent_headers
+from tests.builders import agent_headers, ticket_body
 
 TICKETS = "/api/v1/tickets"
-TICKET: dict[str, Any] = {
-    "requester": {"name": "Anna Example", "email": "anna@example.com"},
-    "subject": "Printer jams",
-    "message": "It jams on page two.",
-    "help_topic": "general",
-}
+TICKET = ticket_body()
 FILE_LIMIT = 1000
 BODY_LIMIT = 4096
 UPLOAD_LIMIT = 2 * FILE_LIMIT + BODY_LIMIT
@@ -46,17 +39,14 @@ def blob_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def client(database_url: str, blob_dir: Path) -> Iterator[TestClient]:
-    settings = Settings(
-        database_url=database_url,
-        environment="test",
+def client(client_for: Callable[..., TestClient], blob_dir: Path) -> TestClient:
+    """The intake with small limits, storing files under `blob_dir`."""
+    return client_for(
         blob_store_dir=str(blob_dir),
         max_attachment_bytes=FILE_LIMIT,
         max_attachments_per_message=2,
         max_body_bytes=BODY_LIMIT,
     )
-    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
-        yield c
 
 
 @pytest.fixture
@@ -214,7 +204,8 @@ def test_uploads_check_credentials_before_the_body(
     response = client.post(reply, data={"message": "hi"}, files=one, headers=agent)
     assert response.status_code == 503
     [call] = sent
-    assert call["request"].message == "hi" and [f.name for f in call["files"]] == ["a.txt"]
+    assert call["request"].args == MessageBody(message="hi")
+    assert [f.name for f in call["files"]] == ["a.txt"]
 
 
 def test_the_openapi_document_shows_both_media_types(client: TestClient) -> None:

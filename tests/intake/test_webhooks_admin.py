@@ -1,7 +1,7 @@
 """The webhook admin API over HTTP, on SQLite and PostgreSQL: admins only; the secret shown
 once; the SSRF rule answered 422 with its reason; the delivery log, replays and alerts."""
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,15 +10,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 from standardwebhooks import Webhook
 
-from services.intake.app import create_app
 from shared.db import webhook_claims as claims
 from shared.db import webhook_queue as queue
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.db.events import Cursor
 from shared.db.tables import WebhookSubscription
-from shared.settings import Settings
-from tests.intake.agents import agent_headers
-from tests.test_webhook_queue import BACKOFF, DOWN, LEASE, T0, Tickets, drain
+from tests.builders import T0, agent_headers
+from tests.webhook_feed import BACKOFF, DOWN, LEASE, Tickets, drain
 
 API = "/api/v1/admin/webhooks"
 HOOK = {"handle": "crm", "url": "http://127.0.0.1:9999/hook"}
@@ -26,12 +24,6 @@ HOOK = {"handle": "crm", "url": "http://127.0.0.1:9999/hook"}
 
 def agent(database_url: str, handle: str, role: str) -> dict[str, str]:
     return agent_headers(database_url, handle, role)
-
-
-@pytest.fixture
-def client(database_url: str) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(database_url=database_url, environment="test"))) as c:
-        yield c
 
 
 @pytest.fixture
@@ -126,16 +118,13 @@ def test_conflicts_and_unknown_handles(client: TestClient, admin: dict[str, str]
 
 
 @pytest.fixture
-def production(database_url: str) -> Iterator[TestClient]:
-    settings = Settings(
-        database_url=database_url,
+def production(client_for: Callable[..., TestClient]) -> TestClient:
+    return client_for(
         environment="production",
         secret_key="p" * 40,
         notify_token="n" * 20,
         webhook_allowed_hosts=["10.20.0.0/16"],
     )
-    with TestClient(create_app(settings)) as c:
-        yield c
 
 
 @pytest.mark.parametrize(

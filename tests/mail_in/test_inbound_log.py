@@ -19,7 +19,7 @@ from shared.domain.enums import Role
 from shared.domain.mail.addresses import dedupe_key
 from shared.domain.mail.decision import AgentRef, Outcome
 from shared.domain.mail.message import InboundMessage, parse
-from tests.inbound import mail
+from tests.builders import mail
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 

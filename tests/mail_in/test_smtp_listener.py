@@ -16,7 +16,7 @@ from services.tickets.service import Tickets
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.settings import Settings
 from shared.temporal.client import connect
-from tests.inbound import mail
+from tests.builders import mail
 
 
 async def listener(settings: Settings) -> AsyncIterator[int]:

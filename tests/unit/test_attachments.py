@@ -16,7 +16,7 @@ from shared.domain.attachments import (
 from shared.domain.enums import Action
 from shared.domain.lifecycle import IllegalTransition, Refusal
 from shared.domain.models import AttachmentRef, MessageRef, TicketCommand
-from tests.unit.test_lifecycle import AGENT, T0, ticket
+from tests.builders import AGENT, T0, ticket_state
 
 
 @pytest.mark.parametrize(
@@ -119,7 +119,7 @@ def note_with(*files: AttachmentRef, command_id: str = "n") -> TicketCommand:
 
 
 def test_files_are_kept_on_the_thread_entry_and_counted_apart_from_text() -> None:
-    state = ticket()
+    state = ticket_state()
     bytes_before = state.thread_bytes
     lifecycle.apply(state, note_with(file(1000), file(24, n=1)), T0 + timedelta(minutes=1))
     entry = state.thread[-1]
@@ -129,7 +129,7 @@ def test_files_are_kept_on_the_thread_entry_and_counted_apart_from_text() -> Non
 
 
 def test_a_ticket_full_of_files_refuses_more_with_413() -> None:
-    state = ticket()
+    state = ticket_state()
     state.attachment_bytes = lifecycle.MAX_ATTACHMENT_BYTES - 10
     with pytest.raises(IllegalTransition, match="200 MiB of attachments") as refused:
         lifecycle.check(state, note_with(file(11)))
@@ -139,7 +139,7 @@ def test_a_ticket_full_of_files_refuses_more_with_413() -> None:
 
 
 def test_a_message_carries_a_bounded_number_of_small_references() -> None:
-    state = ticket()
+    state = ticket_state()
     many = [file(1, n=i) for i in range(attachments.MAX_FILES_PER_ENTRY + 1)]
     with pytest.raises(IllegalTransition, match="at most 20 attachments") as refused:
         lifecycle.check(state, note_with(*many))
@@ -152,7 +152,7 @@ def test_a_message_carries_a_bounded_number_of_small_references() -> None:
 def test_old_references_without_files_still_decode() -> None:
     """Replay safety: what histories from before attachments hold decodes with no files."""
     assert MessageRef.model_validate({"id": "x", "size": 1}).attachments == []
-    state = ticket()
+    state = ticket_state()
     data = state.model_dump(mode="json")
     data.pop("attachment_bytes")
     for entry in data["thread"]:

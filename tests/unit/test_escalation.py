@@ -15,8 +15,7 @@ from shared.domain.enums import (
     TicketStatus,
 )
 from shared.domain.models import Actor, Ladder, LadderStep, TicketCommand
-from tests.messages import ref
-from tests.unit.test_lifecycle import PLAN, T0, ticket
+from tests.builders import PLAN, T0, ref, ticket_state
 
 JANE = Actor(kind=ActorKind.AGENT, name="Jane", handle="jane")
 LADDER = Ladder(
@@ -37,7 +36,7 @@ LADDER = Ladder(
 
 
 def laddered() -> lifecycle.TicketState:
-    state = ticket()
+    state = ticket_state()
     state.sla_plan = PLAN.model_copy(update={"ladders": {SlaClock.FIRST_RESPONSE: LADDER}})
     state.assignee = "john"
     return state
@@ -85,7 +84,7 @@ def test_satisfying_the_clock_cancels_what_is_left_of_the_ladder() -> None:
 
 
 def test_pending_moves_the_resolution_due_time_by_the_paused_time() -> None:
-    state = ticket()
+    state = ticket_state()
     due = state.resolution_due
     assert due is not None
     pend = TicketCommand(command_id="p", action=Action.SET_PENDING, actor=JANE)
@@ -105,7 +104,7 @@ def test_pending_moves_the_resolution_due_time_by_the_paused_time() -> None:
 
 
 def test_next_response_starts_on_requester_message_and_is_met_by_response() -> None:
-    state = ticket()
+    state = ticket_state()
     state.sla_plan = PLAN.model_copy(update={"next_response": timedelta(hours=2)})
     reply = TicketCommand(
         command_id="q",
@@ -123,7 +122,7 @@ def test_next_response_starts_on_requester_message_and_is_met_by_response() -> N
 
 
 def test_closing_cancels_running_clocks() -> None:
-    state = ticket()
+    state = ticket_state()
     close = TicketCommand(command_id="c", action=Action.CLOSE, actor=JANE)
     lifecycle.apply(state, close, datetime(2026, 11, 23, 10, tzinfo=UTC))
     assert {r.outcome for r in state.clocks} == {ClockOutcome.CANCELLED}

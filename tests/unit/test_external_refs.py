@@ -22,8 +22,8 @@ from shared.domain.external_refs import (
 from shared.domain.lifecycle import IllegalTransition, Refusal
 from shared.domain.models import Actor, ExternalRef, TicketCommand, TicketInput, TicketState
 from shared.temporal import search_attributes as sa
-from tests.messages import ref as ref_to
-from tests.unit.test_lifecycle import AGENT, REQUESTER, T0, ticket
+from tests.builders import AGENT, REQUESTER, T0, ticket_state
+from tests.builders import ref as ref_to
 
 LATER = T0 + timedelta(minutes=5)
 JIRA = ExternalRef(system="jira", id="OPS-12", url="https://jira.example.com/browse/OPS-12")
@@ -38,7 +38,7 @@ def link(
 
 
 def bare_ticket(status: TicketStatus = TicketStatus.OPEN) -> TicketState:
-    state: TicketState = ticket(status)
+    state: TicketState = ticket_state(status)
     state.external_refs = []
     return state
 
@@ -152,7 +152,7 @@ def test_unlink_of_a_reference_the_ticket_does_not_hold_is_not_found() -> None:
 
 
 def test_a_closed_ticket_takes_links_and_stays_closed() -> None:
-    state = ticket(TicketStatus.CLOSED)
+    state = ticket_state(TicketStatus.CLOSED)
     lifecycle.apply(state, link(JIRA), LATER)
     lifecycle.apply(state, link(ExternalRef(system="crm", id="C-9"), action=Action.UNLINK), LATER)
     assert state.external_refs == [JIRA]

@@ -12,8 +12,7 @@ from shared.domain.enums import Action, ActorKind, Priority, Role, TicketStatus
 from shared.domain.lifecycle import IllegalTransition, Refusal
 from shared.domain.models import Actor, TicketCommand
 from shared.domain.scopes import Scope, grants, role_grants
-from tests.messages import ref
-from tests.unit.test_lifecycle import T0, ticket
+from tests.builders import T0, ref, ticket_state
 
 CRM = Actor(kind=ActorKind.INTEGRATION, name="crm", handle="key:1")
 
@@ -23,7 +22,7 @@ def command(action: Action, **fields: object) -> TicketCommand:
 
 
 def test_a_command_expecting_another_version_is_refused_as_version_mismatch() -> None:
-    state = ticket()
+    state = ticket_state()
     stale = command(Action.NOTE, message=ref("x"), expected_version=state.version - 1)
     with pytest.raises(IllegalTransition) as refused:
         lifecycle.check(state, stale, T0)
@@ -37,7 +36,7 @@ def test_a_command_expecting_another_version_is_refused_as_version_mismatch() ->
 
 
 def test_a_command_expecting_the_current_version_applies_and_moves_it_on() -> None:
-    state = ticket()
+    state = ticket_state()
     current = state.version
     lifecycle.apply(state, command(Action.NOTE, message=ref("x"), expected_version=current), T0)
     assert state.version == current + 1
@@ -48,7 +47,7 @@ def test_a_command_expecting_the_current_version_applies_and_moves_it_on() -> No
 
 def test_a_stale_version_is_told_before_an_illegal_transition() -> None:
     """The caller's picture is out of date: reading again is the first thing to do."""
-    state = ticket(TicketStatus.CLOSED)
+    state = ticket_state(TicketStatus.CLOSED)
     cmd = command(Action.RESOLVE, expected_version=state.version + 5)
     with pytest.raises(IllegalTransition) as refused:
         lifecycle.check(state, cmd, T0)
@@ -56,7 +55,7 @@ def test_a_stale_version_is_told_before_an_illegal_transition() -> None:
 
 
 def test_an_integration_acts_like_an_agent_but_never_like_the_requester() -> None:
-    state = ticket()
+    state = ticket_state()
     lifecycle.apply(state, command(Action.CHANGE_PRIORITY, priority=Priority.HIGH), T0)
     lifecycle.apply(state, command(Action.RESPOND, message=ref("on it")), T0)
     assert [e.actor for e in state.timeline[-2:]] == [CRM, CRM]

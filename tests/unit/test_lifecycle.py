@@ -1,14 +1,13 @@
 """The state machine: every action from every status, by every kind of actor."""
 
 import itertools
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
 from shared.domain import lifecycle
 from shared.domain.enums import (
     Action,
-    ActorKind,
     EventKind,
     NotificationKind,
     Priority,
@@ -22,25 +21,12 @@ from shared.domain.models import (
     Actor,
     ExternalRef,
     Person,
-    SlaOverride,
-    SlaPlanSnapshot,
     TicketCommand,
     TicketInput,
 )
 from shared.temporal import names
-from tests.messages import ref
+from tests.builders import AGENT, PLAN, REQUESTER, T0, ref, ticket_state
 
-T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-PLAN = SlaPlanSnapshot(
-    handle="default",
-    name="Default",
-    first_response=timedelta(hours=4),
-    resolution=timedelta(hours=24),
-    auto_close=timedelta(days=3),
-    by_priority={Priority.EMERGENCY: SlaOverride(first_response=timedelta(minutes=30))},
-)
-AGENT = Actor(kind=ActorKind.AGENT, name="Jane", handle="jane")
-REQUESTER = Actor(kind=ActorKind.REQUESTER, name="Alice")
 FIELDS: dict[Action, dict[str, object]] = {
     Action.ASSIGN: {"agent": "john"},
     Action.CHANGE_PRIORITY: {"priority": Priority.EMERGENCY},
@@ -49,29 +35,9 @@ FIELDS: dict[Action, dict[str, object]] = {
     Action.NOTE: {"message": ref("internal")},
     Action.REQUESTER_REPLY: {"message": ref("still broken")},
     Action.LINK: {"external_ref": ExternalRef(system="jira", id="OPS-1")},
-    # Every ticket() holds this one.
+    # Every ticket_state() holds this one.
     Action.UNLINK: {"external_ref": ExternalRef(system="crm", id="C-9")},
 }
-
-
-def ticket(status: TicketStatus = TicketStatus.OPEN) -> lifecycle.TicketState:
-    data = TicketInput(
-        number="123456",
-        subject="Online banking system down",
-        message=ref("help"),
-        requester=Person(name="Alice", email="alice@example.com"),
-        help_topic="online-banking",
-        department="online-banking",
-        team="online-banking",
-        priority=Priority.NORMAL,
-        source=Source.WEB,
-        sla_plan=PLAN,
-        idempotency_key="k",
-        external_refs=[ExternalRef(system="crm", id="C-9")],
-    )
-    state, _ = lifecycle.open_ticket(data, T0)
-    state.status = status
-    return state
 
 
 def command(action: Action, actor: Actor | None = None) -> TicketCommand:
@@ -87,7 +53,7 @@ CASES = list(itertools.product(Action, TicketStatus))
 
 @pytest.mark.parametrize(("action", "status"), CASES, ids=[f"{a}-from-{s}" for a, s in CASES])
 def test_every_action_from_every_status(action: Action, status: TicketStatus) -> None:
-    state = ticket(status)
+    state = ticket_state(status)
     if status in lifecycle.ALLOWED_FROM[action]:
         version = state.version
         lifecycle.apply(state, command(action), T0 + timedelta(minutes=5))
@@ -102,12 +68,12 @@ def test_every_action_from_every_status(action: Action, status: TicketStatus) ->
 @pytest.mark.parametrize("action", [a for a in Action if a is not Action.REQUESTER_REPLY])
 def test_requester_may_only_reply(action: Action) -> None:
     with pytest.raises(IllegalTransition, match="a requester may not"):
-        lifecycle.check(ticket(), command(action, REQUESTER))
+        lifecycle.check(ticket_state(), command(action, REQUESTER))
 
 
 def test_agent_cannot_send_requester_reply() -> None:
     with pytest.raises(IllegalTransition, match="only the requester"):
-        lifecycle.check(ticket(), command(Action.REQUESTER_REPLY, AGENT))
+        lifecycle.check(ticket_state(), command(Action.REQUESTER_REPLY, AGENT))
 
 
 @pytest.mark.parametrize(
@@ -125,18 +91,18 @@ def test_pointless_or_empty_commands_are_rejected(
 ) -> None:
     cmd = TicketCommand(command_id="x", action=action, actor=AGENT, **fields)  # type: ignore[arg-type]
     with pytest.raises(IllegalTransition, match=reason):
-        lifecycle.check(ticket(), cmd)
+        lifecycle.check(ticket_state(), cmd)
 
 
 def test_new_ticket_acknowledges_requester_and_sets_due_times() -> None:
-    state = ticket()
+    state = ticket_state()
     assert state.first_response_due == T0 + timedelta(hours=4)
     assert state.resolution_due == T0 + timedelta(hours=24)
     assert [e.kind for e in state.timeline] == [EventKind.CREATED, EventKind.ASSIGNED]
 
 
 def test_first_breach_escalates_once_to_team_lead_then_manager() -> None:
-    state = ticket()
+    state = ticket_state()
     notices = lifecycle.fire_due(state, T0 + timedelta(hours=4))
     assert state.overdue and state.escalation_level == 1
     assert [(n.kind, n.recipient.role) for n in notices] == [
@@ -152,7 +118,7 @@ def test_first_breach_escalates_once_to_team_lead_then_manager() -> None:
 
 
 def test_priority_change_rearms_a_breached_clock_whose_new_due_is_ahead() -> None:
-    state = ticket()
+    state = ticket_state()
     state.priority = Priority.EMERGENCY
     lifecycle.apply(
         state, command(Action.CHANGE_PRIORITY).model_copy(update={"priority": Priority.LOW}), T0
@@ -163,7 +129,7 @@ def test_priority_change_rearms_a_breached_clock_whose_new_due_is_ahead() -> Non
 
 
 def test_requester_reply_reopens_resolved_ticket_and_restarts_resolution_clock() -> None:
-    state = ticket()
+    state = ticket_state()
     lifecycle.apply(state, command(Action.RESOLVE), T0 + timedelta(hours=1))
     assert state.auto_close_at == T0 + timedelta(hours=1, days=3)
     later = T0 + timedelta(hours=30)
@@ -173,7 +139,7 @@ def test_requester_reply_reopens_resolved_ticket_and_restarts_resolution_clock()
 
 
 def test_resolved_ticket_auto_closes_at_deadline() -> None:
-    state = ticket()
+    state = ticket_state()
     lifecycle.apply(state, command(Action.RESPOND), T0)
     lifecycle.apply(state, command(Action.RESOLVE), T0)
     notices = lifecycle.fire_due(state, T0 + timedelta(days=3))
@@ -183,7 +149,7 @@ def test_resolved_ticket_auto_closes_at_deadline() -> None:
 
 
 def test_nobody_is_told_about_their_own_assignment() -> None:
-    state = ticket()
+    state = ticket_state()
     cmd = command(Action.ASSIGN).model_copy(update={"agent": "jane"})
     notices = lifecycle.apply(state, cmd, T0)
     assert notices[0].exclude_agent == "jane"
@@ -212,7 +178,7 @@ def test_imported_ticket_counts_from_when_it_was_opened_but_never_from_the_futur
 
 
 def test_a_full_ticket_refuses_more_messages_but_takes_other_commands() -> None:
-    state = ticket()
+    state = ticket_state()
     state.thread_count = lifecycle.MAX_MESSAGES
     with pytest.raises(IllegalTransition) as refused:
         lifecycle.check(state, command(Action.RESPOND))
@@ -225,7 +191,7 @@ def test_a_full_ticket_refuses_more_messages_but_takes_other_commands() -> None:
 
 
 def test_a_requester_writing_too_fast_is_told_to_wait() -> None:
-    state = ticket()
+    state = ticket_state()
     for i in range(lifecycle.REQUESTER_MESSAGES_PER_MINUTE):
         cmd = command(Action.REQUESTER_REPLY).model_copy(update={"command_id": f"m{i}"})
         lifecycle.apply(state, cmd, T0 + timedelta(seconds=i))
@@ -238,14 +204,14 @@ def test_a_requester_writing_too_fast_is_told_to_wait() -> None:
 
 def test_a_command_past_its_deadline_is_refused_as_expired() -> None:
     cmd = command(Action.NOTE).model_copy(update={"expires_at": T0})
-    lifecycle.check(ticket(), cmd, T0)
+    lifecycle.check(ticket_state(), cmd, T0)
     with pytest.raises(IllegalTransition) as refused:
-        lifecycle.check(ticket(), cmd, T0 + timedelta(microseconds=1))
+        lifecycle.check(ticket_state(), cmd, T0 + timedelta(microseconds=1))
     assert refused.value.refusal is lifecycle.Refusal.EXPIRED
 
 
 def test_a_key_reused_for_another_request_is_refused() -> None:
-    state = ticket()
+    state = ticket_state()
     first = command(Action.NOTE).model_copy(update={"fingerprint": "a"})
     lifecycle.apply(state, first, T0)
     other = first.model_copy(update={"fingerprint": "b"})

@@ -22,7 +22,7 @@ from shared.domain.mail.decision import (
 )
 from shared.domain.mail.message import parse
 from shared.settings import Settings
-from tests.inbound import mail
+from tests.builders import mail
 
 OWN = frozenset({"helpdesk@ticketflow.local"})
 TICKET = TicketRef("100000", "Alice@Example.com", "Alice")

@@ -5,7 +5,7 @@ import pytest
 
 from shared.domain.mail.addresses import dedupe_key, ticket_token
 from shared.domain.mail.message import Unparseable, parse
-from tests.inbound import mail
+from tests.builders import mail
 
 
 def test_a_plain_message_is_read() -> None:
