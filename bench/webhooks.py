@@ -37,7 +37,7 @@ from shared.domain.events import event_id
 from shared.domain.models import Actor, TicketCommand, TicketState
 from shared.domain.webhook_urls import UrlPolicy
 from tests import databases
-from tests.messages import ref
+from tests.builders import ref
 from tests.webhook_receiver import Receiver
 from tests.workflows.conftest import new_input
 

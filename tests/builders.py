@@ -16,7 +16,7 @@ import httpx
 
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.domain import lifecycle
-from shared.domain.enums import ActorKind, Priority, Source, TicketStatus
+from shared.domain.enums import Action, ActorKind, Priority, Source, TicketStatus
 from shared.domain.models import (
     Actor,
     ExternalRef,
@@ -24,6 +24,7 @@ from shared.domain.models import (
     Person,
     SlaOverride,
     SlaPlanSnapshot,
+    TicketCommand,
     TicketInput,
     TicketState,
 )
@@ -195,3 +196,8 @@ def create_entity(
     response = client.post(f"/api/v1/admin/{kind}", json=body, headers=admin)
     assert response.status_code == 201, response.text
     return response.json()
+
+
+def cmd(action: Action, actor: Actor = AGENT, **fields: object) -> TicketCommand:
+    """A command as the ticket service builds it, with a fresh id."""
+    return TicketCommand(command_id=uuid.uuid4().hex, action=action, actor=actor, **fields)  # type: ignore[arg-type]

@@ -39,8 +39,8 @@ from shared.domain.models import (
 from shared.settings import Settings
 from shared.temporal import names
 from shared.temporal.client import register_search_attributes
+from tests.builders import ref
 from tests.databases import sqlite_database
-from tests.messages import ref
 from tests.servers import binary
 
 

@@ -11,9 +11,8 @@ from shared.domain.enums import Action, ActorKind, EventKind
 from shared.domain.lifecycle import Refusal
 from shared.domain.models import Actor, TicketView
 from shared.temporal import names
-from tests.messages import ref
+from tests.builders import cmd, ref
 from tests.workflows.conftest import RecordingNotifier, new_input, send, start
-from tests.workflows.test_ticket_workflow import cmd
 
 CRM = Actor(kind=ActorKind.INTEGRATION, name="crm", handle="key:1")
 

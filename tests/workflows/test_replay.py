@@ -15,9 +15,8 @@ from temporalio.worker import Replayer
 from services.workflows.ticket_workflow import TicketWorkflow
 from shared.domain.enums import Action, Priority
 from shared.domain.models import AttachmentRef
-from tests.messages import ref
+from tests.builders import REQUESTER, cmd, ref
 from tests.workflows.conftest import new_input, send, start
-from tests.workflows.test_ticket_workflow import REQUESTER, cmd
 
 HISTORIES = Path(__file__).with_name("histories")
 

@@ -10,9 +10,8 @@ from services.workflows.ticket_workflow import TicketWorkflow
 from shared.domain.business_time import MonthDay, OpeningInterval, Schedule, add_business_time
 from shared.domain.enums import Action, ClockOutcome, EventKind, Priority, SlaClock, TicketStatus
 from shared.domain.models import Ladder, LadderStep
-from tests.messages import ref
+from tests.builders import REQUESTER, cmd, ref
 from tests.workflows.conftest import PLAN, RecordingNotifier, new_input, send, start
-from tests.workflows.test_ticket_workflow import REQUESTER, cmd
 
 LADDER = Ladder(
     steps=[

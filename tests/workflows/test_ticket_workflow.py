@@ -1,6 +1,5 @@
 """The ticket workflow on the time-skipping server: SLA timers, auto-close, reopen, messages."""
 
-import uuid
 from datetime import timedelta
 
 from temporalio.client import Client, WorkflowUpdateFailedError
@@ -8,17 +7,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from services.workflows.ticket_workflow import TicketWorkflow
 from shared.db.projection import stored_state
-from shared.domain.enums import Action, ActorKind, EventKind, Priority, SlaClock, TicketStatus
-from shared.domain.models import Actor, TicketCommand
-from tests.messages import ref
+from shared.domain.enums import Action, EventKind, Priority, SlaClock, TicketStatus
+from tests.builders import REQUESTER, cmd, ref
 from tests.workflows.conftest import RecordingNotifier, new_input, send, start
-
-JANE = Actor(kind=ActorKind.AGENT, name="Jane", handle="jane")
-REQUESTER = Actor(kind=ActorKind.REQUESTER, name="Alice")
-
-
-def cmd(action: Action, actor: Actor = JANE, **fields: object) -> TicketCommand:
-    return TicketCommand(command_id=uuid.uuid4().hex, action=action, actor=actor, **fields)  # type: ignore[arg-type]
 
 
 async def test_unanswered_ticket_escalates_after_first_response_target(
