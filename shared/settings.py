@@ -21,6 +21,8 @@ _HANDLE = re.compile(HANDLE_PATTERN)
 # An S3 bucket name (its rules, loosely: 3 to 63 lowercase letters, digits, dots and dashes).
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _HOST = re.compile(r"[A-Za-z0-9.:_-]+")
+# A service's base URL: an origin, optionally with a path prefix (behind a reverse proxy).
+_BASE_URL = re.compile(r"https?://[^/\s*?#]+(/[^\s?#]*)?")
 
 
 class Settings(BaseSettings):
@@ -63,7 +65,7 @@ class Settings(BaseSettings):
     intake_port: int = 8000
     notify_host: str = "127.0.0.1"
     notify_port: int = 8001
-    # The service token notify requires of its callers (the worker) as `Authorization: Bearer`.
+    # The service token notify requires of its callers as `Authorization: Bearer`.
     notify_token: str = DEV_NOTIFY_TOKEN
 
     smtp_host: str = "127.0.0.1"
@@ -128,6 +130,21 @@ class Settings(BaseSettings):
     # Each try's connect and read wait; a request is tried twice, then answered 503.
     s3_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     public_url: str = "http://127.0.0.1:8000"
+
+    # The requester portal (`ticketflow web`, services/web): where it listens, its public URL
+    # (links in mail point there; its cookies are Secure when it is https), the desk's name on
+    # its pages, how long a mailed link to a ticket signs a browser in, and how many tickets
+    # and status requests one client may send per hour (the API's own limits hold as well).
+    web_host: str = "127.0.0.1"
+    web_port: int = 8002
+    portal_url: str = "http://127.0.0.1:8002"
+    desk_name: str = Field(default="ticketflow help desk", min_length=1, max_length=100)
+    link_lifetime_days: int = Field(default=30, ge=1, le=365)
+    portal_tickets_per_hour: int = Field(default=10, ge=1)
+    portal_status_requests_per_hour: int = Field(default=10, ge=1)
+    # The intake API as the portal reaches it (unset: http://INTAKE_HOST:INTAKE_PORT; set it
+    # when intake listens on 0.0.0.0 or runs elsewhere, e.g. http://intake:8000).
+    intake_url: str | None = None
     # Origins whose pages may call the intake API from a browser (CORS), comma-separated in
     # CORS_ORIGINS: "https://desk.example.com,https://portal.example.com". Empty: none may.
     cors_origins: Annotated[list[str], NoDecode] = []
@@ -138,6 +155,16 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
+
+    @field_validator("portal_url")
+    @classmethod
+    def _portal_url(cls, value: str) -> str:
+        return _base_url(value)
+
+    @field_validator("intake_url")
+    @classmethod
+    def _intake_url(cls, value: str | None) -> str | None:
+        return None if value is None or not value.strip() else _base_url(value)
 
     @field_validator("mail_in_trusted_authserv_ids", mode="before")
     @classmethod
@@ -216,6 +243,15 @@ class Settings(BaseSettings):
         return value
 
     @property
+    def intake_api_url(self) -> str:
+        """Where the portal reaches intake."""
+        return self.intake_url or f"http://{self.intake_host}:{self.intake_port}"
+
+    @property
+    def portal_is_https(self) -> bool:
+        return self.portal_url.startswith("https://")
+
+    @property
     def max_upload_bytes(self) -> int:
         """The largest multipart body the upload routes take: every file at its largest,
         plus MAX_BODY_BYTES for the fields and the multipart framing."""
@@ -245,6 +281,13 @@ class Settings(BaseSettings):
                 f"NOTIFY_TOKEN must be at least {MIN_NOTIFY_TOKEN_CHARS} characters in production"
             )
         return self
+
+
+def _base_url(value: str) -> str:
+    url = value.strip().rstrip("/")
+    if not _BASE_URL.fullmatch(url):
+        raise ValueError(f"{value!r} is no http(s) URL such as https://help.example.com")
+    return url
 
 
 def _network(text: str) -> bool:

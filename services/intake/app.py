@@ -24,9 +24,11 @@ from services.intake.auth import AuthenticateFirst
 from services.intake.deps import SessionsDep, TemporalDep
 from services.intake.errors import install_error_handlers
 from services.intake.events import router as events_router
+from services.intake.help_topics import router as help_topics_router
 from services.intake.multipart import upload_allowance
 from services.intake.openapi_errors import document_errors
 from services.intake.reports import router as reports_router
+from services.intake.ticket_links import router as ticket_links_router
 from services.intake.tickets import router as tickets_router
 from services.intake.upload_docs import document_uploads
 from services.security_headers import SECURITY_HEADERS, SecurityHeaders
@@ -150,4 +152,6 @@ def create_app(settings: Settings, temporal: Client | None = None) -> FastAPI:
     app.include_router(alerts_router)
     app.include_router(reports_router)
     app.include_router(events_router)
+    app.include_router(help_topics_router)
+    app.include_router(ticket_links_router)
     return app

@@ -1,5 +1,6 @@
 """Who is calling: an agent (bearer API token), an integration (an API key, `tfk_…`), or a
-ticket's requester (its access token).
+ticket's requester (its access token, or a portal link's credential for that ticket, `tl1.…`,
+until it expires).
 
 Routes state what they need through their dependencies: `CurrentPrincipal` (anyone with
 credentials: a requester is checked against the ticket's number), or a scope through
@@ -24,7 +25,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.intake.deps import SessionsDep
 from services.intake.errors import Forbidden, Unauthorized, error_answer
-from shared.access import hash_token, is_api_key, requester_token_valid
+from shared.access import (
+    hash_token,
+    is_api_key,
+    is_link_credential,
+    link_credential_valid,
+    requester_token,
+    requester_token_valid,
+)
 from shared.db import api_keys, directory
 from shared.db.threads import in_thread
 from shared.domain.enums import ActorKind, Role
@@ -72,7 +80,8 @@ class KeyPrincipal:
 
 @dataclass(frozen=True)
 class RequesterPrincipal:
-    """A bearer that is no agent's token: valid only if it is the ticket's access token."""
+    """A bearer that is no agent's token: valid only if it is the ticket's access token (a
+    portal link's credential is exchanged for it by `requester_of`, for its ticket alone)."""
 
     token: str
 
@@ -83,14 +92,16 @@ Principal = AgentPrincipal | KeyPrincipal | RequesterPrincipal
 
 bearer_scheme = HTTPBearer(
     auto_error=False,
-    description="An agent's API token, an integration's API key (tfk_…), or a ticket's "
-    "access token (for its requester).",
+    description="An agent's API token, an integration's API key (tfk_…), or, for a ticket's "
+    "requester, the ticket's access token or a portal link's credential (tl1.…) for it.",
 )
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
 
 
 def principal_of(sessions: sessionmaker[Session], token: str) -> Principal:
     """The caller a bearer token stands for; 401 for a key that is unknown, revoked or expired."""
+    if is_link_credential(token):  # signed, not stored: nothing to look up
+        return RequesterPrincipal(token=token)
     # Short sessions: ticket handlers go on to await Temporal, and must not hold a connection.
     if is_api_key(token):
         with sessions.begin() as session:  # the key's last use may be written (once a minute)
@@ -116,13 +127,33 @@ def _principal(
     return principal_of(sessions, credentials.credentials.strip())
 
 
+def requester_of(
+    principal: RequesterPrincipal, number: str, settings: Settings
+) -> RequesterPrincipal:
+    """The ticket's requester, if the bearer is its access token or a link credential signed
+    for this very ticket that has not expired (401 otherwise). A link credential stands for
+    the access token from here on, so every check of a ticket's routes holds it as before."""
+    token = principal.token
+    if is_link_credential(token):
+        if not link_credential_valid(settings.secret_key, number, token, datetime.now(UTC)):
+            raise Unauthorized()
+        return RequesterPrincipal(token=requester_token(settings.secret_key, number))
+    if not requester_token_valid(settings.secret_key, number, token):
+        raise Unauthorized()
+    return principal
+
+
 async def get_principal(
     request: Request, sessions: SessionsDep, credentials: Credentials
 ) -> Principal:
     checked = getattr(request.state, "principal", None)
     if isinstance(checked, AgentPrincipal | KeyPrincipal | RequesterPrincipal):
         return checked  # found by AuthenticateFirst for this very request (no thread hop)
-    return await in_thread(_principal, sessions, credentials)
+    principal = await in_thread(_principal, sessions, credentials)
+    number = request.path_params.get("number")
+    if isinstance(principal, RequesterPrincipal) and isinstance(number, str):
+        return requester_of(principal, number, request.app.state.settings)
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
@@ -248,11 +279,8 @@ async def authenticate(
     if needs.principal and not needs.scopes:
         number = path_params.get("number")
         if isinstance(principal, RequesterPrincipal):
-            settings: Settings = request.app.state.settings
-            if isinstance(number, str) and not requester_token_valid(
-                settings.secret_key, number, principal.token
-            ):
-                raise Unauthorized()
+            if isinstance(number, str):
+                principal = requester_of(principal, number, request.app.state.settings)
         else:  # staff read a ticket with tickets:read, and answer on it with tickets:write
             reads = request.method in SAFE_METHODS
             staff_with(principal, KeyScope.TICKETS_READ if reads else KeyScope.TICKETS_WRITE)

@@ -11,6 +11,7 @@ from pydantic import (
 from shared.domain.enums import (
     ClockOutcome,
     Priority,
+    Rating,
     SlaClock,
     Source,
     ThreadKind,
@@ -92,6 +93,9 @@ class TicketRead(BaseModel):
     version: int
     message_count: int
     external_refs: list[ExternalRef]
+    # The requester's rating of this closure (good or bad); null until rated, and again
+    # once the ticket reopens.
+    rating: Rating | None
     # Null in a command's answer (GET the ticket for its thread), and when the database cannot
     # be read just now; the rest of the answer is current all the same.
     thread: list[ThreadEntryRead] | None

@@ -30,6 +30,7 @@ from services.tickets.inputs import (
     MessageBody,
     PendingBody,
     PriorityBody,
+    RatingBody,
     ResolveBody,
     TicketCreate,
     TransferBody,
@@ -44,6 +45,8 @@ from shared.domain.models import Actor, TicketView
 from shared.domain.scopes import Scope
 
 Command = CommandRequest
+# The requester, as a ticket's timeline names them when they act through the API.
+REQUESTER = Actor(kind=ActorKind.REQUESTER, name="requester")
 Files = tuple[StoredFile, ...]
 router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
 # Six digits for the first 900,000 tickets, more after: any well-formed number is accepted,
@@ -206,9 +209,7 @@ async def get_timeline(number: Number, _: CurrentAgent, ctx: Ctx) -> TimelineRea
 async def assign(
     number: Number, body: AssignBody, agent: WritingAgent, ctx: CommandCtx
 ) -> TicketRead:
-    return await _send(
-        ctx, Command(number, agent.actor(), Action.ASSIGN, body)
-    )
+    return await _send(ctx, Command(number, agent.actor(), Action.ASSIGN, body))
 
 
 @router.post("/{number}/priority")
@@ -245,8 +246,7 @@ async def send_reply(
 ) -> TicketRead:
     if isinstance(principal, RequesterPrincipal):
         authorise_reader(principal, ctx.tickets.settings.secret_key, number)
-        actor = Actor(kind=ActorKind.REQUESTER, name="requester")
-        command = Command(number, actor, Action.REQUESTER_REPLY, body, files=tuple(files))
+        command = Command(number, REQUESTER, Action.REQUESTER_REPLY, body, files=tuple(files))
         return await _send(ctx, command)
     staff = staff_with(principal, Scope.TICKETS_WRITE)
     command = Command(number, staff.actor(), Action.RESPOND, body, files=tuple(files))
@@ -290,8 +290,28 @@ async def resolve(
 
 
 @router.post("/{number}/close")
-async def close(number: Number, agent: WritingAgent, ctx: CommandCtx) -> TicketRead:
-    return await _send(ctx, Command(number, agent.actor(), Action.CLOSE))
+async def close(number: Number, principal: CurrentPrincipal, ctx: CommandCtx) -> TicketRead:
+    """Close the ticket: an agent, or its requester (the portal's "Close this ticket")."""
+    if isinstance(principal, RequesterPrincipal):
+        authorise_reader(principal, ctx.tickets.settings.secret_key, number)
+        return await _send(ctx, Command(number, REQUESTER, Action.CLOSE))
+    staff = staff_with(principal, Scope.TICKETS_WRITE)
+    return await _send(ctx, Command(number, staff.actor(), Action.CLOSE))
+
+
+@router.post(
+    "/{number}/rating",
+    responses={403: {"model": ErrorBody, "description": "Only the requester rates a ticket"}},
+)
+async def rate(
+    number: Number, body: RatingBody, principal: CurrentPrincipal, ctx: CommandCtx
+) -> TicketRead:
+    """The requester rates a closed ticket, good or bad, with an optional comment: once per
+    closure (409 if rated already; a ticket reopened and closed again may be rated again)."""
+    if not isinstance(principal, RequesterPrincipal):
+        raise Refused(403, "only the ticket's requester may rate it")
+    authorise_reader(principal, ctx.tickets.settings.secret_key, number)
+    return await _send(ctx, Command(number, REQUESTER, Action.RATE, body))
 
 
 @router.post("/{number}/reopen")

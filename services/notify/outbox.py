@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.notify.mailer import DeliveryError, Mailer, OutgoingMail
 from services.notify.outbox_lease import ATTEMPT_LEASE, claim_attempt, finish_attempt
 from services.notify.schemas import as_utc
-from shared.access import requester_token
+from shared.access import new_link_credential, ticket_page_url
 from shared.db.tables import Notification
 from shared.domain.enums import Channel, DeliveryStatus, NotificationKind
-from shared.domain.notices import is_automatic
+from shared.domain.notices import LINKED, is_automatic, link_footer
 from shared.settings import Settings
 
 log = logging.getLogger("ticketflow.notify.outbox")
@@ -78,8 +78,9 @@ def deliver_due(sessions: sessionmaker[Session], mailer: Mailer, settings: Setti
             log.error("notification %s undeliverable: %s", row.idempotency_key, row.last_error)
             continue
         mail = outgoing_mail(row)
-        if row.kind == NotificationKind.TICKET_RECEIVED.value:
-            mail = replace(mail, body=mail.body + _access(settings, row.ticket))
+        kind = NotificationKind(row.kind)
+        if kind in LINKED:
+            mail = replace(mail, body=mail.body + "\n\n" + _link(settings, kind, row.ticket, now))
         try:
             sent_as = mailer.deliver(mail)
         except DeliveryError as err:
@@ -102,14 +103,13 @@ def outgoing_mail(row: Notification) -> OutgoingMail:
     )
 
 
-def _access(settings: Settings, ticket: str) -> str:
-    """Added at delivery, so that the token is never stored with the notification."""
-    token = requester_token(settings.secret_key, ticket)
-    url = f"{settings.public_url.rstrip('/')}/api/v1/tickets/{ticket}"
-    return (
-        f"\n\nTicket number: {ticket}\nAccess token: {token}\n"
-        f"To see your ticket: curl -H 'Authorization: Bearer {token}' {url}"
-    )
+def _link(settings: Settings, kind: NotificationKind, ticket: str, now: datetime) -> str:
+    """The link to the ticket's page, signed at delivery so that no credential is stored
+    with the notification; it signs a browser in for this ticket until it expires."""
+    lifetime = timedelta(days=settings.link_lifetime_days)
+    credential = new_link_credential(settings.secret_key, ticket, now=now, lifetime=lifetime)
+    url = ticket_page_url(settings.portal_url, ticket, credential)
+    return link_footer(kind, ticket, url, f"{now + lifetime:%-d %B %Y}")
 
 
 class OutboxLoop:

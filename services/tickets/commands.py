@@ -44,7 +44,7 @@ from shared.temporal import names
 CLOCK_SKEW = timedelta(seconds=2)
 REFUSALS = {refusal.value: refusal for refusal in Refusal}
 # The arguments that hold text: stored in the thread, sent as references.
-TEXT_FIELDS = ("message", "resolution")
+TEXT_FIELDS = ("message", "resolution", "comment")
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from pydantic import AwareDatetime, BeforeValidator, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from shared.domain import external_refs, text
-from shared.domain.enums import OnDuplicateRef, Priority, Source
+from shared.domain.enums import OnDuplicateRef, Priority, Rating, Source
 from shared.domain.models import ExternalRef
 
 # The input rules live in shared.domain.text, shared with notify and the admin API.
@@ -143,6 +143,13 @@ class LinkBody(ExternalRefIn, CommandArgs):
 
     def command_fields(self) -> dict[str, object]:
         return {"external_ref": self.ref()}
+
+
+class RatingBody(CommandArgs):
+    """The requester's rating of a closed ticket, with an optional comment."""
+
+    rating: Rating
+    comment: text.Comment | None = None
 
 
 class PendingBody(CommandArgs):

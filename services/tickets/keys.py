@@ -14,7 +14,7 @@ from shared.domain.enums import Action
 FINGERPRINTED = ("agent", "team", "priority", "department", "message", "resolution", "remind_at")
 # …and these only when set, so that commands stored before they existed keep their
 # fingerprints (tests/unit/test_fingerprints.py pins them).
-FINGERPRINTED_WHEN_SET = ("external_ref", "unverified")
+FINGERPRINTED_WHEN_SET = ("external_ref", "unverified", "rating", "comment")
 
 
 def creation_key(email: str, idempotency_key: str | None) -> str:

@@ -8,13 +8,15 @@ from services.tickets import commands, external_refs, reads
 from services.tickets.backends import Backends
 from services.tickets.commands import CommandRequest
 from services.tickets.create import Created, create_ticket
-from services.tickets.errors import NotFound
+from services.tickets.errors import NotFound, Rejected
 from services.tickets.inputs import TicketCreate
 from shared.db import thread
 from shared.db.attachments import FoundAttachment, StoredFile, find_attachment
 from shared.db.threads import in_thread
-from shared.domain.enums import ThreadKind
+from shared.domain.enums import Action, ActorKind, ThreadKind
+from shared.domain.lifecycle import Refusal
 from shared.domain.models import (
+    Actor,
     AttachmentRef,
     ExternalRef,
     ThreadEntry,
@@ -48,6 +50,26 @@ class Tickets(Backends):
 
     async def command(self, request: CommandRequest) -> TicketView:
         return await commands.run_command(self, request)
+
+    async def send_link(self, number: str, email: str, *, key: str | None) -> bool:
+        """Mail the requester of ticket `number` a fresh link to its page, if `email` is their
+        address; False when it is not (or no such ticket, or links were mailed too often).
+        The caller answers the same either way: nobody learns which tickets or addresses
+        exist."""
+        try:
+            requester = (await self.read(number)).requester
+        except NotFound:
+            return False
+        if requester.email.lower() != email.strip().lower():
+            return False
+        actor = Actor(kind=ActorKind.REQUESTER, name=requester.name)
+        try:
+            await self.command(CommandRequest(number, actor, Action.SEND_LINK, key=key))
+        except Rejected as err:
+            if err.refusal is Refusal.RATE_LIMITED:
+                return False
+            raise
+        return True
 
     async def claim_link(self, number: str, ref: ExternalRef) -> None:
         """Claim `ref` for ticket `number` before the link command that attaches it."""

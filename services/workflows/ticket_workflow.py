@@ -235,6 +235,30 @@ class TicketWorkflow:
     def unlink_signal(self, cmd: TicketCommand) -> None:
         self._signal(cmd, Action.UNLINK)
 
+    @workflow.update(name=names.UPDATE_RATE)
+    def rate(self, cmd: TicketCommand) -> TicketView:
+        return self._execute(cmd)
+
+    @rate.validator
+    def _check_rate(self, cmd: TicketCommand) -> None:
+        self._check(cmd, Action.RATE)
+
+    @workflow.signal(name=names.SIGNAL_RATE)
+    def rate_signal(self, cmd: TicketCommand) -> None:
+        self._signal(cmd, Action.RATE)
+
+    @workflow.update(name=names.UPDATE_SEND_LINK)
+    def send_link(self, cmd: TicketCommand) -> TicketView:
+        return self._execute(cmd)
+
+    @send_link.validator
+    def _check_send_link(self, cmd: TicketCommand) -> None:
+        self._check(cmd, Action.SEND_LINK)
+
+    @workflow.signal(name=names.SIGNAL_SEND_LINK)
+    def send_link_signal(self, cmd: TicketCommand) -> None:
+        self._signal(cmd, Action.SEND_LINK)
+
     @workflow.update(name=names.UPDATE_EXECUTE)
     def execute(self, cmd: TicketCommand) -> TicketView:
         """Any action, as the command says (the path before each action had its update)."""

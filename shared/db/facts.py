@@ -17,6 +17,7 @@ REPORTED_EVENTS = frozenset(EventKind) - {
     EventKind.REJECTED,
     EventKind.LINKED,
     EventKind.UNLINKED,
+    EventKind.LINK_SENT,
 }
 
 
@@ -69,6 +70,8 @@ def _record_events(session: Session, state: TicketState) -> None:
             "department": event.context.department if event.context else state.department,
             "help_topic": event.context.help_topic if event.context else state.help_topic,
             "priority": (event.context.priority if event.context else state.priority).value,
+            "rating": event.detail.get("rating"),
+            "comment": event.detail.get("message") if event.kind is EventKind.RATED else None,
         }
         for event in state.timeline
         if event.kind in REPORTED_EVENTS

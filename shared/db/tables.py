@@ -265,6 +265,9 @@ class TicketEventFact(Base):
     department: Mapped[str] = mapped_column(String(64))
     help_topic: Mapped[str] = mapped_column(String(64))
     priority: Mapped[str] = mapped_column(String(16))
+    # A rating (kind "rated"): good or bad, and the message id of its comment, if any.
+    rating: Mapped[str | None] = mapped_column(String(8))
+    comment: Mapped[str | None] = mapped_column(String(64))
 
 
 class EventRow(Base):

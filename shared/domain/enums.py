@@ -38,6 +38,13 @@ class ThreadKind(StrEnum):
     NOTE = "note"
 
 
+class Rating(StrEnum):
+    """The requester's satisfaction with a closed ticket."""
+
+    GOOD = "good"
+    BAD = "bad"
+
+
 class ActorKind(StrEnum):
     AGENT = "agent"
     REQUESTER = "requester"
@@ -62,6 +69,9 @@ class Action(StrEnum):
     # External references (jira:OPS-12): add or replace one, remove one.
     LINK = "link"
     UNLINK = "unlink"
+    # The requester's: rate a closed ticket (once per closure); mail me my ticket's link.
+    RATE = "rate"
+    SEND_LINK = "send_link"
 
 
 class OnDuplicateRef(StrEnum):
@@ -94,6 +104,8 @@ class EventKind(StrEnum):
     REJECTED = "rejected"
     LINKED = "linked"
     UNLINKED = "unlinked"
+    RATED = "rated"
+    LINK_SENT = "link_sent"
 
 
 class SlaClock(StrEnum):
@@ -121,6 +133,8 @@ class NotificationKind(StrEnum):
     SLA_WARNING = "sla_warning"
     PENDING_REMINDER = "pending_reminder"
     REQUESTER_REPLIED = "requester_replied"
+    # To the requester, asked for on the portal's status page: a fresh link to the ticket.
+    TICKET_LINK = "ticket_link"
     # To the admins, about no ticket: a webhook subscription was disabled after failing.
     WEBHOOK_DISABLED = "webhook_disabled"
 

@@ -29,6 +29,7 @@ class EventType(StrEnum):
     REOPENED = "ticket.reopened"
     LINKED = "ticket.linked"
     UNLINKED = "ticket.unlinked"
+    RATED = "ticket.rated"
 
 
 # A timeline event is an integration event unless it is plumbing: a refused command changed

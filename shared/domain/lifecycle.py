@@ -54,6 +54,9 @@ ALLOWED_FROM: dict[Action, frozenset[TicketStatus]] = {
     # reference must never be stuck on a ticket nobody can change.
     Action.LINK: frozenset({OPEN, PENDING, RESOLVED, CLOSED}),
     Action.UNLINK: frozenset({OPEN, PENDING, RESOLVED, CLOSED}),
+    # Once per closure: a reopened ticket closed again may be rated again.
+    Action.RATE: frozenset({CLOSED}),
+    Action.SEND_LINK: frozenset({OPEN, PENDING, RESOLVED, CLOSED}),
 }
 
 # A pending ticket waits on its requester; these actions end the wait (the resolution clock
@@ -62,7 +65,9 @@ LEAVES_PENDING = frozenset(
     {Action.ASSIGN, Action.CHANGE_PRIORITY, Action.TRANSFER, Action.RESPOND, Action.REQUESTER_REPLY}
 )
 
-REQUESTER_ACTIONS = frozenset({Action.REQUESTER_REPLY})
+# Only the requester gives these; the requester may also close their ticket.
+REQUESTER_ACTIONS = frozenset({Action.REQUESTER_REPLY, Action.RATE, Action.SEND_LINK})
+REQUESTER_MAY = REQUESTER_ACTIONS | {Action.CLOSE}
 MESSAGE_ACTIONS = frozenset({Action.RESPOND, Action.NOTE, Action.REQUESTER_REPLY})
 
 
@@ -74,6 +79,9 @@ MAX_THREAD_BYTES = 20 * 1024 * 1024
 MAX_ATTACHMENT_BYTES = 200 * 1024 * 1024
 REQUESTER_MESSAGES_PER_MINUTE = 20
 RATE_WINDOW = timedelta(minutes=1)
+# Links to the ticket mailed on request (the portal's status page), per hour.
+LINKS_PER_HOUR = 3
+LINK_WINDOW = timedelta(hours=1)
 
 
 class Refusal(StrEnum):
@@ -121,6 +129,8 @@ def check(state: TicketState, cmd: TicketCommand, now: datetime | None = None) -
     check_status(state.status, cmd.action, cmd.actor.kind)
     _check_arguments(state, cmd)
     _check_capacity(state, cmd, now)
+    if now is not None and cmd.action is Action.SEND_LINK:
+        _check_links_sent(state, now)
 
 
 def _check_capacity(state: TicketState, cmd: TicketCommand, now: datetime | None) -> None:
@@ -152,11 +162,18 @@ def _check_capacity(state: TicketState, cmd: TicketCommand, now: datetime | None
             )
 
 
+def _check_links_sent(state: TicketState, now: datetime) -> None:
+    if len([at for at in state.links_sent_at if now - at < LINK_WINDOW]) >= LINKS_PER_HOUR:
+        raise IllegalTransition(
+            f"at most {LINKS_PER_HOUR} links an hour; try again later", Refusal.RATE_LIMITED
+        )
+
+
 def check_status(status: TicketStatus, action: Action, actor: ActorKind) -> None:
     """The part of `check` that needs only the status: usable before the state is loaded."""
     if action in REQUESTER_ACTIONS and actor is not ActorKind.REQUESTER:
         raise IllegalTransition(f"only the requester may {action.value.replace('_', ' ')}")
-    if action not in REQUESTER_ACTIONS and actor is ActorKind.REQUESTER:
+    if action not in REQUESTER_MAY and actor is ActorKind.REQUESTER:
         raise IllegalTransition(f"a requester may not {action.value.replace('_', ' ')}")
     if status not in ALLOWED_FROM[action]:
         raise IllegalTransition(f"cannot {action.value.replace('_', ' ')} a {status.value} ticket")
@@ -183,12 +200,17 @@ def _check_arguments(state: TicketState, cmd: TicketCommand) -> None:
                 raise IllegalTransition(f"ticket is already in {state.department}")
         case Action.LINK | Action.UNLINK:
             _check_link(state, cmd)
+        case Action.RATE:
+            if cmd.rating is None:
+                raise IllegalTransition("rate needs a rating (good or bad)", Refusal.INVALID)
+            if state.rating is not None:
+                raise IllegalTransition("this ticket was rated already")
         case _ if cmd.action in MESSAGE_ACTIONS:
             if cmd.message is None or cmd.message.size == 0:
                 raise IllegalTransition("a message cannot be empty")
         case _:
             pass
-    for ref in (cmd.message, cmd.resolution):
+    for ref in (cmd.message, cmd.resolution, cmd.comment):
         if ref is not None:
             check_attachments(ref)
 
@@ -472,7 +494,28 @@ def _unlink(state: TicketState, cmd: TicketCommand, now: datetime) -> list[Notic
     return []
 
 
+def _rate(state: TicketState, cmd: TicketCommand, now: datetime) -> list[Notice]:
+    assert cmd.rating is not None
+    state.rating = cmd.rating
+    comment = {"message": cmd.comment.id} if cmd.comment else {}
+    add_event(state, EventKind.RATED, cmd.actor, now, rating=cmd.rating.value, **comment)
+    return []
+
+
+def _send_link(state: TicketState, cmd: TicketCommand, now: datetime) -> list[Notice]:
+    """A fresh link to the ticket's page, mailed to the requester's address (the notify
+    service signs it at delivery, so no credential is stored)."""
+    state.links_sent_at = [at for at in state.links_sent_at if now - at < LINK_WINDOW] + [now]
+    seq = add_event(state, EventKind.LINK_SENT, cmd.actor, now)
+    return [
+        notice(
+            NotificationKind.TICKET_LINK, RecipientRole.REQUESTER, *wording.ticket_link(state), seq
+        )
+    ]
+
+
 def _reopen_clock(state: TicketState, now: datetime) -> None:
+    state.rating = None
     state.status = OPEN
     state.resolved_at = None
     state.closed_at = None
@@ -494,4 +537,6 @@ _HANDLERS = {
     Action.REOPEN: _reopen,
     Action.LINK: _link,
     Action.UNLINK: _unlink,
+    Action.RATE: _rate,
+    Action.SEND_LINK: _send_link,
 }

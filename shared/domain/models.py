@@ -16,6 +16,7 @@ from shared.domain.enums import (
     EventKind,
     NotificationKind,
     Priority,
+    Rating,
     RecipientRole,
     SlaClock,
     Source,
@@ -238,6 +239,9 @@ class TicketCommand(BaseModel):
     external_ref: ExternalRef | None = None
     # requester_reply: its sender is not proven (see ThreadEntry.unverified).
     unverified: bool = False
+    # rate: good or bad, and the requester's optional comment (stored like a message).
+    rating: Rating | None = None
+    comment: MessageRef | None = None
 
 
 class TicketDetails(BaseModel):
@@ -278,6 +282,10 @@ class TicketState(TicketDetails):
     resolved_at: datetime | None = None
     closed_at: datetime | None = None
     auto_close_at: datetime | None = None
+    # The requester's rating of this closure (cleared when the ticket reopens).
+    rating: Rating | None = None
+    # When the requester last asked for a link by mail (bounded, for the rate limit).
+    links_sent_at: list[datetime] = Field(default_factory=list)
     breached: list[SlaClock] = Field(default_factory=list)
     overdue: bool = False
     sla_breached: bool = False
@@ -321,6 +329,8 @@ class TicketView(TicketDetails):
     resolved_at: datetime | None
     closed_at: datetime | None
     auto_close_at: datetime | None
+    # A default: views recorded in histories before ratings existed still load.
+    rating: Rating | None = None
     breached: list[SlaClock]
     overdue: bool
     sla_breached: bool

@@ -1,9 +1,10 @@
 """How a notice reads: the one place where notification text is put together. Pure.
 
 The lifecycle queues notices with the subject and opening line written here; a notice may
-quote a message of the thread. The requester's acknowledgement also explains how to follow
-the ticket; its access token is added by the notify service at delivery, so it is never
-stored. Every subject carries "[#number]": answers by mail find their ticket by it.
+quote a message of the thread. Mails to the requester end with a link to the ticket's page in
+the portal (`link_footer`), added by the notify service at delivery: the link carries a
+signed credential, so it is never stored. Every subject carries "[#number]": answers by mail
+find their ticket by it.
 """
 
 from typing import NamedTuple
@@ -66,6 +67,13 @@ def closed(state: TicketState) -> Wording:
     )
 
 
+def ticket_link(state: TicketState) -> Wording:
+    return Wording(
+        f"[#{state.number}] Your link to ticket {state.number}: {state.subject}",
+        "You asked for a link to your ticket. If you did not, you may ignore this mail.",
+    )
+
+
 def pending_reminder(state: TicketState) -> Wording:
     return Wording(
         f"[#{state.number}] No answer from the requester: {state.subject}",
@@ -90,11 +98,32 @@ def escalation(state: TicketState, run: ClockRun) -> Wording:
     )
 
 
-FOLLOW_UP = (
-    "To follow your ticket, or to add to it, use its number and the access token below "
-    "with our API (the token is yours alone: do not share it). Reply to this ticket to add "
-    "information."
+FOLLOW_UP = "Reply to this mail to add information, or follow your ticket at the link below."
+
+# The requester's mails that end with a link to the ticket's page.
+LINKED = frozenset(
+    {
+        NotificationKind.TICKET_RECEIVED,
+        NotificationKind.RESPONSE,
+        NotificationKind.RESOLVED,
+        NotificationKind.CLOSED,
+        NotificationKind.TICKET_LINK,
+    }
 )
+
+
+def link_footer(kind: NotificationKind, number: str, url: str, expires: str) -> str:
+    """The end of a requester's mail: the ticket's page (`url`, valid until `expires`)."""
+    if kind is NotificationKind.CLOSED:
+        opening = f"How did we do? Rate ticket {number}, good or bad, in one click:"
+    else:
+        opening = f"See ticket {number}, reply or add files:"
+    return (
+        f"{opening}\n{url}\n\nThis link is for you alone (do not forward it); it opens this "
+        f'ticket until {expires}. For a fresh one, use "Check a ticket\'s status" on our '
+        "support site."
+    )
+
 
 # Below every mail to agents about a ticket: answering it from their mail client works, since
 # it proves who they are (shared.domain.mail.trust).
@@ -115,6 +144,7 @@ AUTOMATIC = frozenset(
         NotificationKind.SLA_WARNING,
         NotificationKind.PENDING_REMINDER,
         NotificationKind.REQUESTER_REPLIED,
+        NotificationKind.TICKET_LINK,
     }
 )
 

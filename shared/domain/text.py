@@ -305,6 +305,14 @@ Body = Annotated[
     _MULTI_LINE,
     _ESCAPE,
 ]
+# A requester's comment on their rating: a short body.
+COMMENT_MAX = 2_000
+Comment = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=COMMENT_MAX),
+    _MULTI_LINE,
+    _ESCAPE,
+]
 Email = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=EMAIL_MAX),

@@ -19,6 +19,8 @@ SIGNAL_CLOSE = "close"
 SIGNAL_REOPEN = "reopen"
 SIGNAL_LINK = "link"
 SIGNAL_UNLINK = "unlink"
+SIGNAL_RATE = "rate"
+SIGNAL_SEND_LINK = "send_link"
 
 # The validated path: an update whose validator runs the state machine. The HTTP API sends each
 # command as the update named for its action (the history reads like the ticket's story);
@@ -36,6 +38,8 @@ UPDATE_CLOSE = "update.close"
 UPDATE_REOPEN = "update.reopen"
 UPDATE_LINK = "update.link"
 UPDATE_UNLINK = "update.unlink"
+UPDATE_RATE = "update.rate"
+UPDATE_SEND_LINK = "update.send_link"
 UPDATES: dict[Action, str] = {
     Action.ASSIGN: UPDATE_ASSIGN,
     Action.CHANGE_PRIORITY: UPDATE_CHANGE_PRIORITY,
@@ -49,6 +53,8 @@ UPDATES: dict[Action, str] = {
     Action.REOPEN: UPDATE_REOPEN,
     Action.LINK: UPDATE_LINK,
     Action.UNLINK: UPDATE_UNLINK,
+    Action.RATE: UPDATE_RATE,
+    Action.SEND_LINK: UPDATE_SEND_LINK,
 }
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.notify.mailer import IDEMPOTENCY_HEADER, ChannelMailer
 from services.notify.outbox import deliver_due
 from services.notify.outbox_lease import ATTEMPT_LEASE, claim_attempt
-from shared.access import requester_token
+from shared.access import link_credential_valid, requester_token
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.db.tables import Notification
 from shared.domain.enums import DeliveryStatus
@@ -77,18 +77,32 @@ def test_a_queued_notification_is_delivered_as_mail(
     assert len(sink.mails()) == 1
 
 
-def test_the_acknowledgement_carries_the_access_token_which_is_never_stored(
+def test_a_requesters_mail_links_to_the_ticket_page_with_a_credential_never_stored(
     sessions: sessionmaker[Session], sink: MailSink, settings: Settings
 ) -> None:
     acknowledgement = notification(ticket="200002")
-    response = notification(ticket="200002", kind="response")
-    queue(settings.database_url, acknowledgement, response)
-    assert deliver(sessions, settings) == 2
-    token = requester_token(settings.secret_key, "200002")
-    by_key = {mail[IDEMPOTENCY_HEADER]: mail.get_payload() for mail in mails(sink)}
-    assert f"Access token: {token}" in by_key[acknowledgement["idempotency_key"]]
-    assert token not in by_key[response["idempotency_key"]]
-    assert token not in stored(settings.database_url, acknowledgement["idempotency_key"]).body
+    closing = notification(ticket="200002", kind="closed", subject="[#200002] Closed: x")
+    to_agent = notification(ticket="200002", kind="assigned", subject="[#200002] Assigned: x")
+    queue(settings.database_url, acknowledgement, closing, to_agent)
+    assert deliver(sessions, settings) == 3
+    by_key = {
+        mail[IDEMPOTENCY_HEADER]: mail.get_payload(decode=True).decode() for mail in mails(sink)
+    }
+    page = f"{settings.portal_url}/t/200002?k="
+    now = datetime.now(UTC)
+    for row in (acknowledgement, closing):
+        body = by_key[row["idempotency_key"]]
+        [link] = [word for word in body.split() if word.startswith(page)]
+        credential = link.removeprefix(page)
+        assert link_credential_valid(settings.secret_key, "200002", credential, now)
+        assert not link_credential_valid(settings.secret_key, "200003", credential, now)
+        assert not link_credential_valid(
+            settings.secret_key, "200002", credential, now + timedelta(days=31)
+        )
+        assert credential not in stored(settings.database_url, row["idempotency_key"]).body
+        assert "curl" not in body and requester_token(settings.secret_key, "200002") not in body
+    assert "How did we do?" in by_key[closing["idempotency_key"]]
+    assert page not in by_key[to_agent["idempotency_key"]]
 
 
 def test_automatic_notifications_are_marked_and_a_persons_response_is_not(

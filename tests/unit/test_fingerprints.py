@@ -1,6 +1,6 @@
 """Stored fingerprints stay valid: an Idempotency-Key retried after this code changed is still
 recognised as the same request, not refused as another one (values from the code before the
-command arguments were carried as one model)."""
+command arguments were carried as one model; rate and send_link from when they came)."""
 
 from datetime import UTC, datetime
 
@@ -14,11 +14,12 @@ from services.tickets.inputs import (
     NoArgs,
     PendingBody,
     PriorityBody,
+    RatingBody,
     ResolveBody,
     TransferBody,
 )
 from services.tickets.keys import command_fingerprint
-from shared.domain.enums import Action, Priority
+from shared.domain.enums import Action, Priority, Rating
 
 REF = {"system": "jira", "id": "OPS-12", "url": "https://jira.example.com/browse/OPS-12"}
 STORED: list[tuple[Action, CommandArgs, bool, str]] = [
@@ -117,6 +118,24 @@ STORED: list[tuple[Action, CommandArgs, bool, str]] = [
         LinkBody(system="jira", id="OPS-12"),
         False,
         "ae7d6ad3369886a9544be0d2ab374914d9ea698f5f1acb9b4373a68024b1fb65",
+    ),
+    (
+        Action.RATE,
+        RatingBody(rating=Rating.GOOD, comment="quick, thanks"),
+        False,
+        "8a75a915d4c8f7e1665380b371c4c8801a85682d367df051361ffcd5621d7ea9",
+    ),
+    (
+        Action.RATE,
+        RatingBody(rating=Rating.BAD),
+        False,
+        "66d92c98e2a434722e946b7eb128483d6abce3e92760466d2d728f45515bdd09",
+    ),
+    (
+        Action.SEND_LINK,
+        NoArgs(),
+        False,
+        "6db3fd89ac9e1e8f4ce6dbc2da0ccc7bcd3f1d9b2255575fac62515d2c34fbd4",
     ),
 ]
 

@@ -11,6 +11,7 @@ from shared.domain.enums import (
     EventKind,
     NotificationKind,
     Priority,
+    Rating,
     RecipientRole,
     SlaClock,
     Source,
@@ -37,12 +38,13 @@ FIELDS: dict[Action, dict[str, object]] = {
     Action.LINK: {"external_ref": ExternalRef(system="jira", id="OPS-1")},
     # Every ticket_state() holds this one.
     Action.UNLINK: {"external_ref": ExternalRef(system="crm", id="C-9")},
+    Action.RATE: {"rating": Rating.GOOD, "comment": ref("quick, thanks")},
 }
 
 
 def command(action: Action, actor: Actor | None = None) -> TicketCommand:
     if actor is None:
-        actor = REQUESTER if action is Action.REQUESTER_REPLY else AGENT
+        actor = REQUESTER if action in lifecycle.REQUESTER_ACTIONS else AGENT
     return TicketCommand(
         command_id=f"c-{action}", action=action, actor=actor, **FIELDS.get(action, {})
     )  # type: ignore[arg-type]
@@ -65,15 +67,61 @@ def test_every_action_from_every_status(action: Action, status: TicketStatus) ->
         assert state == before
 
 
-@pytest.mark.parametrize("action", [a for a in Action if a is not Action.REQUESTER_REPLY])
-def test_requester_may_only_reply(action: Action) -> None:
+@pytest.mark.parametrize("action", [a for a in Action if a not in lifecycle.REQUESTER_MAY])
+def test_requester_may_only_reply_close_rate_and_ask_for_a_link(action: Action) -> None:
     with pytest.raises(IllegalTransition, match="a requester may not"):
         lifecycle.check(ticket_state(), command(action, REQUESTER))
 
 
-def test_agent_cannot_send_requester_reply() -> None:
+def test_requester_may_close_their_ticket() -> None:
+    state = ticket_state()
+    lifecycle.apply(state, command(Action.CLOSE, REQUESTER), T0 + timedelta(minutes=5))
+    assert state.status is TicketStatus.CLOSED
+
+
+@pytest.mark.parametrize("action", sorted(lifecycle.REQUESTER_ACTIONS))
+def test_agent_cannot_give_a_requester_command(action: Action) -> None:
     with pytest.raises(IllegalTransition, match="only the requester"):
-        lifecycle.check(ticket_state(), command(Action.REQUESTER_REPLY, AGENT))
+        lifecycle.check(ticket_state(), command(action, AGENT))
+
+
+def test_a_closure_is_rated_once_and_a_reopened_ticket_may_be_rated_again() -> None:
+    state = ticket_state(TicketStatus.CLOSED)
+    later = T0 + timedelta(minutes=5)
+    lifecycle.apply(state, command(Action.RATE), later)
+    assert state.rating is Rating.GOOD
+    rated = [e for e in state.timeline if e.kind is EventKind.RATED]
+    assert rated[-1].detail["rating"] == "good" and "message" in rated[-1].detail
+    again = command(Action.RATE).model_copy(update={"command_id": "again"})
+    with pytest.raises(IllegalTransition, match="rated already"):
+        lifecycle.check(state, again, later)
+    lifecycle.apply(state, command(Action.REOPEN), later)
+    assert state.rating is None
+    lifecycle.apply(state, command(Action.CLOSE), later)
+    lifecycle.apply(state, again.model_copy(update={"rating": Rating.BAD}), later)
+    assert state.rating is Rating.BAD
+
+
+def test_a_rating_needs_good_or_bad() -> None:
+    blank = command(Action.RATE).model_copy(update={"rating": None})
+    with pytest.raises(IllegalTransition, match="needs a rating"):
+        lifecycle.check(ticket_state(TicketStatus.CLOSED), blank)
+
+
+def test_a_link_is_mailed_to_the_requester_at_most_three_times_an_hour() -> None:
+    state = ticket_state(TicketStatus.CLOSED)
+    for i in range(lifecycle.LINKS_PER_HOUR):
+        sent = command(Action.SEND_LINK).model_copy(update={"command_id": f"l{i}"})
+        notices = lifecycle.apply(state, sent, T0 + timedelta(minutes=i))
+        assert [(n.kind, n.recipient.role) for n in notices] == [
+            (NotificationKind.TICKET_LINK, RecipientRole.REQUESTER)
+        ]
+    more = command(Action.SEND_LINK).model_copy(update={"command_id": "more"})
+    with pytest.raises(IllegalTransition, match="links an hour") as refused:
+        lifecycle.check(state, more, T0 + timedelta(minutes=30))
+    assert refused.value.refusal is lifecycle.Refusal.RATE_LIMITED
+    lifecycle.check(state, more, T0 + timedelta(minutes=61))
+    assert state.status is TicketStatus.CLOSED
 
 
 @pytest.mark.parametrize(

@@ -9,14 +9,17 @@ from services.intake.deps import SessionDep
 from services.intake.errors import ErrorBody
 from services.intake.reports.agents import agent_report
 from services.intake.reports.csv_export import agents_csv, sla_csv
+from services.intake.reports.satisfaction import satisfaction_report
 from services.intake.reports.schemas import (
     AgentReport,
     ReportFormat,
+    SatisfactionQuery,
+    SatisfactionReport,
     SlaQuery,
     SlaReport,
     WindowQuery,
 )
-from services.intake.reports.scope import agents_scope, sla_scope
+from services.intake.reports.scope import agents_scope, satisfaction_scope, sla_scope
 from services.intake.reports.sla import sla_report
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
@@ -52,6 +55,17 @@ def get_agent_report(
     if query.format is ReportFormat.CSV:
         return _csv(agents_csv(report), "agents.csv")
     return report
+
+
+@router.get("/satisfaction", response_model=SatisfactionReport, responses={403: RESPONSES[403]})
+def get_satisfaction_report(
+    query: Annotated[SatisfactionQuery, Query()], agent: CurrentAgent, session: SessionDep
+) -> SatisfactionReport:
+    """Requesters' ratings of closed tickets (good or bad) per team, agent (the assignee when
+    rated) or help topic, with the share rated good and the latest comments. A ticket
+    reopened and closed again may be rated again: each rating counts."""
+    scope = satisfaction_scope(session=session, agent=agent)
+    return satisfaction_report(session=session, query=query, scope=scope)
 
 
 def _csv(body: str, filename: str) -> Response:

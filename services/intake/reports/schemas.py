@@ -6,6 +6,8 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from shared.domain.enums import Rating
+
 MAX_SPAN = timedelta(days=366)
 
 
@@ -114,3 +116,40 @@ class AgentReport(BaseModel):
     from_: datetime = Field(serialization_alias="from")
     to: datetime
     rows: list[AgentRow]
+
+
+class SatisfactionGroupBy(StrEnum):
+    TEAM = "team"
+    AGENT = "agent"  # the assignee when the ticket was rated
+    HELP_TOPIC = "help_topic"
+
+
+class SatisfactionQuery(WindowQuery):
+    group_by: SatisfactionGroupBy = SatisfactionGroupBy.TEAM
+
+
+class SatisfactionRow(BaseModel):
+    group: str | None  # null: tickets of no team (or no assignee)
+    rated: int
+    good: int
+    bad: int
+    score: float | None  # good / rated; null when nothing was rated
+
+
+class RatingComment(BaseModel):
+    ticket: str
+    rating: Rating
+    at: datetime
+    text: str
+
+
+class SatisfactionReport(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: datetime = Field(serialization_alias="from")
+    to: datetime
+    group_by: SatisfactionGroupBy
+    rows: list[SatisfactionRow]
+    total: SatisfactionRow
+    # The latest comments of the window (at most 100), newest first.
+    comments: list[RatingComment]

@@ -54,6 +54,16 @@ def agents_scope(*, session: Session, agent: Staff) -> Scope:
     return Scope(teams=teams, agents=frozenset(mates))
 
 
+def satisfaction_scope(*, session: Session, agent: Staff) -> Scope:
+    """Admins and keys: everything; agents: their teams' tickets; viewers: nothing (its
+    comments are requesters' words)."""
+    if isinstance(agent, KeyPrincipal) or agent.role is Role.ADMIN:
+        return Scope()
+    if agent.role is Role.VIEWER:
+        raise Forbidden("viewers may not see the satisfaction report")
+    return Scope(teams=_teams_of(session, agent.handle))
+
+
 def _teams_of(session: Session, handle: str) -> frozenset[str]:
     teams = session.scalars(select(TeamMember.team).where(TeamMember.agent == handle)).all()
     return frozenset(teams)
