@@ -8,10 +8,11 @@ from services.tickets import commands, external_refs, reads
 from services.tickets.backends import Backends
 from services.tickets.commands import CommandRequest
 from services.tickets.create import Created, create_ticket
-from services.tickets.errors import NotFound, Rejected
+from services.tickets.errors import NotFound, Rejected, Unavailable
 from services.tickets.inputs import TicketCreate
 from shared.db import thread
 from shared.db.attachments import FoundAttachment, StoredFile, find_attachment
+from shared.db.tables import TicketRow
 from shared.db.threads import in_thread
 from shared.domain.enums import Action, ActorKind, ThreadKind
 from shared.domain.lifecycle import Refusal
@@ -19,6 +20,7 @@ from shared.domain.models import (
     Actor,
     AttachmentRef,
     ExternalRef,
+    Person,
     ThreadEntry,
     TicketView,
     TimelineEvent,
@@ -56,10 +58,12 @@ class Tickets(Backends):
         address; False when it is not (or no such ticket, or links were mailed too often).
         The caller answers the same either way: nobody learns which tickets or addresses
         exist."""
-        try:
-            requester = (await self.read(number)).requester
-        except NotFound:
-            return False
+        requester = await in_thread(self._requester_of, number)
+        if requester is None:  # unknown, or so new that its projection is not written yet
+            try:
+                requester = (await self.read(number)).requester
+            except (NotFound, Unavailable):
+                return False
         if requester.email.lower() != email.strip().lower():
             return False
         actor = Actor(kind=ActorKind.REQUESTER, name=requester.name)
@@ -70,6 +74,13 @@ class Tickets(Backends):
                 return False
             raise
         return True
+
+    def _requester_of(self, number: str) -> Person | None:
+        with self.sessions() as session:
+            row = session.get(TicketRow, number)
+            if row is None:
+                return None
+            return Person(name=row.requester_name, email=row.requester_email)
 
     async def claim_link(self, number: str, ref: ExternalRef) -> None:
         """Claim `ref` for ticket `number` before the link command that attaches it."""
