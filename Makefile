@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install browser run test test-fast lint typecheck fmt bench clean
+.PHONY: install browser run test test-fast lint typecheck fmt bench screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -57,3 +57,8 @@ bench: install
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+
+# PNGs of every portal page at desktop and phone widths (and two in dark mode), from a stack
+# started on free ports; needs Debian's Chromium (`make browser`).
+screenshots: install browser
+	$(BIN)/python -m services.web.screenshots --out docs/screenshots

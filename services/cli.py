@@ -66,6 +66,8 @@ def build_parser() -> Parser:
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
     commands.add_parser("intake", help="run the HTTP API").set_defaults(command=intake)
     commands.add_parser("notify", help="run the notification service").set_defaults(command=notify)
+    portal = commands.add_parser("web", help="run the requester portal (WEB_HOST:WEB_PORT)")
+    portal.set_defaults(command=web)
     workers = commands.add_parser("worker", help="run the Temporal worker")
     workers.add_argument(
         "--processes",
@@ -149,6 +151,13 @@ def intake(_: argparse.Namespace, settings: Settings) -> int:
 
 def notify(_: argparse.Namespace, settings: Settings) -> int:
     from services.notify.main import serve
+
+    serve(settings)
+    return 0
+
+
+def web(_: argparse.Namespace, settings: Settings) -> int:
+    from services.web.main import serve
 
     serve(settings)
     return 0

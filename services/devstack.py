@@ -1,5 +1,5 @@
 """The whole stack on one machine: Temporal dev server, mail sink, notify, worker, intake,
-mail-in.
+mail-in, the requester portal (web).
 
 `make run` uses it (`python -m services.devstack`); the end-to-end tests use `Stack` to run the
 same processes on free ports.
@@ -47,6 +47,7 @@ class Stack:
     ui_port: int = 8233
     intake_port: int = 8000
     notify_port: int = 8001
+    web_port: int = 8002
     smtp_port: int = 1025
     mail_in_port: int = 2525
     temporal_db: str | None = None  # None: in-memory, and no UI
@@ -64,6 +65,7 @@ class Stack:
             ui_port=free_port(),
             intake_port=free_port(),
             notify_port=free_port(),
+            web_port=free_port(),
             smtp_port=free_port(),
             mail_in_port=free_port(),
             **options,
@@ -75,6 +77,7 @@ class Stack:
             "Temporal": self.temporal_port,
             "intake": self.intake_port,
             "notify": self.notify_port,
+            "portal": self.web_port,
             "mail sink": self.smtp_port,
             "mail-in": self.mail_in_port,
         }
@@ -90,6 +93,8 @@ class Stack:
             TEMPORAL_ADDRESS=f"127.0.0.1:{self.temporal_port}",
             INTAKE_PORT=str(self.intake_port),
             NOTIFY_PORT=str(self.notify_port),
+            WEB_PORT=str(self.web_port),
+            PORTAL_URL=self.web_url,
             SMTP_PORT=str(self.smtp_port),
             MAIL_IN_SMTP_PORT=str(self.mail_in_port),
             PUBLIC_URL=f"http://127.0.0.1:{self.intake_port}",
@@ -106,6 +111,10 @@ class Stack:
     @property
     def notify_url(self) -> str:
         return f"http://127.0.0.1:{self.notify_port}"
+
+    @property
+    def web_url(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
 
     def _spawn(self, name: str, args: list[str], own_group: bool = False) -> None:
         self.var.mkdir(parents=True, exist_ok=True)
@@ -170,9 +179,11 @@ class Stack:
         self.start_notify()
         self.start_worker()
         self._ticketflow("intake", "intake")
+        self._ticketflow("web", "web")
         self._ticketflow("mail-in", "mail-in", "--smtp-port", str(self.mail_in_port))
         wait_healthy(f"{self.notify_url}/healthz", proc=self.procs["notify"])
         wait_healthy(f"{self.intake_url}/healthz", proc=self.procs["intake"])
+        wait_healthy(f"{self.web_url}/healthz", proc=self.procs["web"])
         wait_for_port(self.mail_in_port, proc=self.procs["mail-in"])
 
     def start_notify(self) -> None:
@@ -206,7 +217,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Run the whole ticketflow stack locally.")
     parser.add_argument("--var", type=Path, default=Path("var"))
     parser.add_argument("--config", type=Path, default=Path("config/demo.yaml"))
-    for name, default in (("temporal", 7233), ("ui", 8233), ("intake", 8000), ("notify", 8001)):
+    ports = (("temporal", 7233), ("ui", 8233), ("intake", 8000), ("notify", 8001), ("web", 8002))
+    for name, default in ports:
         parser.add_argument(f"--{name}-port", type=int, default=default, metavar="PORT")
     parser.add_argument("--smtp-port", type=int, default=1025, metavar="PORT")
     parser.add_argument(
@@ -237,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         ui_port=args.ui_port,
         intake_port=args.intake_port,
         notify_port=args.notify_port,
+        web_port=args.web_port,
         smtp_port=args.smtp_port,
         mail_in_port=args.mail_in_port,
         temporal_db=str(var / "temporal.db"),
@@ -276,6 +289,7 @@ def run(stack: Stack, config: Path) -> int:
         return 1
     print(
         "\nticketflow is running\n"
+        f"  Portal: {stack.web_url}\n"
         f"  API docs     {stack.intake_url}/docs\n"
         f"  Temporal UI  http://127.0.0.1:{stack.ui_port}\n"
         f"  notify       {stack.notify_url}/api/v1/notifications\n"

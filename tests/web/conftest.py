@@ -1,0 +1,87 @@
+"""The portal in process, in front of the real intake API in process (ASGI, no network) on a
+fresh SQLite database. Temporal is down: intake answers a ticket from its projection
+(tests/web/seed.py writes them), and a create or a command answers 503."""
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, NoReturn
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from services.intake.app import create_app as create_intake
+from services.web.app import create_app as create_web
+from shared.db.engine import make_engine, make_sessionmaker
+from shared.reference.config_file import load_config
+from shared.settings import Settings
+from tests.databases import sqlite_database
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "test-secret-key-for-the-portal-0123456789"
+PORTAL = "http://portal.test"
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Iterator[str]:
+    with sqlite_database(tmp_path) as url:
+        engine = make_engine(url)
+        with make_sessionmaker(engine)() as session:
+            load_config(session, ROOT / "config" / "demo.yaml")
+        engine.dispose()
+        yield url
+
+
+@pytest.fixture
+def settings(database: str) -> Settings:
+    return Settings(
+        database_url=database,
+        environment="test",
+        secret_key=SECRET,
+        portal_url=PORTAL,
+        portal_tickets_per_hour=3,
+        portal_status_requests_per_hour=3,
+    )
+
+
+class TemporalDown:
+    """A Temporal client whose server cannot be reached: every call fails as a real one's
+    does (RPCError UNAVAILABLE), so intake answers from its projection, or 503."""
+
+    def get_workflow_handle_for(self, *_: object, **__: object) -> "TemporalDown":
+        return self
+
+    def __getattr__(self, name: str) -> Any:
+        async def unavailable(*_: object, **__: object) -> NoReturn:
+            raise RPCError("connection refused", RPCStatusCode.UNAVAILABLE, b"")
+
+        return unavailable
+
+
+def portal_app(settings: Settings, intake: FastAPI | None = None) -> FastAPI:
+    """The portal, reaching `intake` (by default a new one on `settings`) in process."""
+    down: Any = TemporalDown()
+    temporal: Client = down
+    intake = intake or create_intake(settings, temporal=temporal)
+    web = create_web(settings, transport=httpx.ASGITransport(app=intake))
+    web_lifespan = web.router.lifespan_context
+
+    @asynccontextmanager
+    async def both(app: FastAPI) -> AsyncIterator[None]:
+        async with intake.router.lifespan_context(intake), web_lifespan(app):
+            yield
+
+    web.router.lifespan_context = both
+    return web
+
+
+@pytest.fixture
+def portal(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(
+        portal_app(settings), base_url=PORTAL, raise_server_exceptions=False, follow_redirects=False
+    ) as client:
+        yield client
