@@ -46,7 +46,7 @@ from bench.bare import BareTimerWorkflow
 from services.devstack import Stack
 from services.workflows.ticket_workflow import TicketWorkflow
 from shared.db.engine import make_engine, make_sessionmaker
-from shared.db.tables import Notification, SlaClockFact, TicketRow, TimelineRow
+from shared.db.tables import NotificationRow, SlaClockFactRow, TicketRow, TimelineRow
 from shared.domain.business_time import OpeningInterval, Schedule
 from shared.domain.enums import (
     DeliveryStatus,
@@ -351,9 +351,9 @@ def observe(sessions: sessionmaker[Session], expected: set[str]) -> Observed:
     clock = SlaClock.FIRST_RESPONSE.value
     with sessions() as session:
         facts = session.execute(
-            select(SlaClockFact.ticket, SlaClockFact.due_at, SlaClockFact.breached_at).where(
-                SlaClockFact.clock == clock, SlaClockFact.cycle == 1
-            )
+            select(
+                SlaClockFactRow.ticket, SlaClockFactRow.due_at, SlaClockFactRow.breached_at
+            ).where(SlaClockFactRow.clock == clock, SlaClockFactRow.cycle == 1)
         ).all()
         events = session.execute(
             select(TimelineRow.ticket, TimelineRow.at, TimelineRow.event).where(
@@ -362,12 +362,12 @@ def observe(sessions: sessionmaker[Session], expected: set[str]) -> Observed:
         ).all()
         notices = session.execute(
             select(
-                Notification.ticket,
-                Notification.recipient_email,
-                Notification.created_at,
-                Notification.sent_at,
-                Notification.status,
-            ).where(Notification.kind == NotificationKind.ESCALATION.value)
+                NotificationRow.ticket,
+                NotificationRow.recipient_email,
+                NotificationRow.created_at,
+                NotificationRow.sent_at,
+                NotificationRow.status,
+            ).where(NotificationRow.kind == NotificationKind.ESCALATION.value)
         ).all()
     due = {t: as_utc(d) for t, d, _ in facts if t in expected}
     breached = {t: as_utc(b) for t, _, b in facts if t in expected and b is not None}
@@ -397,8 +397,8 @@ def tickets_published(sessions: sessionmaker[Session]) -> int:
 
 
 def outbox_queued(sessions: sessionmaker[Session]) -> int:
-    queued = Notification.status == DeliveryStatus.QUEUED.value
-    return count(sessions, select(func.count()).select_from(Notification).where(queued))
+    queued = NotificationRow.status == DeliveryStatus.QUEUED.value
+    return count(sessions, select(func.count()).select_from(NotificationRow).where(queued))
 
 
 async def wait_until(at: datetime) -> None:
@@ -418,8 +418,8 @@ def progress(sessions: sessionmaker[Session]) -> tuple[int, int]:
     """Cheap counts while waiting: ESCALATED events, escalation notices sent."""
     escalated = select(func.count()).where(TimelineRow.kind == EventKind.ESCALATED.value)
     sent = select(func.count()).where(
-        Notification.kind == NotificationKind.ESCALATION.value,
-        Notification.status == DeliveryStatus.SENT.value,
+        NotificationRow.kind == NotificationKind.ESCALATION.value,
+        NotificationRow.status == DeliveryStatus.SENT.value,
     )
     return count(sessions, escalated), count(sessions, sent)
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from shared.access import hash_token
 from shared.db import api_keys, audit
 from shared.db.engine import make_engine, make_sessionmaker
-from shared.db.tables import ApiKey, AuditEntry
+from shared.db.tables import ApiKeyRow, AuditEntryRow
 from shared.domain.audit import AuditAction, AuditEntity
 from shared.domain.enums import ActorKind
 from shared.domain.models import Actor
@@ -49,12 +49,12 @@ def test_a_key_is_stored_as_its_hash_with_a_recognisable_prefix(
     )
     assert secret.startswith("tfk_") and len(secret) > 40
     with sessions() as session:
-        row = session.get(ApiKey, key_id)
+        row = session.get(ApiKeyRow, key_id)
         assert row is not None
         assert row.secret_hash == hash_token(secret) and secret not in row.secret_hash
         assert row.prefix == secret[:12]
         assert row.scopes == ["tickets:read", "tickets:write"]  # deduplicated, sorted
-        stored = [str(value) for value in session.execute(select(ApiKey.__table__)).one()]
+        stored = [str(value) for value in session.execute(select(ApiKeyRow.__table__)).one()]
     assert all(secret not in value for value in stored)
 
 
@@ -95,7 +95,9 @@ def test_a_revoked_key_fails_at_once_and_revoking_again_keeps_the_first_time(
 
 def last_used(sessions: sessionmaker[Session], key_id: int) -> datetime | None:
     with sessions() as session:
-        return api_keys.utc(session.scalar(select(ApiKey.last_used_at).where(ApiKey.id == key_id)))
+        return api_keys.utc(
+            session.scalar(select(ApiKeyRow.last_used_at).where(ApiKeyRow.id == key_id))
+        )
 
 
 def test_last_use_is_written_at_most_once_a_minute(sessions: sessionmaker[Session]) -> None:
@@ -165,7 +167,7 @@ def test_an_unchanged_record_writes_no_entry(sessions: sessionmaker[Session]) ->
             session, actor=JANE, entity=AuditEntity.TEAM, entity_id="ob", before=same, after=same
         )
         assert entry is None
-        assert session.scalars(select(AuditEntry)).all() == []
+        assert session.scalars(select(AuditEntryRow)).all() == []
 
 
 def test_an_audit_entry_rolls_back_with_its_change(sessions: sessionmaker[Session]) -> None:
@@ -182,5 +184,5 @@ def test_an_audit_entry_rolls_back_with_its_change(sessions: sessionmaker[Sessio
         )
         session.rollback()
     with sessions() as session:
-        assert session.scalars(select(AuditEntry)).all() == []
-        assert session.scalars(select(ApiKey)).all() == []
+        assert session.scalars(select(AuditEntryRow)).all() == []
+        assert session.scalars(select(ApiKeyRow)).all() == []

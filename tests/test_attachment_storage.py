@@ -16,7 +16,7 @@ from shared.blobs import BlobMissing, BlobTooLarge, LocalBlobStore
 from shared.db import thread
 from shared.db.attachments import find_attachment, store_attachment
 from shared.db.engine import make_engine, make_sessionmaker
-from shared.db.tables import Attachment
+from shared.db.tables import AttachmentRow
 from shared.domain import lifecycle
 from shared.domain.enums import Action, ActorKind, ThreadKind
 from shared.domain.models import Actor, MessageRef, PublishBatch, TicketCommand
@@ -120,7 +120,7 @@ def test_store_attachment_writes_content_and_metadata_once(
     assert (ref.name, ref.content_type, ref.size) == ("Q3 report .pdf", "application/pdf", len(PDF))
     assert ref.sha256 == hashlib.sha256(PDF).hexdigest()
     with sessions() as session:
-        assert session.scalar(select(func.count()).select_from(Attachment)) == 1
+        assert session.scalar(select(func.count()).select_from(AttachmentRow)) == 1
         found = find_attachment(session, "100001", ref.id)
         assert found is not None and found.ref == ref and found.kind is None
         assert find_attachment(session, "100002", ref.id) is None  # another ticket's id
@@ -149,7 +149,7 @@ def test_two_tickets_with_the_same_file_share_one_blob(database_url: str, tmp_pa
     assert refs[0].id != refs[1].id and refs[0].sha256 == refs[1].sha256
     assert len(blob_files(tmp_path / "blobs")) == 1
     with sessions() as session:
-        rows = session.scalars(select(Attachment).where(Attachment.sha256 == refs[0].sha256))
+        rows = session.scalars(select(AttachmentRow).where(AttachmentRow.sha256 == refs[0].sha256))
         assert sorted(row.ticket for row in rows) == ["100001", "100002"]
 
 
@@ -172,7 +172,7 @@ def test_a_stored_file_over_its_limit_is_refused_and_not_recorded(
             max_bytes=100,
         )
     with sessions() as session:
-        assert session.scalar(select(func.count()).select_from(Attachment)) == 0
+        assert session.scalar(select(func.count()).select_from(AttachmentRow)) == 0
     assert blob_files(tmp_path / "blobs") == []
 
 

@@ -14,7 +14,7 @@ from services.intake.ticket_list import TicketFilter, list_tickets
 from services.workflows.activities import TicketActivities
 from shared.db import keys, ref_claims
 from shared.db.engine import make_engine, make_sessionmaker
-from shared.db.tables import ExternalRefClaim, TicketExternalRefRow
+from shared.db.tables import ExternalRefClaimRow, TicketExternalRefRow
 from shared.domain import lifecycle
 from shared.domain.enums import Action, ActorKind
 from shared.domain.models import Actor, ExternalRef, PublishBatch, TicketCommand, TicketState
@@ -50,7 +50,7 @@ def forget_published(state: TicketState) -> None:
 def stored(acts: TicketActivities) -> dict[str, list[tuple[str, str, str]]]:
     with acts._sessions() as session:
         rows = session.scalars(select(TicketExternalRefRow)).all()
-        claims = session.scalars(select(ExternalRefClaim)).all()
+        claims = session.scalars(select(ExternalRefClaimRow)).all()
         return {
             "rows": sorted((r.ticket, r.system, r.ref_id) for r in rows),
             "claims": sorted((c.ticket, c.system, c.ref_id) for c in claims),

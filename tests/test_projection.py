@@ -9,7 +9,7 @@ from services.workflows.activities import TicketActivities
 from shared.db import thread
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.db.outbox import queue_notices
-from shared.db.tables import Notification, SlaClockFact, TicketEventFact, TicketRow
+from shared.db.tables import NotificationRow, SlaClockFactRow, TicketEventFactRow, TicketRow
 from shared.domain import lifecycle
 from shared.domain.enums import Action, ActorKind, EventKind, NotificationKind, RecipientRole
 from shared.domain.models import Actor, Notice, PublishBatch, TicketCommand, TicketState
@@ -59,9 +59,11 @@ def test_facts_are_recorded_once_per_clock_run_and_event(database_url: str) -> N
     publish(acts, state)
     publish(acts, state.model_copy(update={"version": state.version + 1}))
     with acts._sessions() as session:
-        clocks = {f.clock: f for f in session.scalars(select(SlaClockFact))}
-        events = session.scalar(select(func.count()).select_from(TicketEventFact))
-        kinds = list(session.scalars(select(TicketEventFact.kind).order_by(TicketEventFact.seq)))
+        clocks = {f.clock: f for f in session.scalars(select(SlaClockFactRow))}
+        events = session.scalar(select(func.count()).select_from(TicketEventFactRow))
+        kinds = list(
+            session.scalars(select(TicketEventFactRow.kind).order_by(TicketEventFactRow.seq))
+        )
     assert clocks["first_response"].outcome == "late" and clocks["first_response"].breached
     assert clocks["first_response"].business_seconds == 5 * 3600
     assert clocks["resolution"].outcome == "met" and not clocks["resolution"].breached
@@ -79,7 +81,9 @@ def test_thread_timeline_and_notices_are_written_once_with_the_projection(
     with acts._sessions() as session:
         entries = thread.thread_of(session, "454545", [])
         events = thread.timeline_of(session, "454545")
-        queued = list(session.scalars(select(Notification).where(Notification.ticket == "454545")))
+        queued = list(
+            session.scalars(select(NotificationRow).where(NotificationRow.ticket == "454545"))
+        )
     assert [e.id for e in entries] == [1] and entries[0].message_id == state.thread[0].message_id
     assert [e.kind for e in events] == [EventKind.CREATED, EventKind.ASSIGNED]
     # The acknowledgement is queued for the requester; nobody leads the team in this database.

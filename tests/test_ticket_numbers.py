@@ -7,7 +7,7 @@ from sqlalchemy import insert
 
 from shared.db import keys
 from shared.db.engine import make_engine, make_sessionmaker
-from shared.db.tables import TicketKey
+from shared.db.tables import TicketKeyRow
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 
@@ -20,7 +20,7 @@ def test_numbers_start_at_six_digits_and_grow_past_them(database_url: str) -> No
     # Almost every six-digit number is taken: the next ticket still takes one insert.
     with sessions.begin() as session:
         session.execute(
-            insert(TicketKey).values(
+            insert(TicketKeyRow).values(
                 id=899_999, key_hash="k-filler", fingerprint="", created_at=NOW
             )
         )

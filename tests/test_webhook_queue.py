@@ -18,10 +18,10 @@ from shared.db import webhooks
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.db.events import Cursor
 from shared.db.tables import (
-    Agent,
-    Notification,
-    WebhookAttempt,
-    WebhookDelivery,
+    AgentRow,
+    NotificationRow,
+    WebhookAttemptRow,
+    WebhookDeliveryRow,
 )
 from shared.db.webhook_log import UnknownEvents, replay_events, replay_from
 from shared.domain.enums import NotificationKind
@@ -52,13 +52,13 @@ def subscribe(
         return row.id
 
 
-def queued(sessions: sessionmaker[Session], subscription_id: int) -> list[WebhookDelivery]:
+def queued(sessions: sessionmaker[Session], subscription_id: int) -> list[WebhookDeliveryRow]:
     with sessions() as session:
         return list(
             session.scalars(
-                select(WebhookDelivery)
-                .where(WebhookDelivery.subscription_id == subscription_id)
-                .order_by(WebhookDelivery.id)
+                select(WebhookDeliveryRow)
+                .where(WebhookDeliveryRow.subscription_id == subscription_id)
+                .order_by(WebhookDeliveryRow.id)
             )
         )
 
@@ -209,7 +209,7 @@ def test_an_abandoned_claim_is_taken_over_with_the_same_webhook_id(
     assert (again.delivery_id, again.webhook_id) == (lost.delivery_id, lost.webhook_id)
     assert settle(sessions, again, OK, T0 + LEASE) is DeliveryState.DELIVERED
     with sessions() as session:
-        attempts = session.scalars(select(WebhookAttempt).order_by(WebhookAttempt.id)).all()
+        attempts = session.scalars(select(WebhookAttemptRow).order_by(WebhookAttemptRow.id)).all()
     assert [a.error for a in attempts] == [claims.CUT_SHORT, None]
     assert [a.status_code for a in attempts] == [None, 200]
     # Had the first process only stalled, its late answer changes the delivery no more.
@@ -227,8 +227,8 @@ def test_a_subscription_that_never_succeeds_is_disabled_and_admins_told(
     with sessions.begin() as session:
         session.add_all(
             [
-                Agent(handle="root", name="Root", email="root@example.com", role="admin"),
-                Agent(handle="john", name="John", email="john@example.com", role="agent"),
+                AgentRow(handle="root", name="Root", email="root@example.com", role="admin"),
+                AgentRow(handle="john", name="John", email="john@example.com", role="agent"),
             ]
         )
     tickets = Tickets(sessions)
@@ -242,7 +242,7 @@ def test_a_subscription_that_never_succeeds_is_disabled_and_admins_told(
     assert settle(sessions, last, DOWN, late) is DeliveryState.FAILED
     with sessions() as session:
         sub = webhooks.get(session, "hook")
-        told = session.scalars(select(Notification)).all()
+        told = session.scalars(select(NotificationRow)).all()
         assert webhooks.disabled_for_failures(session) == [(sub, 1)]
     assert not sub.active and sub.disabled_reason and "1 hours" in sub.disabled_reason
     assert [(n.recipient_email, n.kind, n.ticket) for n in told] == [
@@ -291,7 +291,7 @@ def test_a_replay_queues_the_events_again_as_new_messages(sessions: sessionmaker
     assert len({r.webhook_id for r in rows}) == 8  # each replay a new message
     assert all(r.webhook_id.startswith(f"msg_{public}_700080-") for r in rows)
     with sessions() as session:
-        total = session.scalar(select(func.count()).select_from(WebhookDelivery))
+        total = session.scalar(select(func.count()).select_from(WebhookDeliveryRow))
     assert total == 8
 
 
@@ -311,8 +311,8 @@ def test_only_a_lane_s_head_is_due_however_long_the_queue_behind_it(
     # Were a head settled without the next one made due, the safety net frees it.
     with sessions.begin() as session:
         session.execute(
-            update(WebhookDelivery)
-            .where(WebhookDelivery.event_id == "700090-1")
+            update(WebhookDeliveryRow)
+            .where(WebhookDeliveryRow.event_id == "700090-1")
             .values(status=DeliveryState.DELIVERED.value)
         )
     assert queue.release_waiting(sessions, T0) == 1

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.workflows.activities import TicketActivities
 from shared.db import webhook_claims as claims
 from shared.db import webhook_queue as queue
-from shared.db.tables import EventRow, WebhookSubscription
+from shared.db.tables import FeedEventRow, WebhookSubscriptionRow
 from shared.domain import lifecycle
 from shared.domain.enums import Action
 from shared.domain.models import PublishBatch, TicketCommand, TicketState
@@ -69,14 +69,14 @@ def drain(sessions: sessionmaker[Session]) -> None:
                 pass
         with sessions() as session:
             last = session.execute(
-                select(EventRow.txid, EventRow.position)
-                .order_by(EventRow.txid.desc(), EventRow.position.desc())
+                select(FeedEventRow.txid, FeedEventRow.position)
+                .order_by(FeedEventRow.txid.desc(), FeedEventRow.position.desc())
                 .limit(1)
             ).first()
             cursors = session.execute(
-                select(WebhookSubscription.cursor_txid, WebhookSubscription.cursor_position).where(
-                    WebhookSubscription.active.is_(True)
-                )
+                select(
+                    WebhookSubscriptionRow.cursor_txid, WebhookSubscriptionRow.cursor_position
+                ).where(WebhookSubscriptionRow.active.is_(True))
             ).all()
         if last is None or all(tuple(c) >= tuple(last) for c in cursors):
             return

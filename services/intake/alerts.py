@@ -13,7 +13,7 @@ from services.doctor import find_problems
 from services.intake.auth import AdminAgent
 from services.intake.deps import SessionsDep, TemporalDep
 from shared.db import webhooks
-from shared.db.tables import Notification, WebhookSubscription
+from shared.db.tables import NotificationRow, WebhookSubscriptionRow
 from shared.db.threads import in_thread
 from shared.domain.enums import DeliveryStatus
 
@@ -57,12 +57,12 @@ class Alerts(BaseModel):
 async def alerts(_: AdminAgent, sessions: SessionsDep, client: TemporalDep) -> Alerts:
     problems = await find_problems(client, sessions, limit=CHECKED_TICKETS)
 
-    def read() -> tuple[Sequence[Notification], list[tuple[WebhookSubscription, int]]]:
+    def read() -> tuple[Sequence[NotificationRow], list[tuple[WebhookSubscriptionRow, int]]]:
         with sessions() as session:
             dead = session.scalars(
-                select(Notification)
-                .where(Notification.status == DeliveryStatus.UNDELIVERABLE.value)
-                .order_by(Notification.id.desc())
+                select(NotificationRow)
+                .where(NotificationRow.status == DeliveryStatus.UNDELIVERABLE.value)
+                .order_by(NotificationRow.id.desc())
                 .limit(200)
             ).all()
             return dead, webhooks.disabled_for_failures(session)

@@ -18,7 +18,7 @@ from services.notify.mailer import DeliveryError, Mailer, OutgoingMail
 from services.notify.outbox_lease import ATTEMPT_LEASE, claim_attempt, finish_attempt
 from services.notify.schemas import as_utc
 from shared.access import new_link_credential, ticket_page_url
-from shared.db.tables import Notification
+from shared.db.tables import NotificationRow
 from shared.domain.enums import Channel, DeliveryStatus, NotificationKind
 from shared.domain.notices import LINKED, is_automatic, link_footer
 from shared.settings import Settings
@@ -35,31 +35,31 @@ def backoff(attempts: int) -> timedelta:
     return min(timedelta(seconds=2**attempts), MAX_BACKOFF)
 
 
-def due(session: Session, now: datetime) -> list[Notification]:
+def due(session: Session, now: datetime) -> list[NotificationRow]:
     """Queued notifications, failed ones whose backoff has passed, and abandoned attempts."""
     stale = now - ATTEMPT_LEASE
     rows = session.scalars(
-        select(Notification)
+        select(NotificationRow)
         .where(
             or_(
-                Notification.status == DeliveryStatus.QUEUED.value,
+                NotificationRow.status == DeliveryStatus.QUEUED.value,
                 and_(
-                    Notification.status == DeliveryStatus.FAILED.value,
-                    Notification.sent_at < now - timedelta(seconds=1),
+                    NotificationRow.status == DeliveryStatus.FAILED.value,
+                    NotificationRow.sent_at < now - timedelta(seconds=1),
                 ),
                 and_(
-                    Notification.status == DeliveryStatus.PENDING.value,
-                    Notification.sent_at < stale,
+                    NotificationRow.status == DeliveryStatus.PENDING.value,
+                    NotificationRow.sent_at < stale,
                 ),
             )
         )
-        .order_by(Notification.id)
+        .order_by(NotificationRow.id)
         .limit(BATCH)
     ).all()
     return [row for row in rows if _backoff_over(row, now)]
 
 
-def _backoff_over(row: Notification, now: datetime) -> bool:
+def _backoff_over(row: NotificationRow, now: datetime) -> bool:
     if row.status != DeliveryStatus.FAILED.value or row.sent_at is None:
         return True
     return as_utc(row.sent_at) + backoff(row.attempts) <= now
@@ -90,7 +90,7 @@ def deliver_due(sessions: sessionmaker[Session], mailer: Mailer, settings: Setti
     return len(rows)
 
 
-def outgoing_mail(row: Notification) -> OutgoingMail:
+def outgoing_mail(row: NotificationRow) -> OutgoingMail:
     return OutgoingMail(
         idempotency_key=row.idempotency_key,
         ticket=row.ticket,

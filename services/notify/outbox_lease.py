@@ -13,29 +13,29 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.notify.schemas import as_utc
-from shared.db.tables import Notification
+from shared.db.tables import NotificationRow
 from shared.domain.enums import DeliveryStatus
 
 ATTEMPT_LEASE = timedelta(seconds=60)
 MAX_ERROR_CHARS = 1000
 
 
-def claim_attempt(sessions: sessionmaker[Session], row: Notification, now: datetime) -> bool:
+def claim_attempt(sessions: sessionmaker[Session], row: NotificationRow, now: datetime) -> bool:
     """Take `row` (as read, still due) for an attempt; of concurrent callers exactly one wins."""
     cutoff = now - ATTEMPT_LEASE
     conditions = [
-        Notification.id == row.id,
-        Notification.status == row.status,
-        Notification.attempts == row.attempts,
+        NotificationRow.id == row.id,
+        NotificationRow.status == row.status,
+        NotificationRow.attempts == row.attempts,
     ]
     if row.status == DeliveryStatus.PENDING:
         if row.sent_at is None or as_utc(row.sent_at) >= cutoff:
             return False
         # Checked again inside the UPDATE: a claim refreshes sent_at, so a second
         # caller who saw the same stale row no longer matches.
-        conditions.append(Notification.sent_at < cutoff)
+        conditions.append(NotificationRow.sent_at < cutoff)
     statement = (
-        update(Notification)
+        update(NotificationRow)
         .where(*conditions)
         .values(status=DeliveryStatus.PENDING.value, sent_at=now)
         .execution_options(synchronize_session=False)
@@ -54,7 +54,7 @@ def finish_attempt(
 ) -> None:
     """Record an attempt's end; a sent mail's Message-ID, so replies find their ticket."""
     with sessions.begin() as session:
-        row = session.get_one(Notification, row_id)
+        row = session.get_one(NotificationRow, row_id)
         row.status = status.value
         if message_id is not None:
             row.message_id = message_id

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
-from shared.db.tables import Notification
+from shared.db.tables import NotificationRow
 from shared.domain.enums import Channel, DeliveryStatus, NotificationKind
 
 
@@ -27,7 +27,7 @@ class NotificationRead(BaseModel):
     sent_at: datetime | None
 
     @classmethod
-    def from_row(cls, row: Notification) -> "NotificationRead":
+    def from_row(cls, row: NotificationRow) -> "NotificationRead":
         status = DeliveryStatus(row.status)
         return cls(
             idempotency_key=row.idempotency_key,

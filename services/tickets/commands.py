@@ -30,7 +30,7 @@ from services.workflows.starts import start_options
 from services.workflows.ticket_workflow import WORKFLOW_TASK_TIMEOUT, TicketWorkflow
 from shared.db import directory, thread
 from shared.db.attachments import StoredFile
-from shared.db.tables import Agent, Department, Team
+from shared.db.tables import AgentRow, DepartmentRow, TeamRow
 from shared.db.threads import in_thread
 from shared.domain import lifecycle
 from shared.domain.enums import Action, Role
@@ -114,7 +114,7 @@ def _command(backends: Backends, request: CommandRequest) -> TicketCommand:
         department = _text(fields, "department")
         if department is not None:
             # The new department's hours (None: the ticket falls back to its plan's).
-            row = session.get(Department, department)
+            row = session.get(DepartmentRow, department)
             if row is not None and row.schedule:
                 fields["schedule"] = directory.business_hours(session, row.schedule)
         # Texts go to the thread store; the command carries references to them.
@@ -215,14 +215,14 @@ def check_handles(
 ) -> None:
     """404 for a handle that names nothing; an assignee must be an active, non-viewer agent."""
     if agent is not None:
-        row = session.get(Agent, agent)
+        row = session.get(AgentRow, agent)
         if row is None or not row.active:
             raise NotFound(f"agent {agent!r}")
         if row.role == Role.VIEWER:
             raise Conflict(f"agent {agent!r} is a viewer and cannot be assigned tickets")
-    if team is not None and session.get(Team, team) is None:
+    if team is not None and session.get(TeamRow, team) is None:
         raise NotFound(f"team {team!r}")
-    if department is not None and session.get(Department, department) is None:
+    if department is not None and session.get(DepartmentRow, department) is None:
         raise NotFound(f"department {department!r}")
 
 

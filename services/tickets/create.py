@@ -19,7 +19,7 @@ from services.workflows.starts import start_options
 from services.workflows.ticket_workflow import TicketWorkflow
 from shared.db import directory, keys, ref_claims, thread
 from shared.db.attachments import StoredFile, record_attachment
-from shared.db.tables import SlaPlan
+from shared.db.tables import SlaPlanRow
 from shared.db.threads import in_thread
 from shared.domain import lifecycle
 from shared.domain.enums import OnDuplicateRef, Priority
@@ -64,7 +64,7 @@ def ticket_input(
     topic = directory.help_topic(session, body.help_topic)
     if topic is None:
         raise NotFound(f"help topic {body.help_topic!r}")
-    plan = session.get(SlaPlan, topic.sla_plan)
+    plan = session.get(SlaPlanRow, topic.sla_plan)
     if plan is None:
         raise NotFound(f"SLA plan {topic.sla_plan!r}")
     plan_schedule = directory.business_hours(session, plan.schedule) if plan.schedule else None

@@ -4,13 +4,10 @@ Entry points translate these: intake to HTTP statuses (services.intake.errors), 
 SMTP replies and exit codes. A refusal of the state machine keeps its domain `Refusal`.
 """
 
+from shared.domain.errors import NotFound
 from shared.domain.lifecycle import Refusal
 
-
-class NotFound(Exception):
-    def __init__(self, what: str) -> None:
-        super().__init__(what)
-        self.what = what
+__all__ = ["Conflict", "NotApplied", "NotFound", "Rejected", "Unavailable"]
 
 
 class Conflict(Exception):

@@ -8,7 +8,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from shared.db.tables import Agent, Notification
+from shared.db.tables import AgentRow, NotificationRow
 from shared.domain.enums import DeliveryStatus, NotificationKind, Role
 from shared.domain.text import bounded_key
 
@@ -21,7 +21,7 @@ def queue_admin_notice(
 ) -> list[str]:
     """Queue one notification per active admin; the addresses told."""
     admins = session.scalars(
-        select(Agent).where(Agent.role == Role.ADMIN.value, Agent.active.is_(True))
+        select(AgentRow).where(AgentRow.role == Role.ADMIN.value, AgentRow.active.is_(True))
     ).all()
     rows = [
         {
@@ -41,5 +41,5 @@ def queue_admin_notice(
     ]
     if rows:
         insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        session.execute(insert(Notification).values(rows).on_conflict_do_nothing())
+        session.execute(insert(NotificationRow).values(rows).on_conflict_do_nothing())
     return [admin.email for admin in admins]

@@ -10,7 +10,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from shared.access import hash_token, new_api_key
-from shared.db.tables import ApiKey
+from shared.db.tables import ApiKeyRow
 from shared.domain.scopes import Scope
 
 # How stale `last_used_at` may be: at most one write per key per this long.
@@ -42,10 +42,10 @@ def create(
     expires_at: datetime | None,
     created_by: str,
     now: datetime,
-) -> tuple[ApiKey, str]:
+) -> tuple[ApiKeyRow, str]:
     """A new key and its secret: the only time the secret is seen, since only its hash is kept."""
     secret = new_api_key()
-    row = ApiKey(
+    row = ApiKeyRow(
         name=name,
         secret_hash=hash_token(secret),
         prefix=secret[:PREFIX_SHOWN],
@@ -59,15 +59,15 @@ def create(
     return row, secret
 
 
-def list_keys(session: Session) -> list[ApiKey]:
-    return list(session.scalars(select(ApiKey).order_by(ApiKey.id)))
+def list_keys(session: Session) -> list[ApiKeyRow]:
+    return list(session.scalars(select(ApiKeyRow).order_by(ApiKeyRow.id)))
 
 
-def get(session: Session, key_id: int) -> ApiKey | None:
-    return session.get(ApiKey, key_id)
+def get(session: Session, key_id: int) -> ApiKeyRow | None:
+    return session.get(ApiKeyRow, key_id)
 
 
-def revoke(session: Session, row: ApiKey, now: datetime) -> bool:
+def revoke(session: Session, row: ApiKeyRow, now: datetime) -> bool:
     """Revoke `row` from now on; False if it already was (its revocation time is kept)."""
     if row.revoked_at is not None:
         return False
@@ -79,7 +79,9 @@ def revoke(session: Session, row: ApiKey, now: datetime) -> bool:
 def authenticate(session: Session, secret: str, now: datetime) -> ValidKey | None:
     """The key whose secret this is, if it may be used at `now`; notes its use (throttled)."""
     row = session.scalar(
-        select(ApiKey).where(ApiKey.secret_hash == hash_token(secret), ApiKey.revoked_at.is_(None))
+        select(ApiKeyRow).where(
+            ApiKeyRow.secret_hash == hash_token(secret), ApiKeyRow.revoked_at.is_(None)
+        )
     )
     if row is None:
         return None
@@ -96,12 +98,12 @@ def touch(session: Session, key_id: int, now: datetime) -> bool:
     """Set the key's `last_used_at` to `now` unless it was set less than a minute before (by
     this process or another): True if written."""
     result = session.execute(
-        update(ApiKey)
+        update(ApiKeyRow)
         .where(
-            ApiKey.id == key_id,
+            ApiKeyRow.id == key_id,
             or_(
-                ApiKey.last_used_at.is_(None),
-                ApiKey.last_used_at <= now - LAST_USED_PRECISION,
+                ApiKeyRow.last_used_at.is_(None),
+                ApiKeyRow.last_used_at <= now - LAST_USED_PRECISION,
             ),
         )
         .values(last_used_at=now)

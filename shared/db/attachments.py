@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shared.blobs import Blob, BlobStore
-from shared.db.tables import Attachment, ThreadRow
+from shared.db.tables import AttachmentRow, ThreadRow
 from shared.db.writes import insert_new
 from shared.domain.attachments import sanitize_content_type, sanitize_filename
 from shared.domain.enums import ThreadKind
@@ -64,7 +64,7 @@ def record_attachment(
         "position": position,
         "created_at": now,
     }
-    insert_new(session, Attachment, [row])
+    insert_new(session, AttachmentRow, [row])
     return ref
 
 
@@ -100,9 +100,9 @@ def attachments_by_message(
     if not message_ids:
         return {}
     rows = session.scalars(
-        select(Attachment)
-        .where(Attachment.ticket == ticket)
-        .order_by(Attachment.message_id, Attachment.position)
+        select(AttachmentRow)
+        .where(AttachmentRow.ticket == ticket)
+        .order_by(AttachmentRow.message_id, AttachmentRow.position)
     ).all()
     found: dict[str, list[AttachmentRef]] = defaultdict(list)
     for row in rows:
@@ -120,7 +120,9 @@ class FoundAttachment:
 
 
 def find_attachment(session: Session, ticket: str, id: str) -> FoundAttachment | None:
-    row = session.scalar(select(Attachment).where(Attachment.ticket == ticket, Attachment.id == id))
+    row = session.scalar(
+        select(AttachmentRow).where(AttachmentRow.ticket == ticket, AttachmentRow.id == id)
+    )
     if row is None:
         return None
     kind = session.scalar(
@@ -133,7 +135,7 @@ def find_attachment(session: Session, ticket: str, id: str) -> FoundAttachment |
     )
 
 
-def _ref(row: Attachment) -> AttachmentRef:
+def _ref(row: AttachmentRow) -> AttachmentRef:
     return AttachmentRef(
         id=row.id,
         name=row.name,

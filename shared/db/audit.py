@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from shared.db.tables import AuditEntry
+from shared.db.tables import AuditEntryRow
 from shared.domain.audit import AuditAction, AuditEntity, Changes, diff, summarize
 from shared.domain.models import Actor
 
@@ -26,11 +26,11 @@ def record(
     changes: Changes | None = None,
     summary: str | None = None,
     at: datetime | None = None,
-) -> AuditEntry:
+) -> AuditEntryRow:
     """Add one entry; `summary` defaults to one made from `changes` (field -> [before, after],
     JSON values; put `shared.domain.audit.SECRET` in place of a secret)."""
     changes = changes or {}
-    entry = AuditEntry(
+    entry = AuditEntryRow(
         at=at or datetime.now(UTC),
         actor_kind=actor.kind.value,
         actor_handle=actor.handle,
@@ -55,7 +55,7 @@ def record_change(
     before: Mapping[str, Any] | None,
     after: Mapping[str, Any] | None,
     secrets: Changes | None = None,
-) -> AuditEntry | None:
+) -> AuditEntryRow | None:
     """An entry for a record going from `before` to `after` (JSON-able field mappings; None
     before: created, None after: deleted); nothing if no field changed."""
     changes = {**diff(before, after), **(secrets or {})}
@@ -79,15 +79,15 @@ def entries(
     entity_id: str | None = None,
     page: int = 1,
     per_page: int = 50,
-) -> tuple[list[AuditEntry], int]:
+) -> tuple[list[AuditEntryRow], int]:
     """One page of entries, newest first, and how many there are in all."""
-    query = select(AuditEntry)
+    query = select(AuditEntryRow)
     if entity is not None:
-        query = query.where(AuditEntry.entity_kind == entity)
+        query = query.where(AuditEntryRow.entity_kind == entity)
     if entity_id is not None:
-        query = query.where(AuditEntry.entity_id == entity_id)
+        query = query.where(AuditEntryRow.entity_id == entity_id)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(
-        query.order_by(AuditEntry.id.desc()).offset((page - 1) * per_page).limit(per_page)
+        query.order_by(AuditEntryRow.id.desc()).offset((page - 1) * per_page).limit(per_page)
     )
     return list(rows), total

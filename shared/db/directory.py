@@ -6,8 +6,15 @@ from typing import NamedTuple
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from shared.db.tables import Agent, Department, HelpTopic, SlaPlan, Team, TeamMember
-from shared.db.tables import Schedule as ScheduleRow
+from shared.db.tables import (
+    AgentRow,
+    DepartmentRow,
+    HelpTopicRow,
+    SlaPlanRow,
+    TeamMemberRow,
+    TeamRow,
+)
+from shared.db.tables import ScheduleRow as ScheduleRow
 from shared.domain.business_time import Schedule
 from shared.domain.enums import Priority, RecipientRole, SlaClock
 from shared.domain.models import Ladder, Notice, Person, SlaOverride, SlaPlanSnapshot
@@ -22,8 +29,8 @@ class AgentIdentity(NamedTuple):
 
 
 # Asked on every agent's request: one Core statement, compiled once, no ORM objects.
-_AGENT_BY_TOKEN = select(Agent.handle, Agent.name, Agent.email, Agent.role).where(
-    Agent.token_hash == bindparam("token_hash"), Agent.active.is_(True)
+_AGENT_BY_TOKEN = select(AgentRow.handle, AgentRow.name, AgentRow.email, AgentRow.role).where(
+    AgentRow.token_hash == bindparam("token_hash"), AgentRow.active.is_(True)
 )
 
 
@@ -33,7 +40,7 @@ def agent_by_token_hash(session: Session, token_hash: str) -> AgentIdentity | No
     return None if row is None else AgentIdentity(*row)
 
 
-def sla_snapshot(plan: SlaPlan, schedule: Schedule | None) -> SlaPlanSnapshot:
+def sla_snapshot(plan: SlaPlanRow, schedule: Schedule | None) -> SlaPlanSnapshot:
     """The plan as a ticket keeps it, counting in `schedule` (see `effective_schedule`)."""
     overrides = {
         Priority(priority): SlaOverride(
@@ -58,9 +65,9 @@ def sla_snapshot(plan: SlaPlan, schedule: Schedule | None) -> SlaPlanSnapshot:
     )
 
 
-def effective_schedule(session: Session, *, department: str, plan: SlaPlan) -> Schedule | None:
+def effective_schedule(session: Session, *, department: str, plan: SlaPlanRow) -> Schedule | None:
     """The business hours a ticket counts in: its department's, else its plan's; None: 24/7."""
-    row = session.get(Department, department)
+    row = session.get(DepartmentRow, department)
     handle = (row.schedule if row is not None else None) or plan.schedule
     return None if handle is None else business_hours(session, handle)
 
@@ -84,14 +91,18 @@ def recipient_handles(
     roles = {notice.recipient.role for notice in notices}
     lead = manager = None
     if RecipientRole.TEAM_LEAD in roles and team:
-        lead = session.scalar(select(Team.lead).where(Team.handle == team))
+        lead = session.scalar(select(TeamRow.lead).where(TeamRow.handle == team))
     if RecipientRole.DEPARTMENT_MANAGER in roles:
-        manager = session.scalar(select(Department.manager).where(Department.handle == department))
+        manager = session.scalar(
+            select(DepartmentRow.manager).where(DepartmentRow.handle == department)
+        )
     members: dict[str, list[str]] = {}
     teams = {n.recipient.handle for n in notices if n.recipient.role is RecipientRole.TEAM}
     if teams - {None}:
-        query = select(TeamMember.team, TeamMember.agent).where(TeamMember.team.in_(teams - {None}))
-        for row in session.execute(query.order_by(TeamMember.agent)):
+        query = select(TeamMemberRow.team, TeamMemberRow.agent).where(
+            TeamMemberRow.team.in_(teams - {None})
+        )
+        for row in session.execute(query.order_by(TeamMemberRow.agent)):
             members.setdefault(row.team, []).append(row.agent)
     handles: list[list[str]] = []
     for notice in notices:
@@ -114,9 +125,11 @@ def people(session: Session, handles: Iterable[str]) -> dict[str, Person]:
     wanted = set(handles)
     if not wanted:
         return {}
-    query = select(Agent.handle, Agent.name, Agent.email).where(Agent.handle.in_(wanted))
+    query = select(AgentRow.handle, AgentRow.name, AgentRow.email).where(
+        AgentRow.handle.in_(wanted)
+    )
     return {row.handle: Person(name=row.name, email=row.email) for row in session.execute(query)}
 
 
-def help_topic(session: Session, handle: str) -> HelpTopic | None:
-    return session.get(HelpTopic, handle)
+def help_topic(session: Session, handle: str) -> HelpTopicRow | None:
+    return session.get(HelpTopicRow, handle)

@@ -16,7 +16,7 @@ from sqlalchemy import Text, cast, func, select, tuple_
 from sqlalchemy.orm import Session
 from sqlalchemy.types import UserDefinedType
 
-from shared.db.tables import EventRow, MessageBody
+from shared.db.tables import FeedEventRow, MessageBodyRow
 from shared.db.writes import dialect_of, insert_new
 from shared.domain.events import EventType, events_of
 from shared.domain.models import TicketState
@@ -81,9 +81,9 @@ def append_events(session: Session, state: TicketState) -> int:
         for event in events_of(state)
     ]
     if dialect_of(session) == "postgresql":
-        insert_new(session, EventRow, rows, txid=TXID)
+        insert_new(session, FeedEventRow, rows, txid=TXID)
     else:
-        insert_new(session, EventRow, rows, txid=0)
+        insert_new(session, FeedEventRow, rows, txid=0)
     return len(rows)
 
 
@@ -97,22 +97,22 @@ def read_page(
 ) -> Page:
     """Up to `limit` events after `after` (and not after `until`), oldest first, each with
     its message's text."""
-    order = tuple_(EventRow.txid, EventRow.position)
+    order = tuple_(FeedEventRow.txid, FeedEventRow.position)
     query = (
-        select(EventRow.txid, EventRow.position, EventRow.payload)
+        select(FeedEventRow.txid, FeedEventRow.position, FeedEventRow.payload)
         .where(order > tuple_(after.txid, after.position))
-        .order_by(EventRow.txid, EventRow.position)
+        .order_by(FeedEventRow.txid, FeedEventRow.position)
         .limit(limit)
     )
     if until is not None:
         query = query.where(order <= tuple_(until.txid, until.position))
     if session.get_bind().dialect.name == "postgresql":
         settled = func.txid_snapshot_xmin(func.txid_current_snapshot())
-        query = query.where(EventRow.txid < settled)
+        query = query.where(FeedEventRow.txid < settled)
     if types:
-        query = query.where(EventRow.type.in_([t.value for t in types]))
+        query = query.where(FeedEventRow.type.in_([t.value for t in types]))
     if ticket is not None:
-        query = query.where(EventRow.ticket == ticket)
+        query = query.where(FeedEventRow.ticket == ticket)
     rows = session.execute(query).all()
     if not rows:
         return Page([], after)
@@ -124,11 +124,13 @@ def read_page(
 def end_cursor(session: Session) -> Cursor:
     """The cursor after the last event a reader can be served now: where "from now on"
     starts (on PostgreSQL, events of transactions still running come after it)."""
-    query = select(EventRow.txid, EventRow.position).order_by(
-        EventRow.txid.desc(), EventRow.position.desc()
+    query = select(FeedEventRow.txid, FeedEventRow.position).order_by(
+        FeedEventRow.txid.desc(), FeedEventRow.position.desc()
     )
     if session.get_bind().dialect.name == "postgresql":
-        query = query.where(EventRow.txid < func.txid_snapshot_xmin(func.txid_current_snapshot()))
+        query = query.where(
+            FeedEventRow.txid < func.txid_snapshot_xmin(func.txid_current_snapshot())
+        )
     row = session.execute(query.limit(1)).first()
     return Cursor(row.txid, row.position) if row is not None else Cursor()
 
@@ -145,8 +147,8 @@ def committed_in(session: Session, event_ids: Collection[str], seen: str) -> set
     """Those of the events whose transaction had committed in the snapshot `seen`."""
     if not event_ids:
         return set()
-    visible = func.txid_visible_in_snapshot(EventRow.txid, cast(seen, TXID_SNAPSHOT))
-    query = select(EventRow.event_id).where(EventRow.event_id.in_(event_ids), visible)
+    visible = func.txid_visible_in_snapshot(FeedEventRow.txid, cast(seen, TXID_SNAPSHOT))
+    query = select(FeedEventRow.event_id).where(FeedEventRow.event_id.in_(event_ids), visible)
     return set(session.scalars(query))
 
 
@@ -160,7 +162,9 @@ def events_by_id(session: Session, event_ids: Collection[str]) -> dict[str, dict
     if not event_ids:
         return {}
     rows = session.execute(
-        select(EventRow.event_id, EventRow.payload).where(EventRow.event_id.in_(event_ids))
+        select(FeedEventRow.event_id, FeedEventRow.payload).where(
+            FeedEventRow.event_id.in_(event_ids)
+        )
     ).all()
     events = {row.event_id: dict(row.payload) for row in rows}
     _attach_messages(session, list(events.values()))
@@ -171,7 +175,7 @@ def _attach_messages(session: Session, events: list[dict[str, Any]]) -> None:
     ids = {e["data"]["message"] for e in events if "message" in e["data"]}
     if not ids:
         return
-    query = select(MessageBody.id, MessageBody.body).where(MessageBody.id.in_(ids))
+    query = select(MessageBodyRow.id, MessageBodyRow.body).where(MessageBodyRow.id.in_(ids))
     bodies: dict[str, str] = {row.id: row.body for row in session.execute(query)}
     for event in events:
         message = event["data"].get("message")

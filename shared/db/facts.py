@@ -4,7 +4,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from shared.db.tables import SlaClockFact, TicketEventFact
+from shared.db.tables import SlaClockFactRow, TicketEventFactRow
 from shared.db.writes import insert_new, upsert
 from shared.domain.enums import ActorKind, EventKind
 from shared.domain.models import TicketState
@@ -52,7 +52,7 @@ def _record_clocks(session: Session, state: TicketState) -> None:
         }
         for run in state.clocks
     ]
-    upsert(session, SlaClockFact, rows, ("ticket", "clock", "cycle"))
+    upsert(session, SlaClockFactRow, rows, ("ticket", "clock", "cycle"))
 
 
 def _record_events(session: Session, state: TicketState) -> None:
@@ -76,7 +76,7 @@ def _record_events(session: Session, state: TicketState) -> None:
         for event in state.timeline
         if event.kind in REPORTED_EVENTS
     ]
-    insert_new(session, TicketEventFact, rows)
+    insert_new(session, TicketEventFactRow, rows)
 
 
 def _seconds(value: Any) -> int | None:

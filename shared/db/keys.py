@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from shared.db.tables import TicketKey, TicketRow
+from shared.db.tables import TicketKeyRow, TicketRow
 
 NUMBER_OFFSET = 99_999
 
@@ -32,15 +32,15 @@ def claim(session: Session, key_hash: str, fingerprint: str, now: datetime) -> C
     for a different request (another fingerprint)."""
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     statement = (
-        insert(TicketKey)
+        insert(TicketKeyRow)
         .values(key_hash=key_hash, fingerprint=fingerprint, created_at=now)
-        .on_conflict_do_nothing(index_elements=[TicketKey.key_hash])
-        .returning(TicketKey.id)
+        .on_conflict_do_nothing(index_elements=[TicketKeyRow.key_hash])
+        .returning(TicketKeyRow.id)
     )
     inserted = session.scalar(statement)
     if inserted is not None:
         return Claim(number_of(inserted), new=True)
-    row = session.scalars(select(TicketKey).where(TicketKey.key_hash == key_hash)).one()
+    row = session.scalars(select(TicketKeyRow).where(TicketKeyRow.key_hash == key_hash)).one()
     if row.fingerprint != fingerprint:
         return None
     return Claim(number_of(row.id), new=False)
@@ -48,7 +48,7 @@ def claim(session: Session, key_hash: str, fingerprint: str, now: datetime) -> C
 
 def number_of_key(session: Session, key_hash: str) -> str | None:
     """The ticket number `key_hash` made, if any (without claiming it)."""
-    key_id = session.scalar(select(TicketKey.id).where(TicketKey.key_hash == key_hash))
+    key_id = session.scalar(select(TicketKeyRow.id).where(TicketKeyRow.key_hash == key_hash))
     return None if key_id is None else number_of(key_id)
 
 
@@ -56,7 +56,7 @@ def issued(session: Session, number: str) -> bool:
     """Whether `number` was given to a ticket (its workflow may not have started yet)."""
     key_id = int(number) - NUMBER_OFFSET
     # Beyond the id column's range (32 bits in PostgreSQL) no key can be.
-    if 0 < key_id < 2**31 and session.get(TicketKey, key_id) is not None:
+    if 0 < key_id < 2**31 and session.get(TicketKeyRow, key_id) is not None:
         return True
     # Tickets from before the creation keys have numbers of their own.
     return session.get(TicketRow, number) is not None

@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared.db.tables import Agent, InboundMail, Notification, TicketRow
+from shared.db.tables import AgentRow, InboundMailRow, NotificationRow, TicketRow
 from shared.domain.enums import Role
 from shared.domain.mail.addresses import dedupe_key
 from shared.domain.mail.decision import ACTED, AgentRef, Outcome, TicketRef
@@ -51,17 +51,19 @@ def record(
         dialect = session.get_bind().dialect.name
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
         inserted = session.execute(
-            insert(InboundMail)
+            insert(InboundMailRow)
             .values(values)
             .on_conflict_do_nothing(index_elements=["dedupe_key"])
-            .returning(InboundMail.id)
+            .returning(InboundMailRow.id)
         ).scalar()
         if inserted is not None:
             return Claim(inserted, Delivery.NEW)
-        first = session.scalars(select(InboundMail).where(InboundMail.dedupe_key == key)).one()
+        first = session.scalars(
+            select(InboundMailRow).where(InboundMailRow.dedupe_key == key)
+        ).one()
         if first.outcome == Outcome.RECEIVED.value:
             return Claim(first.id, Delivery.RETRY)
-        duplicate = InboundMail(
+        duplicate = InboundMailRow(
             **_values(message, now),
             dedupe_key=None,
             outcome=Outcome.DUPLICATE.value,
@@ -94,7 +96,9 @@ def record_unparseable(
     with sessions.begin() as session:
         insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
         session.execute(
-            insert(InboundMail).values(values).on_conflict_do_nothing(index_elements=["dedupe_key"])
+            insert(InboundMailRow)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
         )
 
 
@@ -109,8 +113,8 @@ def finish(
 ) -> bool:
     """Set the outcome of a `received` row; False if another delivery finished it first."""
     statement = (
-        update(InboundMail)
-        .where(InboundMail.id == row_id, InboundMail.outcome == Outcome.RECEIVED.value)
+        update(InboundMailRow)
+        .where(InboundMailRow.id == row_id, InboundMailRow.outcome == Outcome.RECEIVED.value)
         .values(outcome=outcome.value, ticket=ticket, detail=detail, finished_at=now)
     )
     with sessions.begin() as session:
@@ -126,8 +130,8 @@ def answered_ticket(session: Session, ids: list[str]) -> str | None:
     sent = {
         mid: ticket
         for mid, ticket in session.execute(
-            select(Notification.message_id, Notification.ticket).where(
-                Notification.message_id.in_(ids)
+            select(NotificationRow.message_id, NotificationRow.ticket).where(
+                NotificationRow.message_id.in_(ids)
             )
         )
         if mid is not None
@@ -136,8 +140,8 @@ def answered_ticket(session: Session, ids: list[str]) -> str | None:
     received = {
         keys[key]: ticket
         for key, ticket in session.execute(
-            select(InboundMail.dedupe_key, InboundMail.ticket).where(
-                InboundMail.dedupe_key.in_(list(keys)), InboundMail.ticket.is_not(None)
+            select(InboundMailRow.dedupe_key, InboundMailRow.ticket).where(
+                InboundMailRow.dedupe_key.in_(list(keys)), InboundMailRow.ticket.is_not(None)
             )
         )
         if key is not None and ticket is not None
@@ -157,10 +161,10 @@ def answers_mail_to(
     if not ids:
         return False
     sent = session.execute(
-        select(Notification.message_id, Notification.idempotency_key).where(
-            Notification.message_id.in_(ids),
-            Notification.ticket == ticket,
-            func.lower(Notification.recipient_email) == sender.lower(),
+        select(NotificationRow.message_id, NotificationRow.idempotency_key).where(
+            NotificationRow.message_id.in_(ids),
+            NotificationRow.ticket == ticket,
+            func.lower(NotificationRow.recipient_email) == sender.lower(),
         )
     )
     return any(mid is not None and is_keyed(mid, key, secret_key=secret_key) for mid, key in sent)
@@ -176,7 +180,9 @@ def ticket_ref(session: Session, number: str) -> TicketRef | None:
 def agent_by_email(session: Session, email: str) -> AgentRef | None:
     """The agent with this address (an active one first, if several share it)."""
     rows = session.scalars(
-        select(Agent).where(func.lower(Agent.email) == email.lower()).order_by(Agent.handle)
+        select(AgentRow)
+        .where(func.lower(AgentRow.email) == email.lower())
+        .order_by(AgentRow.handle)
     ).all()
     if not rows:
         return None
@@ -188,20 +194,20 @@ def acted_since(session: Session, sender: str, since: datetime) -> int:
     """How many messages from `sender` since `since` created, replied or noted."""
     count = session.scalar(
         select(func.count())
-        .select_from(InboundMail)
+        .select_from(InboundMailRow)
         .where(
-            InboundMail.mail_from == sender[:ADDRESS_MAX],
-            InboundMail.received_at >= since,
-            InboundMail.outcome.in_([outcome.value for outcome in ACTED]),
+            InboundMailRow.mail_from == sender[:ADDRESS_MAX],
+            InboundMailRow.received_at >= since,
+            InboundMailRow.outcome.in_([outcome.value for outcome in ACTED]),
         )
     )
     return int(count or 0)
 
 
-def recent(session: Session, *, limit: int, outcome: Outcome | None = None) -> list[InboundMail]:
-    query = select(InboundMail).order_by(InboundMail.id.desc()).limit(limit)
+def recent(session: Session, *, limit: int, outcome: Outcome | None = None) -> list[InboundMailRow]:
+    query = select(InboundMailRow).order_by(InboundMailRow.id.desc()).limit(limit)
     if outcome is not None:
-        query = query.where(InboundMail.outcome == outcome.value)
+        query = query.where(InboundMailRow.outcome == outcome.value)
     return list(session.scalars(query))
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shared.db import directory
-from shared.db.tables import MessageBody, Notification
+from shared.db.tables import MessageBodyRow, NotificationRow
 from shared.db.writes import insert_new
 from shared.domain.enums import DeliveryStatus, RecipientRole
 from shared.domain.models import Notice, Person, TicketState
@@ -46,14 +46,14 @@ def queue_notices(
                 }
             )
         outcomes.append(f"{label}: queued for {', '.join(p.email for p in people)}")
-    insert_new(session, Notification, rows)
+    insert_new(session, NotificationRow, rows)
     return outcomes
 
 
 def _quoted(session: Session, message_id: str | None) -> str | None:
     if message_id is None:
         return None
-    return session.scalar(select(MessageBody.body).where(MessageBody.id == message_id))
+    return session.scalar(select(MessageBodyRow.body).where(MessageBodyRow.id == message_id))
 
 
 def _recipients(

@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from shared.db.tables import ExternalRefClaim
+from shared.db.tables import ExternalRefClaimRow
 from shared.domain.models import ExternalRef
 
 Key = tuple[str, str]  # (system, id)
@@ -41,10 +41,10 @@ def claims_of(session: Session, keys: Iterable[Key]) -> dict[Key, Claim]:
         return {}
     rows = session.execute(
         select(
-            ExternalRefClaim.system,
-            ExternalRefClaim.ref_id,
-            ExternalRefClaim.ticket,
-            ExternalRefClaim.claimed_at,
+            ExternalRefClaimRow.system,
+            ExternalRefClaimRow.ref_id,
+            ExternalRefClaimRow.ticket,
+            ExternalRefClaimRow.claimed_at,
         ).where(or_(*(_is(key) for key in wanted)))
     )
     return {(row.system, row.ref_id): Claim(row.ticket, row.claimed_at) for row in rows}
@@ -60,24 +60,24 @@ def claim(
         if _insert(session, key, ticket, now):
             return ticket
         row = session.execute(
-            select(ExternalRefClaim.ticket, ExternalRefClaim.claimed_at).where(_is(key))
+            select(ExternalRefClaimRow.ticket, ExternalRefClaimRow.claimed_at).where(_is(key))
         ).one_or_none()
         if row is not None:
             break
     if row.ticket == ticket:
         session.execute(
-            update(ExternalRefClaim)
-            .where(_is(key), ExternalRefClaim.ticket == ticket)
+            update(ExternalRefClaimRow)
+            .where(_is(key), ExternalRefClaimRow.ticket == ticket)
             .values(claimed_at=now)
         )
         return ticket
     if replacing is not None and Claim(row.ticket, row.claimed_at) == replacing:
         taken = session.execute(
-            update(ExternalRefClaim)
+            update(ExternalRefClaimRow)
             .where(
                 _is(key),
-                ExternalRefClaim.ticket == replacing.ticket,
-                ExternalRefClaim.claimed_at == replacing.claimed_at,
+                ExternalRefClaimRow.ticket == replacing.ticket,
+                ExternalRefClaimRow.claimed_at == replacing.claimed_at,
             )
             .values(ticket=ticket, claimed_at=now)
         )
@@ -119,21 +119,23 @@ def ensure(session: Session, key: Key, ticket: str, now: datetime) -> str:
     """Claim `key` for `ticket` unless it is claimed already; the ticket it belongs to."""
     if _insert(session, key, ticket, now):
         return ticket
-    owner = session.scalar(select(ExternalRefClaim.ticket).where(_is(key)))
+    owner = session.scalar(select(ExternalRefClaimRow.ticket).where(_is(key)))
     return owner if owner is not None else ticket
 
 
 def release(session: Session, keys: Iterable[Key], ticket: str) -> None:
     """Free `keys` that `ticket` has claimed (it unlinked them); others' claims stay."""
     for key in keys:
-        session.execute(delete(ExternalRefClaim).where(_is(key), ExternalRefClaim.ticket == ticket))
+        session.execute(
+            delete(ExternalRefClaimRow).where(_is(key), ExternalRefClaimRow.ticket == ticket)
+        )
 
 
 def _insert(session: Session, key: Key, ticket: str, now: datetime) -> bool:
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     system, ref_id = key
     result = session.execute(
-        insert(ExternalRefClaim)
+        insert(ExternalRefClaimRow)
         .values(system=system, ref_id=ref_id, ticket=ticket, claimed_at=now)
         .on_conflict_do_nothing()
     )
@@ -141,7 +143,7 @@ def _insert(session: Session, key: Key, ticket: str, now: datetime) -> bool:
 
 
 def _is(key: Key) -> Any:
-    return and_(ExternalRefClaim.system == key[0], ExternalRefClaim.ref_id == key[1])
+    return and_(ExternalRefClaimRow.system == key[0], ExternalRefClaimRow.ref_id == key[1])
 
 
 def _count(result: Any) -> int:

@@ -25,7 +25,7 @@ class Base(DeclarativeBase):
     pass
 
 
-class Agent(Base):
+class AgentRow(Base):
     __tablename__ = "agents"
 
     handle: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -37,7 +37,7 @@ class Agent(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
-class Schedule(Base):
+class ScheduleRow(Base):
     """Business hours: weekly opening intervals in a time zone, and holidays."""
 
     __tablename__ = "schedules"
@@ -48,7 +48,7 @@ class Schedule(Base):
     definition: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
-class Department(Base):
+class DepartmentRow(Base):
     __tablename__ = "departments"
 
     handle: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -58,7 +58,7 @@ class Department(Base):
     schedule: Mapped[str | None] = mapped_column(ForeignKey("schedules.handle"))
 
 
-class Team(Base):
+class TeamRow(Base):
     __tablename__ = "teams"
 
     handle: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -66,14 +66,14 @@ class Team(Base):
     lead: Mapped[str | None] = mapped_column(ForeignKey("agents.handle"))
 
 
-class TeamMember(Base):
+class TeamMemberRow(Base):
     __tablename__ = "team_members"
 
     team: Mapped[str] = mapped_column(ForeignKey("teams.handle"), primary_key=True)
     agent: Mapped[str] = mapped_column(ForeignKey("agents.handle"), primary_key=True)
 
 
-class SlaPlan(Base):
+class SlaPlanRow(Base):
     __tablename__ = "sla_plans"
 
     handle: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -89,7 +89,7 @@ class SlaPlan(Base):
     ladders: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
 
 
-class HelpTopic(Base):
+class HelpTopicRow(Base):
     __tablename__ = "help_topics"
 
     handle: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -129,7 +129,7 @@ class TicketRow(Base):
     state: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
-class TicketKey(Base):
+class TicketKeyRow(Base):
     """A ticket's creation key (Idempotency-Key scoped by requester) and the ticket it made.
 
     The row's id is the ticket's number (less an offset): numbers come from the database in
@@ -147,7 +147,7 @@ class TicketKey(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-class MessageBody(Base):
+class MessageBodyRow(Base):
     """The text of one thread message, stored by the intake before the command that adds it.
 
     Workflows carry only the id and size; a body whose command was refused is never shown.
@@ -190,7 +190,7 @@ class TimelineRow(Base):
     event: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
-class Notification(Base):
+class NotificationRow(Base):
     """One delivery of the notify service; the idempotency key makes a retry a no-op."""
 
     __tablename__ = "notifications"
@@ -214,7 +214,7 @@ class Notification(Base):
     message_id: Mapped[str | None] = mapped_column(String(320), index=True)
 
 
-class SlaClockFact(Base):
+class SlaClockFactRow(Base):
     """One run of one SLA clock of a ticket, recorded by the `publish_ticket` activity."""
 
     __tablename__ = "sla_clock_facts"
@@ -247,7 +247,7 @@ class SlaClockFact(Base):
     help_topic: Mapped[str] = mapped_column(String(64))
 
 
-class TicketEventFact(Base):
+class TicketEventFactRow(Base):
     """A lifecycle event of a ticket (created, assigned, responded, resolved, reopened, …)."""
 
     __tablename__ = "ticket_event_facts"
@@ -270,7 +270,7 @@ class TicketEventFact(Base):
     comment: Mapped[str | None] = mapped_column(String(64))
 
 
-class EventRow(Base):
+class FeedEventRow(Base):
     """One integration event in the change feed, published with its ticket's timeline.
 
     The feed's total order is (`txid`, `position`): on PostgreSQL `txid` is the publishing
@@ -298,7 +298,7 @@ class EventRow(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
-class InboundMail(Base):
+class InboundMailRow(Base):
     """One message received by mail-in, and what became of it (the admin's inbound log).
 
     The first delivery of a Message-ID holds its `dedupe_key`; a later delivery of the same
@@ -329,7 +329,7 @@ class InboundMail(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class ApiKey(Base):
+class ApiKeyRow(Base):
     """A service account's API key: its secret is shown once, only its hash is kept."""
 
     __tablename__ = "api_keys"
@@ -350,7 +350,7 @@ class ApiKey(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class AuditEntry(Base):
+class AuditEntryRow(Base):
     """One admin change: who changed which record, when, and what changed (never a secret).
 
     Written in the transaction of the change itself."""
@@ -386,7 +386,7 @@ class TicketExternalRefRow(Base):
     url: Mapped[str | None] = mapped_column(String(2000))
 
 
-class ExternalRefClaim(Base):
+class ExternalRefClaimRow(Base):
     """Which ticket an external reference belongs to, recorded by the intake before the create
     or link that attaches it, so that no two tickets ever get the same reference (the
     projection above follows once the workflow has applied it). A claim the ticket never took
@@ -400,7 +400,7 @@ class ExternalRefClaim(Base):
     claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-class Attachment(Base):
+class AttachmentRow(Base):
     """A file attached to a thread message: its metadata, stored by the intake (or the mail-in
     path) with the message body, before the command that adds the message.
 
@@ -423,7 +423,7 @@ class Attachment(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-class WebhookSubscription(Base):
+class WebhookSubscriptionRow(Base):
     """Where an integration wants ticket events POSTed, signed with its secret.
 
     `cursor_txid`/`cursor_position` is the change-feed cursor up to which the dispatcher has
@@ -457,7 +457,7 @@ class WebhookSubscription(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-class WebhookDelivery(Base):
+class WebhookDeliveryRow(Base):
     """One event to POST to one subscription. A subscription's deliveries of one ticket go
     out one at a time, oldest (lowest id) first; a claim is a conditional update."""
 
@@ -500,7 +500,7 @@ class WebhookDelivery(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class WebhookAttempt(Base):
+class WebhookAttemptRow(Base):
     """One POST of a delivery: written when it starts, completed with its answer. One left
     without an answer was cut short (its process stopped) and is marked so when retried."""
 

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shared.db.attachments import attachments_by_message
-from shared.db.tables import MessageBody, ThreadRow, TimelineRow
+from shared.db.tables import MessageBodyRow, ThreadRow, TimelineRow
 from shared.db.writes import insert_new
 from shared.domain.enums import ThreadKind
 from shared.domain.models import Actor, MessageRef, ThreadEntry, TimelineEvent
@@ -20,7 +20,7 @@ def store_message(
     message_id = hashlib.sha256(f"{ticket}\n{identity}".encode()).hexdigest()[:40]
     size = len(body.encode())
     row = {"id": message_id, "ticket": ticket, "body": body, "size": size, "created_at": now}
-    insert_new(session, MessageBody, [row])
+    insert_new(session, MessageBodyRow, [row])
     return MessageRef(id=message_id, size=size)
 
 
@@ -52,7 +52,9 @@ def bodies(session: Session, entries: list[ThreadEntry]) -> dict[str, str]:
     ids = [entry.message_id for entry in entries]
     if not ids:
         return {}
-    rows = session.execute(select(MessageBody.id, MessageBody.body).where(MessageBody.id.in_(ids)))
+    rows = session.execute(
+        select(MessageBodyRow.id, MessageBodyRow.body).where(MessageBodyRow.id.in_(ids))
+    )
     return {row.id: row.body for row in rows}
 
 

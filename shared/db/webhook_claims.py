@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shared.db.admin_notices import queue_admin_notice
 from shared.db.events import events_by_id
-from shared.db.tables import Base, WebhookSubscription
+from shared.db.tables import Base, WebhookSubscriptionRow
 from shared.db.webhook_queue import (
     DELIVERIES,
     SENDING,
@@ -270,7 +270,7 @@ def _disable_if_failing(
     reason = (
         f"deliveries failed for {_duration(give_up)} with no success (last: {claimed.webhook_id})"
     )
-    sub = WebhookSubscription
+    sub = WebhookSubscriptionRow
     disabled = (
         session.connection()
         .execute(

@@ -15,7 +15,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shared.db.events import Cursor, events_by_id, read_page
-from shared.db.tables import EventRow, WebhookAttempt, WebhookDelivery, WebhookSubscription
+from shared.db.tables import (
+    FeedEventRow,
+    WebhookAttemptRow,
+    WebhookDeliveryRow,
+    WebhookSubscriptionRow,
+)
 from shared.db.webhook_queue import queue_events
 from shared.db.webhooks import event_filter
 from shared.domain.webhooks import DeliveryState
@@ -31,8 +36,8 @@ class UnknownEvents(ValueError):
 
 @dataclass(frozen=True)
 class LogEntry:
-    delivery: WebhookDelivery
-    attempts: list[WebhookAttempt]
+    delivery: WebhookDeliveryRow
+    attempts: list[WebhookAttemptRow]
 
 
 def deliveries(
@@ -44,18 +49,18 @@ def deliveries(
     limit: int,
 ) -> list[LogEntry]:
     """Newest first: deliveries older than the delivery `before`, with their attempts."""
-    query = select(WebhookDelivery).where(WebhookDelivery.subscription_id == subscription_id)
+    query = select(WebhookDeliveryRow).where(WebhookDeliveryRow.subscription_id == subscription_id)
     if status is not None:
-        query = query.where(WebhookDelivery.status == status.value)
+        query = query.where(WebhookDeliveryRow.status == status.value)
     if before is not None:
-        query = query.where(WebhookDelivery.id < before)
-    rows = list(session.scalars(query.order_by(WebhookDelivery.id.desc()).limit(limit)))
-    attempts: dict[int, list[WebhookAttempt]] = defaultdict(list)
+        query = query.where(WebhookDeliveryRow.id < before)
+    rows = list(session.scalars(query.order_by(WebhookDeliveryRow.id.desc()).limit(limit)))
+    attempts: dict[int, list[WebhookAttemptRow]] = defaultdict(list)
     if rows:
         found = session.scalars(
-            select(WebhookAttempt)
-            .where(WebhookAttempt.delivery_id.in_([row.id for row in rows]))
-            .order_by(WebhookAttempt.id)
+            select(WebhookAttemptRow)
+            .where(WebhookAttemptRow.delivery_id.in_([row.id for row in rows]))
+            .order_by(WebhookAttemptRow.id)
         )
         for attempt in found:
             attempts[attempt.delivery_id].append(attempt)
@@ -70,15 +75,15 @@ class Replayed:
 
 
 def replay_events(
-    session: Session, sub: WebhookSubscription, event_ids: list[str], now: datetime
+    session: Session, sub: WebhookSubscriptionRow, event_ids: list[str], now: datetime
 ) -> Replayed:
     """Queue these events again, in the feed's order; UnknownEvents if one does not exist."""
     unique = list(dict.fromkeys(event_ids))
     ordered = list(
         session.scalars(
-            select(EventRow.event_id)
-            .where(EventRow.event_id.in_(unique))
-            .order_by(EventRow.txid, EventRow.position)
+            select(FeedEventRow.event_id)
+            .where(FeedEventRow.event_id.in_(unique))
+            .order_by(FeedEventRow.txid, FeedEventRow.position)
         )
     )
     missing = sorted(set(unique) - set(ordered))
@@ -89,7 +94,7 @@ def replay_events(
 
 
 def replay_from(
-    session: Session, sub: WebhookSubscription, after: Cursor, now: datetime
+    session: Session, sub: WebhookSubscriptionRow, after: Cursor, now: datetime
 ) -> Replayed:
     """Queue again the subscription's events after `after`, up to where its dispatcher is
     (what comes later is queued by the dispatcher anyway), at most MAX_REPLAY a call."""
@@ -101,7 +106,7 @@ def replay_from(
 
 def _queue(
     session: Session,
-    sub: WebhookSubscription,
+    sub: WebhookSubscriptionRow,
     events: list[dict[str, Any]],
     now: datetime,
     more: Cursor | None,

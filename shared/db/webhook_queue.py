@@ -22,7 +22,7 @@ from sqlalchemy import Connection, and_, exists, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.db.events import Cursor, committed_in, read_page, snapshot_horizon
-from shared.db.tables import Base, WebhookSubscription
+from shared.db.tables import Base, WebhookSubscriptionRow
 from shared.db.webhooks import event_filter
 from shared.domain.webhooks import OPEN_STATES, DeliveryState, webhook_id
 
@@ -33,8 +33,8 @@ _OLDER = DELIVERIES.alias("older")
 
 
 def active_subscriptions(session: Session) -> list[int]:
-    query = select(WebhookSubscription.id).where(WebhookSubscription.active.is_(True))
-    return list(session.scalars(query.order_by(WebhookSubscription.id)))
+    query = select(WebhookSubscriptionRow.id).where(WebhookSubscriptionRow.active.is_(True))
+    return list(session.scalars(query.order_by(WebhookSubscriptionRow.id)))
 
 
 def dispatch(
@@ -42,7 +42,7 @@ def dispatch(
 ) -> int:
     """Queue the subscription's next page of events; how many feed events it went past."""
     with sessions() as session:
-        sub = session.get(WebhookSubscription, subscription_id)
+        sub = session.get(WebhookSubscriptionRow, subscription_id)
         if sub is None or not sub.active:
             return 0
         after = Cursor(sub.cursor_txid, sub.cursor_position)

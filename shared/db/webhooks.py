@@ -14,16 +14,17 @@ from sqlalchemy.orm import Session
 
 from shared.db.events import Cursor, end_cursor, snapshot
 from shared.db.tables import (
-    Department,
-    HelpTopic,
-    WebhookAttempt,
-    WebhookDelivery,
-    WebhookSubscription,
+    DepartmentRow,
+    HelpTopicRow,
+    WebhookAttemptRow,
+    WebhookDeliveryRow,
+    WebhookSubscriptionRow,
 )
+from shared.domain.errors import NotFound
 from shared.domain.webhook_signing import new_secret
 from shared.domain.webhook_urls import UrlPolicy, check_url
 from shared.domain.webhooks import OPEN_STATES, DeliveryState, EventFilter
-from shared.reference.service import DuplicateHandle, NotFoundError, UnknownReference
+from shared.reference.service import DuplicateHandle, UnknownReference
 
 KIND = "webhook"
 CHANGEABLE = frozenset(
@@ -44,19 +45,23 @@ class NewSubscription:
     from_beginning: bool
 
 
-def event_filter(row: WebhookSubscription) -> EventFilter:
+def event_filter(row: WebhookSubscriptionRow) -> EventFilter:
     return EventFilter.of(row.event_types, row.departments, row.help_topics, row.include_internal)
 
 
-def get(session: Session, handle: str) -> WebhookSubscription:
-    row = session.scalar(select(WebhookSubscription).where(WebhookSubscription.handle == handle))
+def get(session: Session, handle: str) -> WebhookSubscriptionRow:
+    row = session.scalar(
+        select(WebhookSubscriptionRow).where(WebhookSubscriptionRow.handle == handle)
+    )
     if row is None:
-        raise NotFoundError(KIND, handle)
+        raise NotFound(f"{KIND} {handle!r}")
     return row
 
 
-def list_all(session: Session) -> list[WebhookSubscription]:
-    return list(session.scalars(select(WebhookSubscription).order_by(WebhookSubscription.handle)))
+def list_all(session: Session) -> list[WebhookSubscriptionRow]:
+    return list(
+        session.scalars(select(WebhookSubscriptionRow).order_by(WebhookSubscriptionRow.handle))
+    )
 
 
 def backlogs(session: Session, ids: Sequence[int]) -> dict[int, int]:
@@ -64,21 +69,21 @@ def backlogs(session: Session, ids: Sequence[int]) -> dict[int, int]:
     if not ids:
         return {}
     rows = session.execute(
-        select(WebhookDelivery.subscription_id, func.count())
-        .where(WebhookDelivery.subscription_id.in_(ids))
-        .where(WebhookDelivery.status.in_(OPEN_STATES))
-        .group_by(WebhookDelivery.subscription_id)
+        select(WebhookDeliveryRow.subscription_id, func.count())
+        .where(WebhookDeliveryRow.subscription_id.in_(ids))
+        .where(WebhookDeliveryRow.status.in_(OPEN_STATES))
+        .group_by(WebhookDeliveryRow.subscription_id)
     ).all()
     return {subscription: count for subscription, count in rows}
 
 
 def create(
     session: Session, data: NewSubscription, policy: UrlPolicy, now: datetime
-) -> tuple[WebhookSubscription, str]:
+) -> tuple[WebhookSubscriptionRow, str]:
     """The new subscription and its secret (generated unless given), to show once."""
     check_url(data.url, policy)
     if session.scalar(
-        select(WebhookSubscription.id).where(WebhookSubscription.handle == data.handle)
+        select(WebhookSubscriptionRow.id).where(WebhookSubscriptionRow.handle == data.handle)
     ):
         raise DuplicateHandle(KIND, data.handle)
     _require_handles(session, data.departments, data.help_topics)
@@ -87,7 +92,7 @@ def create(
     start = Cursor() if data.from_beginning else end_cursor(session)
     seen = None if data.from_beginning else snapshot(session)
     secret = data.secret or new_secret()
-    row = WebhookSubscription(
+    row = WebhookSubscriptionRow(
         handle=data.handle,
         url=data.url,
         secret=secret,
@@ -109,7 +114,7 @@ def create(
 
 def update(
     session: Session, handle: str, changes: Mapping[str, Any], policy: UrlPolicy, now: datetime
-) -> WebhookSubscription:
+) -> WebhookSubscriptionRow:
     """Apply the fields named in `changes`; re-activating clears the reason it was disabled
     (its queued deliveries resume, and so does its cursor: nothing published meanwhile is
     lost)."""
@@ -133,27 +138,27 @@ def update(
 def remove(session: Session, handle: str) -> None:
     """The subscription, its deliveries and their attempts."""
     row = get(session, handle)
-    deliveries = select(WebhookDelivery.id).where(WebhookDelivery.subscription_id == row.id)
-    session.execute(delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(deliveries)))
-    session.execute(delete(WebhookDelivery).where(WebhookDelivery.subscription_id == row.id))
+    deliveries = select(WebhookDeliveryRow.id).where(WebhookDeliveryRow.subscription_id == row.id)
+    session.execute(delete(WebhookAttemptRow).where(WebhookAttemptRow.delivery_id.in_(deliveries)))
+    session.execute(delete(WebhookDeliveryRow).where(WebhookDeliveryRow.subscription_id == row.id))
     session.delete(row)
     session.flush()
 
 
-def disabled_for_failures(session: Session) -> list[tuple[WebhookSubscription, int]]:
+def disabled_for_failures(session: Session) -> list[tuple[WebhookSubscriptionRow, int]]:
     """Subscriptions disabled because their endpoint kept failing, with their failed
     deliveries' count: what admins must act on."""
     failed = (
         select(func.count())
-        .where(WebhookDelivery.subscription_id == WebhookSubscription.id)
-        .where(WebhookDelivery.status == DeliveryState.FAILED.value)
+        .where(WebhookDeliveryRow.subscription_id == WebhookSubscriptionRow.id)
+        .where(WebhookDeliveryRow.status == DeliveryState.FAILED.value)
         .scalar_subquery()
     )
     rows = session.execute(
-        select(WebhookSubscription, failed)
-        .where(WebhookSubscription.active.is_(False))
-        .where(WebhookSubscription.disabled_reason.is_not(None))
-        .order_by(WebhookSubscription.disabled_at.desc())
+        select(WebhookSubscriptionRow, failed)
+        .where(WebhookSubscriptionRow.active.is_(False))
+        .where(WebhookSubscriptionRow.disabled_reason.is_not(None))
+        .order_by(WebhookSubscriptionRow.disabled_at.desc())
     ).all()
     return [(row, count) for row, count in rows]
 
@@ -162,8 +167,8 @@ def _require_handles(
     session: Session, departments: Sequence[str], help_topics: Sequence[str]
 ) -> None:
     for handle in departments:
-        if session.get(Department, handle) is None:
+        if session.get(DepartmentRow, handle) is None:
             raise UnknownReference("department", handle, "departments")
     for handle in help_topics:
-        if session.get(HelpTopic, handle) is None:
+        if session.get(HelpTopicRow, handle) is None:
             raise UnknownReference("help topic", handle, "help_topics")

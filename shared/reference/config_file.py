@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from shared.db import audit
 from shared.domain.audit import SECRET_ROTATED, AuditEntity
 from shared.domain.enums import ActorKind
+from shared.domain.errors import NotFound
 from shared.domain.models import Actor
 from shared.reference import service as reference
 from shared.reference.schemas import (
@@ -49,7 +50,7 @@ from shared.reference.schemas import (
     TeamCreate,
     TeamUpdate,
 )
-from shared.reference.service import NotFoundError, ReferenceDataError
+from shared.reference.service import ReferenceDataError
 
 Token = Annotated[str, StringConstraints(pattern=r"^\S{8,200}$")]
 
@@ -212,7 +213,7 @@ AUDITED = {
 def _blame(kind: str, handle: str) -> Iterator[None]:
     try:
         yield
-    except ReferenceDataError as err:
+    except (ReferenceDataError, NotFound) as err:
         raise ConfigError(str(err), kind=kind, handle=handle) from err
 
 
@@ -256,7 +257,7 @@ def _upsert(session: Session, report: LoadReport, kind: str, entry: Any) -> Base
     spec = KINDS[kind]
     try:
         old = spec.get(session=session, handle=entry.handle)
-    except NotFoundError:
+    except NotFound:
         old = None
     deferred = {"token", "teams"} if kind == "agents" else set()
     if old is None and kind == "agents":

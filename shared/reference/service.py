@@ -12,9 +12,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shared.access import hash_token, new_agent_token
-from shared.db.tables import Agent, Base, Department, HelpTopic, SlaPlan, Team, TeamMember
-from shared.db.tables import Schedule as ScheduleRow
+from shared.db.tables import (
+    AgentRow,
+    Base,
+    DepartmentRow,
+    HelpTopicRow,
+    SlaPlanRow,
+    TeamMemberRow,
+    TeamRow,
+)
+from shared.db.tables import ScheduleRow as ScheduleRow
 from shared.domain.business_time import Schedule
+from shared.domain.errors import NotFound
 from shared.domain.models import Ladder
 from shared.reference.schemas import (
     AgentCreate,
@@ -39,33 +48,30 @@ from shared.reference.schemas import (
 
 Row = TypeVar("Row", bound=Base)
 KIND: dict[type[Base], str] = {
-    Agent: "agent",
-    Team: "team",
-    Department: "department",
-    HelpTopic: "help topic",
-    SlaPlan: "SLA plan",
+    AgentRow: "agent",
+    TeamRow: "team",
+    DepartmentRow: "department",
+    HelpTopicRow: "help topic",
+    SlaPlanRow: "SLA plan",
     ScheduleRow: "schedule",
 }
 # Columns naming another record: checked before writing, so a bad handle is a clear
 # UnknownReference rather than a foreign-key failure (which SQLite may not even raise).
 REFERENCES: dict[type[Base], dict[str, type[Base]]] = {
-    Team: {"lead": Agent},
-    Department: {"manager": Agent, "schedule": ScheduleRow},
-    HelpTopic: {"department": Department, "sla_plan": SlaPlan, "team": Team, "agent": Agent},
-    SlaPlan: {"schedule": ScheduleRow},
+    TeamRow: {"lead": AgentRow},
+    DepartmentRow: {"manager": AgentRow, "schedule": ScheduleRow},
+    HelpTopicRow: {
+        "department": DepartmentRow,
+        "sla_plan": SlaPlanRow,
+        "team": TeamRow,
+        "agent": AgentRow,
+    },
+    SlaPlanRow: {"schedule": ScheduleRow},
 }
 
 
 class ReferenceDataError(Exception):
     """Base of the errors below; each message is fit to show a user."""
-
-
-class NotFoundError(ReferenceDataError):
-    """The record addressed (by a URL path or on the command line) does not exist."""
-
-    def __init__(self, kind: str, handle: str) -> None:
-        super().__init__(f"{kind} {handle!r} not found")
-        self.kind, self.handle = kind, handle
 
 
 class DuplicateHandle(ReferenceDataError):
@@ -103,7 +109,7 @@ class TokenInUse(ReferenceDataError):
 def _get(session: Session, table: type[Row], handle: str) -> Row:
     row = session.get(table, handle)
     if row is None:
-        raise NotFoundError(KIND[table], handle)
+        raise NotFound(f"{KIND[table]} {handle!r}")
     return row
 
 
@@ -136,8 +142,10 @@ def _require_ladder_handles(session: Session, ladders: dict[str, Any]) -> None:
     steps = [step for ladder in ladders.values() for step in Ladder.model_validate(ladder).steps]
     targets = [target.partition(":") for step in steps for target in step.notify]
     teams = [handle for kind, _, handle in targets if kind == "team"]
-    _require(session, Team, [*teams, *(step.reassign_team for step in steps)], "ladders")
-    _require(session, Agent, [handle for kind, _, handle in targets if kind == "agent"], "ladders")
+    _require(session, TeamRow, [*teams, *(step.reassign_team for step in steps)], "ladders")
+    _require(
+        session, AgentRow, [handle for kind, _, handle in targets if kind == "agent"], "ladders"
+    )
 
 
 def _create(session: Session, table: type[Row], data: BaseModel, *, skip: str = "") -> Row:
@@ -160,33 +168,33 @@ def _update(session: Session, table: type[Row], handle: str, data: BaseModel) ->
     return row
 
 
-def _memberships(session: Session, *, team: str = "", agent: str = "") -> list[TeamMember]:
-    query = select(TeamMember).order_by(TeamMember.team, TeamMember.agent)
+def _memberships(session: Session, *, team: str = "", agent: str = "") -> list[TeamMemberRow]:
+    query = select(TeamMemberRow).order_by(TeamMemberRow.team, TeamMemberRow.agent)
     if team:
-        query = query.where(TeamMember.team == team)
+        query = query.where(TeamMemberRow.team == team)
     if agent:
-        query = query.where(TeamMember.agent == agent)
+        query = query.where(TeamMemberRow.agent == agent)
     return list(session.scalars(query))
 
 
 def _set_memberships(
-    session: Session, current: list[TeamMember], wanted: set[tuple[str, str]]
+    session: Session, current: list[TeamMemberRow], wanted: set[tuple[str, str]]
 ) -> None:
     """Make the (team, agent) pairs among `current` exactly `wanted`."""
     have = {(m.team, m.agent) for m in current}
     for member in current:
         if (member.team, member.agent) not in wanted:
             session.delete(member)
-    session.add_all(TeamMember(team=team, agent=agent) for team, agent in sorted(wanted - have))
+    session.add_all(TeamMemberRow(team=team, agent=agent) for team, agent in sorted(wanted - have))
     session.flush()
 
 
-def _store_token(session: Session, agent: Agent, token: str) -> bool:
+def _store_token(session: Session, agent: AgentRow, token: str) -> bool:
     """Set the agent's token (hashed); False if it already was this token."""
     digest = hash_token(token)
     if agent.token_hash == digest:
         return False
-    if session.scalar(select(Agent.handle).where(Agent.token_hash == digest)) is not None:
+    if session.scalar(select(AgentRow.handle).where(AgentRow.token_hash == digest)) is not None:
         raise TokenInUse(agent.handle)
     agent.token_hash = digest
     session.flush()
@@ -196,7 +204,7 @@ def _store_token(session: Session, agent: Agent, token: str) -> bool:
 # Agents
 
 
-def _agent_read(session: Session, agent: Agent) -> AgentRead:
+def _agent_read(session: Session, agent: AgentRow) -> AgentRead:
     teams = [m.team for m in _memberships(session, agent=agent.handle)]
     return AgentRead.model_validate({**_attributes(agent), "teams": teams})
 
@@ -206,11 +214,13 @@ def _attributes(row: Base) -> dict[str, Any]:
 
 
 def get_agent(*, session: Session, handle: str) -> AgentRead:
-    return _agent_read(session, _get(session, Agent, handle))
+    return _agent_read(session, _get(session, AgentRow, handle))
 
 
 def list_agents(*, session: Session) -> list[AgentRead]:
-    return [_agent_read(session, a) for a in session.scalars(select(Agent).order_by(Agent.handle))]
+    return [
+        _agent_read(session, a) for a in session.scalars(select(AgentRow).order_by(AgentRow.handle))
+    ]
 
 
 def create_agent(
@@ -218,8 +228,8 @@ def create_agent(
 ) -> tuple[AgentRead, str]:
     """Create an active agent; returns it with its token (generated unless given): the only
     time the token is seen, since only its hash is stored."""
-    agent = _create(session, Agent, data, skip="teams")
-    _require(session, Team, data.teams, "teams")
+    agent = _create(session, AgentRow, data, skip="teams")
+    _require(session, TeamRow, data.teams, "teams")
     token = token or new_agent_token()
     _store_token(session, agent, token)
     _set_memberships(session, [], {(team, agent.handle) for team in data.teams})
@@ -230,9 +240,9 @@ def update_agent(
     *, session: Session, handle: str, data: AgentUpdate
 ) -> tuple[AgentRead, str | None]:
     """Apply a partial update; returns the agent and, if `rotate_token`, its new token."""
-    agent = _update(session, Agent, handle, data)
+    agent = _update(session, AgentRow, handle, data)
     if data.teams is not None:
-        _require(session, Team, data.teams, "teams")
+        _require(session, TeamRow, data.teams, "teams")
         current = _memberships(session, agent=handle)
         _set_memberships(session, current, {(team, handle) for team in data.teams})
     token = new_agent_token() if data.rotate_token else None
@@ -243,36 +253,38 @@ def update_agent(
 
 def set_agent_token(*, session: Session, handle: str, token: str) -> bool:
     """Give an agent a chosen token (dev and demo files); False if it already had it."""
-    return _store_token(session, _get(session, Agent, handle), token)
+    return _store_token(session, _get(session, AgentRow, handle), token)
 
 
 # Teams
 
 
-def _team_read(session: Session, team: Team) -> TeamRead:
+def _team_read(session: Session, team: TeamRow) -> TeamRead:
     members = sorted(m.agent for m in _memberships(session, team=team.handle))
     return TeamRead.model_validate({**_attributes(team), "members": members})
 
 
 def get_team(*, session: Session, handle: str) -> TeamRead:
-    return _team_read(session, _get(session, Team, handle))
+    return _team_read(session, _get(session, TeamRow, handle))
 
 
 def list_teams(*, session: Session) -> list[TeamRead]:
-    return [_team_read(session, t) for t in session.scalars(select(Team).order_by(Team.handle))]
+    return [
+        _team_read(session, t) for t in session.scalars(select(TeamRow).order_by(TeamRow.handle))
+    ]
 
 
 def create_team(*, session: Session, data: TeamCreate) -> TeamRead:
-    team = _create(session, Team, data, skip="members")
-    _require(session, Agent, data.members, "members")
+    team = _create(session, TeamRow, data, skip="members")
+    _require(session, AgentRow, data.members, "members")
     _set_memberships(session, [], {(team.handle, agent) for agent in data.members})
     return _team_read(session, team)
 
 
 def update_team(*, session: Session, handle: str, data: TeamUpdate) -> TeamRead:
-    team = _update(session, Team, handle, data)
+    team = _update(session, TeamRow, handle, data)
     if data.members is not None:
-        _require(session, Agent, data.members, "members")
+        _require(session, AgentRow, data.members, "members")
         current = _memberships(session, team=handle)
         _set_memberships(session, current, {(handle, agent) for agent in data.members})
     return _team_read(session, team)
@@ -324,52 +336,52 @@ def update_schedule(*, session: Session, handle: str, data: ScheduleUpdate) -> S
 
 
 def get_department(*, session: Session, handle: str) -> DepartmentRead:
-    return DepartmentRead.model_validate(_attributes(_get(session, Department, handle)))
+    return DepartmentRead.model_validate(_attributes(_get(session, DepartmentRow, handle)))
 
 
 def list_departments(*, session: Session) -> list[DepartmentRead]:
-    rows = session.scalars(select(Department).order_by(Department.handle))
+    rows = session.scalars(select(DepartmentRow).order_by(DepartmentRow.handle))
     return [DepartmentRead.model_validate(_attributes(row)) for row in rows]
 
 
 def create_department(*, session: Session, data: DepartmentCreate) -> DepartmentRead:
-    return DepartmentRead.model_validate(_attributes(_create(session, Department, data)))
+    return DepartmentRead.model_validate(_attributes(_create(session, DepartmentRow, data)))
 
 
 def update_department(*, session: Session, handle: str, data: DepartmentUpdate) -> DepartmentRead:
-    row = _update(session, Department, handle, data)
+    row = _update(session, DepartmentRow, handle, data)
     return DepartmentRead.model_validate(_attributes(row))
 
 
 def get_help_topic(*, session: Session, handle: str) -> HelpTopicRead:
-    return HelpTopicRead.model_validate(_attributes(_get(session, HelpTopic, handle)))
+    return HelpTopicRead.model_validate(_attributes(_get(session, HelpTopicRow, handle)))
 
 
 def list_help_topics(*, session: Session) -> list[HelpTopicRead]:
-    rows = session.scalars(select(HelpTopic).order_by(HelpTopic.handle))
+    rows = session.scalars(select(HelpTopicRow).order_by(HelpTopicRow.handle))
     return [HelpTopicRead.model_validate(_attributes(row)) for row in rows]
 
 
 def create_help_topic(*, session: Session, data: HelpTopicCreate) -> HelpTopicRead:
-    return HelpTopicRead.model_validate(_attributes(_create(session, HelpTopic, data)))
+    return HelpTopicRead.model_validate(_attributes(_create(session, HelpTopicRow, data)))
 
 
 def update_help_topic(*, session: Session, handle: str, data: HelpTopicUpdate) -> HelpTopicRead:
-    return HelpTopicRead.model_validate(_attributes(_update(session, HelpTopic, handle, data)))
+    return HelpTopicRead.model_validate(_attributes(_update(session, HelpTopicRow, handle, data)))
 
 
 def get_sla_plan(*, session: Session, handle: str) -> SlaPlanRead:
-    return SlaPlanRead.model_validate(_attributes(_get(session, SlaPlan, handle)))
+    return SlaPlanRead.model_validate(_attributes(_get(session, SlaPlanRow, handle)))
 
 
 def list_sla_plans(*, session: Session) -> list[SlaPlanRead]:
-    rows = session.scalars(select(SlaPlan).order_by(SlaPlan.handle))
+    rows = session.scalars(select(SlaPlanRow).order_by(SlaPlanRow.handle))
     return [SlaPlanRead.model_validate(_attributes(row)) for row in rows]
 
 
 def create_sla_plan(*, session: Session, data: SlaPlanCreate) -> SlaPlanRead:
-    return SlaPlanRead.model_validate(_attributes(_create(session, SlaPlan, data)))
+    return SlaPlanRead.model_validate(_attributes(_create(session, SlaPlanRow, data)))
 
 
 def update_sla_plan(*, session: Session, handle: str, data: SlaPlanUpdate) -> SlaPlanRead:
-    return SlaPlanRead.model_validate(_attributes(_update(session, SlaPlan, handle, data)))
+    return SlaPlanRead.model_validate(_attributes(_update(session, SlaPlanRow, handle, data)))

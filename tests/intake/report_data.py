@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from shared.db.tables import SlaClockFact, TicketEventFact, TicketRow
+from shared.db.tables import SlaClockFactRow, TicketEventFactRow, TicketRow
 
 GRID = timedelta(minutes=30)
 TEAMS = {f"team{t}": [f"agent{t}{m}" for m in range(4)] for t in range(1, 5)}
@@ -216,8 +216,8 @@ def store(session: Session, history: History) -> None:
     """Insert the history (a few thousand rows at most: tests; the bench uses COPY)."""
     for table, rows in (
         (TicketRow, history.tickets),
-        (SlaClockFact, history.clocks),
-        (TicketEventFact, history.events),
+        (SlaClockFactRow, history.clocks),
+        (TicketEventFactRow, history.events),
     ):
         if rows:
             session.execute(insert(table), rows)

@@ -14,7 +14,7 @@ from sqlalchemy import update
 
 from services.intake.auth import KeyPrincipal, Staff, require_scope
 from shared.db.engine import make_engine, make_sessionmaker
-from shared.db.tables import ApiKey
+from shared.db.tables import ApiKeyRow
 from tests.builders import bearer, create_agents, person, ticket_body
 
 KEYS = "/api/v1/admin/api-keys"
@@ -165,7 +165,7 @@ def test_an_expired_key_gets_401(
     engine = make_engine(database_url)  # the day passes
     with make_sessionmaker(engine).begin() as session:
         past = datetime.now(UTC) - timedelta(seconds=1)
-        session.execute(update(ApiKey).where(ApiKey.id == key["id"]).values(expires_at=past))
+        session.execute(update(ApiKeyRow).where(ApiKeyRow.id == key["id"]).values(expires_at=past))
     engine.dispose()
     assert client.get(TICKETS, headers=bearer(key["key"])).status_code == 401
     [item] = client.get(KEYS, headers=bearer(tokens["admin"])).json()["items"]

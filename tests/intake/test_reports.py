@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from shared.access import hash_token
 from shared.db.engine import make_engine, make_sessionmaker
-from shared.db.tables import Agent, Team, TeamMember
+from shared.db.tables import AgentRow, TeamMemberRow, TeamRow
 from shared.percentiles import percentile_cont
 from tests.intake import report_oracle as oracle
 from tests.intake.report_data import TEAMS, History, generate, store
@@ -61,7 +61,7 @@ def world(database_url: str, client_for: Callable[..., TestClient]) -> World:
         people = [(h, "agent", True) for members in TEAMS.values() for h in members]
         people += [("boss", "admin", True), ("eve", "viewer", True), ("gone", "agent", False)]
         session.add_all(
-            Agent(
+            AgentRow(
                 handle=handle,
                 name=handle,
                 email=f"{handle}@example.com",
@@ -72,13 +72,16 @@ def world(database_url: str, client_for: Callable[..., TestClient]) -> World:
             for handle, role, active in people
         )
         session.flush()
-        session.add_all(Team(handle=team, name=team, lead=m[0]) for team, m in TEAMS.items())
+        session.add_all(TeamRow(handle=team, name=team, lead=m[0]) for team, m in TEAMS.items())
         session.flush()
         session.add_all(
-            TeamMember(team=t, agent=a) for t, members in TEAMS.items() for a in members
+            TeamMemberRow(team=t, agent=a) for t, members in TEAMS.items() for a in members
         )
         session.add_all(
-            [TeamMember(team="team3", agent="agent11"), TeamMember(team="team2", agent="gone")]
+            [
+                TeamMemberRow(team="team3", agent="agent11"),
+                TeamMemberRow(team="team2", agent="gone"),
+            ]
         )
         session.commit()
         store(session, history)

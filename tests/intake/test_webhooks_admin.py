@@ -14,7 +14,7 @@ from shared.db import webhook_claims as claims
 from shared.db import webhook_queue as queue
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.db.events import Cursor
-from shared.db.tables import WebhookSubscription
+from shared.db.tables import WebhookSubscriptionRow
 from tests.builders import T0, agent_headers
 from tests.webhook_feed import BACKOFF, DOWN, LEASE, Tickets, drain
 
@@ -214,8 +214,8 @@ def test_a_disabled_webhook_is_an_alert(
     when = datetime.now(UTC) - timedelta(minutes=5)
     with sessions.begin() as session:
         session.execute(
-            update(WebhookSubscription)
-            .where(WebhookSubscription.handle == "crm")
+            update(WebhookSubscriptionRow)
+            .where(WebhookSubscriptionRow.handle == "crm")
             .values(active=False, disabled_reason="deliveries failed for 3 days", disabled_at=when)
         )
     alerts = client.get("/api/v1/admin/alerts", headers=admin).json()

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from shared.db import mail_in
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.db.mail_in import Delivery
-from shared.db.tables import Agent, InboundMail, Notification
+from shared.db.tables import AgentRow, InboundMailRow, NotificationRow
 from shared.domain.enums import Role
 from shared.domain.mail.addresses import dedupe_key
 from shared.domain.mail.decision import AgentRef, Outcome
@@ -52,9 +52,9 @@ def finish(
     )
 
 
-def rows(sessions: sessionmaker[Session]) -> list[InboundMail]:
+def rows(sessions: sessionmaker[Session]) -> list[InboundMailRow]:
     with sessions() as session:
-        return list(session.scalars(select(InboundMail).order_by(InboundMail.id)))
+        return list(session.scalars(select(InboundMailRow).order_by(InboundMailRow.id)))
 
 
 def test_a_finished_message_delivered_again_is_a_recorded_duplicate(
@@ -113,7 +113,7 @@ def test_a_reply_finds_its_ticket_by_the_nearest_message_it_answers(
     with sessions.begin() as session:
         for number, sent_as in (("100000", "<ack-1@desk>"), ("100001", "<ack-2@desk>")):
             session.add(
-                Notification(
+                NotificationRow(
                     idempotency_key=f"{number}:1:ticket_received:alice@example.com",
                     ticket=number,
                     kind="ticket_received",
@@ -160,10 +160,14 @@ def test_the_hourly_count_holds_only_what_acted_from_that_sender(
 def test_agents_are_found_by_address_whatever_its_case(sessions: sessionmaker[Session]) -> None:
     with sessions.begin() as session:
         session.add(
-            Agent(handle="a-old", name="Old", email="John@Example.com", role="agent", active=False)
+            AgentRow(
+                handle="a-old", name="Old", email="John@Example.com", role="agent", active=False
+            )
         )
         session.add(
-            Agent(handle="john", name="John", email="john@example.com", role="agent", active=True)
+            AgentRow(
+                handle="john", name="John", email="john@example.com", role="agent", active=True
+            )
         )
     with sessions() as session:
         assert mail_in.agent_by_email(session, "JOHN@example.com") == AgentRef(

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from shared.db.tables import Notification
+from shared.db.tables import NotificationRow
 from shared.db.writes import insert_new
 from shared.domain.enums import DeliveryStatus
 
@@ -36,17 +36,17 @@ def queue(database_url: str, *rows: dict[str, Any]) -> None:
     engine = create_engine(database_url)
     try:
         with Session(engine) as session, session.begin():
-            insert_new(session, Notification, list(rows))
+            insert_new(session, NotificationRow, list(rows))
     finally:
         engine.dispose()
 
 
-def stored(database_url: str, key: str) -> Notification:
+def stored(database_url: str, key: str) -> NotificationRow:
     engine = create_engine(database_url)
     try:
         with Session(engine) as session:
             return session.scalars(
-                select(Notification).where(Notification.idempotency_key == key)
+                select(NotificationRow).where(NotificationRow.idempotency_key == key)
             ).one()
     finally:
         engine.dispose()

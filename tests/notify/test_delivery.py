@@ -18,7 +18,7 @@ from services.notify.outbox import deliver_due
 from services.notify.outbox_lease import ATTEMPT_LEASE, claim_attempt
 from shared.access import link_credential_valid, requester_token
 from shared.db.engine import make_engine, make_sessionmaker
-from shared.db.tables import Notification
+from shared.db.tables import NotificationRow
 from shared.domain.enums import DeliveryStatus
 from shared.domain.mail.trust import keyed_message_id
 from shared.settings import Settings
@@ -47,7 +47,9 @@ def set_columns(settings: Settings, key: str, **values: object) -> None:
     try:
         with engine.begin() as conn:
             conn.execute(
-                update(Notification).where(Notification.idempotency_key == key).values(**values)
+                update(NotificationRow)
+                .where(NotificationRow.idempotency_key == key)
+                .values(**values)
             )
     finally:
         engine.dispose()

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, text
 
 from services.notify.wakeups import EVENTS, NOTIFICATIONS, Wakeups
 from shared.db.engine import make_engine, make_sessionmaker
-from shared.db.tables import EventRow, Notification
+from shared.db.tables import FeedEventRow, NotificationRow
 from shared.db.writes import insert_new
 from tests.databases import sqlite_database
 
@@ -77,15 +77,15 @@ def test_a_committed_insert_wakes_its_channel_and_a_rolled_back_one_does_not(
     outbox, feed = listener.event(NOTIFICATIONS), listener.event(EVENTS)
     _settle(listener)
     with sessions() as session:
-        insert_new(session, EventRow, [_event(1)])
+        insert_new(session, FeedEventRow, [_event(1)])
         session.rollback()
     assert not feed.wait(0.5)
     with sessions.begin() as session:
-        insert_new(session, Notification, [_notification(f"k-{time.monotonic_ns()}")])
+        insert_new(session, NotificationRow, [_notification(f"k-{time.monotonic_ns()}")])
     assert outbox.wait(2)
     assert not feed.is_set()
     with sessions.begin() as session:
-        insert_new(session, EventRow, [_event(2), _event(3)])
+        insert_new(session, FeedEventRow, [_event(2), _event(3)])
     assert feed.wait(2)
 
 
@@ -110,7 +110,7 @@ def test_the_listener_comes_back_when_its_connection_is_killed(
     assert listener.event(NOTIFICATIONS).wait(2) and listener.event(EVENTS).wait(2)
     _settle(listener)
     with make_sessionmaker(engine).begin() as session:
-        insert_new(session, Notification, [_notification(f"k-{time.monotonic_ns()}")])
+        insert_new(session, NotificationRow, [_notification(f"k-{time.monotonic_ns()}")])
     assert listener.event(NOTIFICATIONS).wait(2)
 
 

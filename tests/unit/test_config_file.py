@@ -15,8 +15,16 @@ from sqlalchemy.orm import Session
 from shared.access import hash_token
 from shared.db import directory
 from shared.db.engine import make_engine, make_sessionmaker
-from shared.db.tables import Agent, Base, Department, HelpTopic, SlaPlan, Team, TeamMember
-from shared.db.tables import Schedule as ScheduleRow
+from shared.db.tables import (
+    AgentRow,
+    Base,
+    DepartmentRow,
+    HelpTopicRow,
+    SlaPlanRow,
+    TeamMemberRow,
+    TeamRow,
+)
+from shared.db.tables import ScheduleRow as ScheduleRow
 from shared.domain.enums import Priority, SlaClock
 from shared.domain.sla import first_response_target
 from shared.reference import service as reference
@@ -25,7 +33,15 @@ from shared.reference.schemas import AgentUpdate, DepartmentUpdate
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "config" / "demo.yaml"
-TABLES: list[type[Base]] = [ScheduleRow, Agent, Department, Team, TeamMember, SlaPlan, HelpTopic]
+TABLES: list[type[Base]] = [
+    ScheduleRow,
+    AgentRow,
+    DepartmentRow,
+    TeamRow,
+    TeamMemberRow,
+    SlaPlanRow,
+    HelpTopicRow,
+]
 
 
 @pytest.fixture
@@ -73,10 +89,10 @@ def test_demo_file_loads_the_seed_story(session: Session) -> None:
         "online-banking",
         "default",
     )
-    plan = directory.sla_snapshot(session.get_one(SlaPlan, "default"), None)
+    plan = directory.sla_snapshot(session.get_one(SlaPlanRow, "default"), None)
     assert first_response_target(plan, Priority.EMERGENCY).total_seconds() == 30 * 60
     assert first_response_target(plan, Priority.NORMAL).total_seconds() == 4 * 3600
-    short = directory.sla_snapshot(session.get_one(SlaPlan, "short"), None)
+    short = directory.sla_snapshot(session.get_one(SlaPlanRow, "short"), None)
     assert short.auto_close.total_seconds() == 60
 
 
@@ -85,7 +101,7 @@ def test_demo_business_plan_counts_in_office_hours_with_a_ladder(session: Sessio
     hours = reference.get_schedule(session=session, handle="office-hours")
     assert hours.timezone == "Europe/London" and sorted(hours.hours) == [0, 1, 2, 3, 4]
     assert [(h.month, h.day) for h in hours.yearly_holidays] == [(12, 25), (1, 1)]
-    row = session.get_one(SlaPlan, "business")
+    row = session.get_one(SlaPlanRow, "business")
     schedule = directory.effective_schedule(session, department="support", plan=row)
     assert schedule is not None and schedule.timezone == "Europe/London"
     plan = directory.sla_snapshot(row, schedule)
@@ -103,7 +119,7 @@ def test_demo_business_plan_counts_in_office_hours_with_a_ladder(session: Sessio
     )
     assert (ladder.repeat_every, ladder.repeat_max) == (timedelta(hours=2), 3)
     # The default plan stays around the clock, without ladders or a next-response target.
-    default = session.get_one(SlaPlan, "default")
+    default = session.get_one(SlaPlanRow, "default")
     assert directory.effective_schedule(session, department="support", plan=default) is None
     snapshot = directory.sla_snapshot(default, None)
     assert (snapshot.schedule, snapshot.next_response, snapshot.ladders) == (None, None, {})
@@ -122,10 +138,10 @@ def test_department_schedule_wins_over_the_plan_s(session: Session) -> None:
         session=session, handle="online-banking", data=DepartmentUpdate(schedule="night")
     )
     session.commit()
-    business = session.get_one(SlaPlan, "business")
-    default = session.get_one(SlaPlan, "default")
+    business = session.get_one(SlaPlanRow, "business")
+    default = session.get_one(SlaPlanRow, "default")
 
-    def zone(department: str, plan: SlaPlan) -> str | None:
+    def zone(department: str, plan: SlaPlanRow) -> str | None:
         schedule = directory.effective_schedule(session, department=department, plan=plan)
         return None if schedule is None else schedule.timezone
 

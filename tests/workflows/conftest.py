@@ -22,7 +22,7 @@ from services.workflows.starts import start_options
 from services.workflows.ticket_workflow import TicketWorkflow
 from shared.db import thread
 from shared.db.engine import make_engine, make_sessionmaker
-from shared.db.tables import SlaClockFact
+from shared.db.tables import SlaClockFactRow
 from shared.domain import lifecycle
 from shared.domain.enums import Priority, SlaClock, Source
 from shared.domain.models import (
@@ -75,9 +75,9 @@ class RecordingNotifier:
         assert self.sessions is not None
         with self.sessions() as session:
             rows = session.scalars(
-                select(SlaClockFact)
-                .where(SlaClockFact.ticket == ticket, SlaClockFact.clock == clock.value)
-                .order_by(SlaClockFact.cycle)
+                select(SlaClockFactRow)
+                .where(SlaClockFactRow.ticket == ticket, SlaClockFactRow.clock == clock.value)
+                .order_by(SlaClockFactRow.cycle)
             )
             return [row.outcome for row in rows]
 
@@ -86,9 +86,9 @@ class RecordingNotifier:
         assert self.sessions is not None
         with self.sessions() as session:
             rows = session.scalars(
-                select(SlaClockFact)
-                .where(SlaClockFact.ticket == ticket)
-                .order_by(SlaClockFact.clock, SlaClockFact.cycle)
+                select(SlaClockFactRow)
+                .where(SlaClockFactRow.ticket == ticket)
+                .order_by(SlaClockFactRow.clock, SlaClockFactRow.cycle)
             )
             return [(row.clock, row.outcome, row.team, row.assignee) for row in rows]
 

@@ -10,7 +10,7 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHandle
 
 from services.workflows.ticket_workflow import TicketWorkflow
-from shared.db.tables import ExternalRefClaim, TicketExternalRefRow
+from shared.db.tables import ExternalRefClaimRow, TicketExternalRefRow
 from shared.domain.enums import Action, EventKind
 from shared.domain.models import ExternalRef, TicketCommand, TicketView
 from shared.temporal import names
@@ -50,7 +50,7 @@ def published(notifier: RecordingNotifier, number: str) -> dict[str, Any]:
             select(TicketExternalRefRow).where(TicketExternalRefRow.ticket == number)
         ).all()
         claims = session.scalars(
-            select(ExternalRefClaim).where(ExternalRefClaim.ticket == number)
+            select(ExternalRefClaimRow).where(ExternalRefClaimRow.ticket == number)
         ).all()
         return {
             "rows": sorted((r.system, r.ref_id, r.url) for r in rows),

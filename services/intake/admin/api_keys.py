@@ -10,7 +10,7 @@ from services.intake.auth import AdminAgent, get_admin
 from services.intake.deps import SessionDep
 from services.tickets.errors import NotFound
 from shared.db import api_keys, audit
-from shared.db.tables import ApiKey
+from shared.db.tables import ApiKeyRow
 from shared.domain.audit import AuditAction, AuditEntity
 from shared.domain.scopes import Scope
 
@@ -20,7 +20,7 @@ router = APIRouter(
 KeyId = Path(ge=1, le=2**31 - 1, description="the key's id")
 
 
-def key_read(row: ApiKey, now: datetime) -> ApiKeyRead:
+def key_read(row: ApiKeyRow, now: datetime) -> ApiKeyRead:
     expires_at = api_keys.utc(row.expires_at)
     return ApiKeyRead(
         id=row.id,
@@ -99,7 +99,7 @@ def revoke_api_key(session: SessionDep, admin: AdminAgent, key_id: int = KeyId) 
     return key_read(row, now)
 
 
-def _found(session: SessionDep, key_id: int) -> ApiKey:
+def _found(session: SessionDep, key_id: int) -> ApiKeyRow:
     row = api_keys.get(session, key_id)
     if row is None:
         raise NotFound(f"API key {key_id}")

@@ -8,11 +8,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from sqlalchemy.exc import IntegrityError
 
-from services.tickets.errors import Conflict, NotFound
+from services.tickets.errors import Conflict
 from shared.reference.service import (
     DuplicateHandle,
     InvalidSchedule,
-    NotFoundError,
     TokenInUse,
     UnknownReference,
 )
@@ -30,8 +29,6 @@ class ReferenceRoute(APIRoute):
         async def translated(request: Request) -> Response:
             try:
                 return await handler(request)
-            except NotFoundError as err:
-                raise NotFound(f"{err.kind} {err.handle!r}") from err
             except (DuplicateHandle, TokenInUse) as err:
                 raise Conflict(str(err)) from err
             except UnknownReference as err:

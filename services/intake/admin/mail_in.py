@@ -10,7 +10,7 @@ from services.intake.admin.schemas import ItemList
 from services.intake.auth import get_admin
 from services.intake.deps import SessionDep
 from shared.db import mail_in
-from shared.db.tables import InboundMail
+from shared.db.tables import InboundMailRow
 from shared.domain.mail.decision import Outcome
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"], dependencies=[Depends(get_admin)])
@@ -47,7 +47,7 @@ class InboundMailRead(BaseModel):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
     @classmethod
-    def of(cls, row: InboundMail) -> "InboundMailRead":
+    def of(cls, row: InboundMailRow) -> "InboundMailRead":
         return cls(
             id=row.id,
             message_id=row.message_id,

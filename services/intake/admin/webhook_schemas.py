@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
 
-from shared.db.tables import WebhookAttempt, WebhookDelivery, WebhookSubscription
+from shared.db.tables import WebhookAttemptRow, WebhookDeliveryRow, WebhookSubscriptionRow
 from shared.domain import text
 from shared.domain.events import EventType
 from shared.domain.webhook_signing import secret_key
@@ -84,7 +84,7 @@ class WebhookRead(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def of(cls, row: WebhookSubscription, backlog: int) -> "WebhookRead":
+    def of(cls, row: WebhookSubscriptionRow, backlog: int) -> "WebhookRead":
         return cls(
             handle=row.handle,
             url=row.url,
@@ -120,7 +120,7 @@ class AttemptRead(BaseModel):
     error: str | None
 
     @classmethod
-    def of(cls, row: WebhookAttempt) -> "AttemptRead":
+    def of(cls, row: WebhookAttemptRow) -> "AttemptRead":
         error = row.error if row.finished else "under way"
         return cls(
             at=_utc(row.at), status_code=row.status_code, latency_ms=row.latency_ms, error=error
@@ -145,7 +145,7 @@ class DeliveryRead(BaseModel):
     finished_at: datetime | None
 
     @classmethod
-    def of(cls, row: WebhookDelivery, attempts: list[WebhookAttempt]) -> "DeliveryRead":
+    def of(cls, row: WebhookDeliveryRow, attempts: list[WebhookAttemptRow]) -> "DeliveryRead":
         status = DeliveryState(row.status)
         return cls(
             id=row.id,

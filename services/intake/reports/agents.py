@@ -8,21 +8,21 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from services.intake.reports.clocks import clock_tallies
-from services.intake.reports.schemas import AgentReport, AgentRow, WindowQuery
+from services.intake.reports.schemas import AgentLine, AgentReport, WindowQuery
 from services.intake.reports.scope import Scope
-from shared.db.tables import Agent, SlaClockFact, TicketEventFact
+from shared.db.tables import AgentRow, SlaClockFactRow, TicketEventFactRow
 from shared.domain.enums import EventKind, Role, SlaClock
 
 
 def agent_report(*, session: Session, query: WindowQuery, scope: Scope) -> AgentReport:
-    events = TicketEventFact
+    events = TicketEventFactRow
     assigned = _events(session, query, scope, EventKind.ASSIGNED, events.assignee)
     responded = _events(session, query, scope, EventKind.RESPONDED, events.actor)
     resolved = _events(session, query, scope, EventKind.RESOLVED, events.actor)
     breaches = _breaches(session, query, scope)
     clocks = clock_tallies(
         session=session,
-        key=SlaClockFact.assignee,
+        key=SlaClockFactRow.assignee,
         window=query,
         scope=scope,
         clocks=(SlaClock.FIRST_RESPONSE, SlaClock.RESOLUTION),
@@ -31,7 +31,7 @@ def agent_report(*, session: Session, query: WindowQuery, scope: Scope) -> Agent
     handles |= {group for group, _ in clocks.by_group if group is not None}
     handles |= _staff(session)
     rows = [
-        AgentRow(
+        AgentLine(
             agent=handle,
             assigned=assigned[handle],
             responded=responded[handle],
@@ -56,11 +56,11 @@ def _events(
     stmt = (
         select(who, func.count())
         .where(
-            TicketEventFact.kind == kind.value,
-            TicketEventFact.at >= query.from_,
-            TicketEventFact.at < query.to,
+            TicketEventFactRow.kind == kind.value,
+            TicketEventFactRow.at >= query.from_,
+            TicketEventFactRow.at < query.to,
             who.is_not(None),
-            scope.covers(TicketEventFact.team),
+            scope.covers(TicketEventFactRow.team),
         )
         .group_by(who)
     )
@@ -69,14 +69,14 @@ def _events(
 
 def _breaches(session: Session, query: WindowQuery, scope: Scope) -> Counter[str]:
     """Clock runs of each assignee that breached in the window, whatever their outcome."""
-    assignee = SlaClockFact.assignee
+    assignee = SlaClockFactRow.assignee
     stmt = (
         select(assignee, func.count())
         .where(
-            SlaClockFact.breached_at >= query.from_,
-            SlaClockFact.breached_at < query.to,
+            SlaClockFactRow.breached_at >= query.from_,
+            SlaClockFactRow.breached_at < query.to,
             assignee.is_not(None),
-            scope.covers(SlaClockFact.team),
+            scope.covers(SlaClockFactRow.team),
         )
         .group_by(assignee)
     )
@@ -85,5 +85,5 @@ def _breaches(session: Session, query: WindowQuery, scope: Scope) -> Counter[str
 
 def _staff(session: Session) -> set[str]:
     """Active agents and admins, listed even when they did nothing in the window."""
-    stmt = select(Agent.handle).where(Agent.active, Agent.role != Role.VIEWER.value)
+    stmt = select(AgentRow.handle).where(AgentRow.active, AgentRow.role != Role.VIEWER.value)
     return set(session.scalars(stmt).all())

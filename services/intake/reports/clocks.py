@@ -16,7 +16,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from services.intake.reports.schemas import ClockStats, WindowQuery
 from services.intake.reports.scope import Scope
-from shared.db.tables import SlaClockFact
+from shared.db.tables import SlaClockFactRow
 from shared.domain.enums import ClockOutcome, SlaClock
 from shared.percentiles import percentile_cont
 
@@ -69,11 +69,11 @@ def clock_tallies(
 ) -> ClockTallies:
     """Per (value of `key`, clock) and per clock over all groups, for runs stopped in window."""
     where = and_(
-        SlaClockFact.clock.in_([c.value for c in clocks]),
-        SlaClockFact.stopped_at >= window.from_,
-        SlaClockFact.stopped_at < window.to,
-        SlaClockFact.outcome.in_(STOPPED),
-        scope.covers(SlaClockFact.team),
+        SlaClockFactRow.clock.in_([c.value for c in clocks]),
+        SlaClockFactRow.stopped_at >= window.from_,
+        SlaClockFactRow.stopped_at < window.to,
+        SlaClockFactRow.outcome.in_(STOPPED),
+        scope.covers(SlaClockFactRow.team),
     )
     if session.get_bind().dialect.name == "postgresql":
         return _in_sql(session, key, where)
@@ -83,24 +83,24 @@ def clock_tallies(
 def _in_sql(
     session: Session, key: InstrumentedAttribute[Any], where: ColumnElement[bool]
 ) -> ClockTallies:
-    outcome, seconds = SlaClockFact.outcome, SlaClockFact.business_seconds
+    outcome, seconds = SlaClockFactRow.outcome, SlaClockFactRow.business_seconds
     timed = outcome.in_(TIMED)
     stmt = (
         select(
-            SlaClockFact.clock,
+            SlaClockFactRow.clock,
             key,
             func.grouping(key),
             func.count().filter(outcome == ClockOutcome.MET.value),
             func.count().filter(outcome == ClockOutcome.LATE.value),
             func.count().filter(
-                and_(outcome == ClockOutcome.CANCELLED.value, SlaClockFact.breached)
+                and_(outcome == ClockOutcome.CANCELLED.value, SlaClockFactRow.breached)
             ),
             func.count(seconds).filter(timed),
             func.percentile_cont(0.5).within_group(seconds).filter(timed),
             func.percentile_cont(0.9).within_group(seconds).filter(timed),
         )
         .where(where)
-        .group_by(SlaClockFact.clock, func.rollup(key))
+        .group_by(SlaClockFactRow.clock, func.rollup(key))
     )
     tallies = ClockTallies()
     for clock, group, is_total, met, late, cancelled, count, median, p90 in session.execute(stmt):
@@ -116,11 +116,11 @@ def _in_python(
     session: Session, key: InstrumentedAttribute[Any], where: ColumnElement[bool]
 ) -> ClockTallies:
     stmt = select(
-        SlaClockFact.clock,
+        SlaClockFactRow.clock,
         key,
-        SlaClockFact.outcome,
-        SlaClockFact.breached,
-        SlaClockFact.business_seconds,
+        SlaClockFactRow.outcome,
+        SlaClockFactRow.breached,
+        SlaClockFactRow.business_seconds,
     ).where(where)
     groups: dict[tuple[GroupKey, str], list[tuple[str, bool, int | None]]] = defaultdict(list)
     totals: dict[str, list[tuple[str, bool, int | None]]] = defaultdict(list)

@@ -4,7 +4,7 @@ import csv
 import io
 from collections.abc import Iterable, Sequence
 
-from services.intake.reports.schemas import AgentReport, ClockStats, SlaReport, SlaRow
+from services.intake.reports.schemas import AgentReport, ClockStats, SlaLine, SlaReport
 
 CLOCKS = ("first_response", "next_response", "resolution")
 BACKLOG = {
@@ -39,7 +39,7 @@ def agents_csv(report: AgentReport) -> str:
     return _render(header, ([getattr(row, name) for name in header] for row in report.rows))
 
 
-def _sla_line(kind: str, row: SlaRow) -> list[Cell]:
+def _sla_line(kind: str, row: SlaLine) -> list[Cell]:
     line: list[Cell] = [kind, row.group, row.opened, row.resolved, row.closed, row.reopened]
     line.append(row.overdue)
     for clock in CLOCKS:

@@ -10,12 +10,12 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from services.intake.reports.schemas import (
     RatingComment,
     SatisfactionGroupBy,
+    SatisfactionLine,
     SatisfactionQuery,
     SatisfactionReport,
-    SatisfactionRow,
 )
 from services.intake.reports.scope import Scope
-from shared.db.tables import MessageBody, TicketEventFact
+from shared.db.tables import MessageBodyRow, TicketEventFactRow
 from shared.domain.enums import EventKind, Rating
 
 # The comments a report lists: the latest, each cut to this length.
@@ -26,7 +26,7 @@ COMMENT_CHARS = 500
 def satisfaction_report(
     *, session: Session, query: SatisfactionQuery, scope: Scope
 ) -> SatisfactionReport:
-    facts = TicketEventFact
+    facts = TicketEventFactRow
     group: InstrumentedAttribute[str | None] = _GROUPS[query.group_by]
     stmt = (
         select(group, facts.rating, facts.ticket, facts.at, facts.comment)
@@ -73,9 +73,9 @@ def satisfaction_report(
 
 
 _GROUPS: dict[SatisfactionGroupBy, InstrumentedAttribute[str | None]] = {
-    SatisfactionGroupBy.TEAM: TicketEventFact.team,
-    SatisfactionGroupBy.AGENT: TicketEventFact.assignee,
-    SatisfactionGroupBy.HELP_TOPIC: TicketEventFact.help_topic,
+    SatisfactionGroupBy.TEAM: TicketEventFactRow.team,
+    SatisfactionGroupBy.AGENT: TicketEventFactRow.assignee,
+    SatisfactionGroupBy.HELP_TOPIC: TicketEventFactRow.help_topic,
 }
 
 
@@ -83,10 +83,10 @@ def _order(item: tuple[str | None, dict[Rating, int]]) -> tuple[bool, str]:
     return (item[0] is None, item[0] or "")
 
 
-def _row(key: str | None, counts: dict[Rating, int]) -> SatisfactionRow:
+def _row(key: str | None, counts: dict[Rating, int]) -> SatisfactionLine:
     good, bad = counts[Rating.GOOD], counts[Rating.BAD]
     rated = good + bad
-    return SatisfactionRow(
+    return SatisfactionLine(
         group=key, rated=rated, good=good, bad=bad, score=round(good / rated, 4) if rated else None
     )
 
@@ -94,5 +94,7 @@ def _row(key: str | None, counts: dict[Rating, int]) -> SatisfactionRow:
 def _bodies(session: Session, ids: list[str]) -> dict[str, str]:
     if not ids:
         return {}
-    rows = session.execute(select(MessageBody.id, MessageBody.body).where(MessageBody.id.in_(ids)))
+    rows = session.execute(
+        select(MessageBodyRow.id, MessageBodyRow.body).where(MessageBodyRow.id.in_(ids))
+    )
     return {row_id: body for row_id, body in rows}

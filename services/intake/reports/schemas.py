@@ -77,7 +77,7 @@ class Backlog(BaseModel):
     over_7d: int = Field(serialization_alias=">7d")
 
 
-class SlaRow(BaseModel):
+class SlaLine(BaseModel):
     group: str | None = Field(description="the dimension's value; null: none (e.g. no team)")
     opened: int
     resolved: int
@@ -96,11 +96,11 @@ class SlaReport(BaseModel):
     from_: datetime = Field(serialization_alias="from")
     to: datetime
     group_by: GroupBy
-    rows: list[SlaRow]
-    totals: SlaRow
+    rows: list[SlaLine]
+    totals: SlaLine
 
 
-class AgentRow(BaseModel):
+class AgentLine(BaseModel):
     agent: str
     assigned: int
     responded: int
@@ -115,7 +115,7 @@ class AgentReport(BaseModel):
 
     from_: datetime = Field(serialization_alias="from")
     to: datetime
-    rows: list[AgentRow]
+    rows: list[AgentLine]
 
 
 class SatisfactionGroupBy(StrEnum):
@@ -128,7 +128,7 @@ class SatisfactionQuery(WindowQuery):
     group_by: SatisfactionGroupBy = SatisfactionGroupBy.TEAM
 
 
-class SatisfactionRow(BaseModel):
+class SatisfactionLine(BaseModel):
     group: str | None  # null: tickets of no team (or no assignee)
     rated: int
     good: int
@@ -149,7 +149,7 @@ class SatisfactionReport(BaseModel):
     from_: datetime = Field(serialization_alias="from")
     to: datetime
     group_by: SatisfactionGroupBy
-    rows: list[SatisfactionRow]
-    total: SatisfactionRow
+    rows: list[SatisfactionLine]
+    total: SatisfactionLine
     # The latest comments of the window (at most 100), newest first.
     comments: list[RatingComment]

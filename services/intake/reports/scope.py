@@ -10,7 +10,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from services.intake.auth import KeyPrincipal, Staff
 from services.intake.errors import Forbidden
 from services.intake.reports.schemas import GroupBy
-from shared.db.tables import TeamMember
+from shared.db.tables import TeamMemberRow
 from shared.domain.enums import Role
 
 
@@ -49,7 +49,7 @@ def agents_scope(*, session: Session, agent: Staff) -> Scope:
         raise Forbidden("viewers may not see the agent report")
     teams = _teams_of(session, agent.handle)
     mates = session.scalars(
-        select(TeamMember.agent).where(TeamMember.team.in_(sorted(teams)))
+        select(TeamMemberRow.agent).where(TeamMemberRow.team.in_(sorted(teams)))
     ).all()
     return Scope(teams=teams, agents=frozenset(mates))
 
@@ -65,5 +65,5 @@ def satisfaction_scope(*, session: Session, agent: Staff) -> Scope:
 
 
 def _teams_of(session: Session, handle: str) -> frozenset[str]:
-    teams = session.scalars(select(TeamMember.team).where(TeamMember.agent == handle)).all()
+    teams = session.scalars(select(TeamMemberRow.team).where(TeamMemberRow.agent == handle)).all()
     return frozenset(teams)

@@ -9,9 +9,9 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from services.intake.reports.clocks import ClockTallies, GroupKey, clock_tallies
-from services.intake.reports.schemas import Backlog, GroupBy, SlaQuery, SlaReport, SlaRow
+from services.intake.reports.schemas import Backlog, GroupBy, SlaLine, SlaQuery, SlaReport
 from services.intake.reports.scope import Scope
-from shared.db.tables import SlaClockFact, TicketEventFact, TicketRow
+from shared.db.tables import SlaClockFactRow, TicketEventFactRow, TicketRow
 from shared.domain.enums import EventKind, SlaClock, TicketStatus
 
 # The column each grouping reads, by name, in every fact table and in the projection.
@@ -44,7 +44,7 @@ def sla_report(*, session: Session, query: SlaQuery, scope: Scope) -> SlaReport:
     live = _live_tickets(session, query, scope)
     clocks = clock_tallies(
         session=session,
-        key=column(SlaClockFact, query.group_by),
+        key=column(SlaClockFactRow, query.group_by),
         window=query,
         scope=scope,
     )
@@ -61,11 +61,11 @@ def sla_report(*, session: Session, query: SlaQuery, scope: Scope) -> SlaReport:
 
 def _row(
     group: GroupKey, flow: Counter[str], live: Counter[str], clocks: ClockTallies, total: bool
-) -> SlaRow:
+) -> SlaLine:
     def stats(clock: SlaClock) -> Any:
         return (clocks.total(clock) if total else clocks.of(group, clock)).stats()
 
-    return SlaRow(
+    return SlaLine(
         group=group,
         **{name: flow[name] for name in FLOW},
         overdue=live["overdue"],
@@ -78,16 +78,16 @@ def _row(
 
 def _flow(session: Session, query: SlaQuery, scope: Scope) -> dict[GroupKey, Counter[str]]:
     """Counts of the flow events in the window, by the group right after each event."""
-    key = column(TicketEventFact, query.group_by)
+    key = column(TicketEventFactRow, query.group_by)
     stmt = (
-        select(key, TicketEventFact.kind, func.count())
+        select(key, TicketEventFactRow.kind, func.count())
         .where(
-            TicketEventFact.kind.in_(sorted(FIELD_OF_KIND)),
-            TicketEventFact.at >= query.from_,
-            TicketEventFact.at < query.to,
-            scope.covers(TicketEventFact.team),
+            TicketEventFactRow.kind.in_(sorted(FIELD_OF_KIND)),
+            TicketEventFactRow.at >= query.from_,
+            TicketEventFactRow.at < query.to,
+            scope.covers(TicketEventFactRow.team),
         )
-        .group_by(key, TicketEventFact.kind)
+        .group_by(key, TicketEventFactRow.kind)
     )
     counts: dict[GroupKey, Counter[str]] = {}
     for group, kind, count in session.execute(stmt):
