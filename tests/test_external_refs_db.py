@@ -194,7 +194,7 @@ def test_the_list_filter_finds_a_ticket_by_reference(database_url: str) -> None:
 def test_a_number_is_issued_once_its_key_is_recorded(database_url: str) -> None:
     sessions = make_sessionmaker(make_engine(database_url))
     with sessions.begin() as session:
-        number = keys.claim(session, "k" * 64, "f", T0)
+        number = keys.claim_key(session, "k" * 64, "f", T0)
         assert number is not None
     with sessions() as session:
         assert keys.issued(session, number.number)

@@ -15,7 +15,7 @@ NOW = datetime(2026, 11, 23, tzinfo=UTC)
 def test_numbers_start_at_six_digits_and_grow_past_them(database_url: str) -> None:
     sessions = make_sessionmaker(make_engine(database_url))
     with sessions.begin() as session:
-        first = keys.claim(session, "k-first", "f", NOW)
+        first = keys.claim_key(session, "k-first", "f", NOW)
     assert first is not None and len(first.number) == 6 and first.new
     # Almost every six-digit number is taken: the next ticket still takes one insert.
     with sessions.begin() as session:
@@ -32,8 +32,8 @@ def test_numbers_start_at_six_digits_and_grow_past_them(database_url: str) -> No
                 )
             )
     with sessions.begin() as session:
-        last_short = keys.claim(session, "k-last-short", "f", NOW)
-        first_long = keys.claim(session, "k-first-long", "f", NOW)
+        last_short = keys.claim_key(session, "k-last-short", "f", NOW)
+        first_long = keys.claim_key(session, "k-first-long", "f", NOW)
     assert last_short is not None and last_short.number == "999999"
     assert first_long is not None and first_long.number == "1000000"
 
@@ -41,10 +41,10 @@ def test_numbers_start_at_six_digits_and_grow_past_them(database_url: str) -> No
 def test_a_key_keeps_its_number_and_refuses_another_request(database_url: str) -> None:
     sessions = make_sessionmaker(make_engine(database_url))
     with sessions.begin() as session:
-        made = keys.claim(session, "k-same", "fingerprint-a", NOW)
+        made = keys.claim_key(session, "k-same", "fingerprint-a", NOW)
     with sessions.begin() as session:
-        again = keys.claim(session, "k-same", "fingerprint-a", NOW)
-        other = keys.claim(session, "k-same", "fingerprint-b", NOW)
+        again = keys.claim_key(session, "k-same", "fingerprint-a", NOW)
+        other = keys.claim_key(session, "k-same", "fingerprint-b", NOW)
     assert made is not None and again is not None
     assert again.number == made.number and not again.new
     assert other is None

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared.db import webhook_claims as claims
+from shared.db import webhook_attempts as attempts
 from shared.db import webhook_queue as queue
 from shared.db import webhooks
 from shared.db.engine import make_engine, make_sessionmaker
@@ -68,15 +68,18 @@ def due(sessions: sessionmaker[Session], now: datetime = T0) -> list[queue.Due]:
         return queue.due(session, now, limit=100)
 
 
-def take(sessions: sessionmaker[Session], now: datetime = T0) -> list[claims.Claim]:
-    found = [claims.claim(sessions, row, now, LEASE) for row in due(sessions, now)]
+def take(sessions: sessionmaker[Session], now: datetime = T0) -> list[attempts.LeasedAttempt]:
+    found = [attempts.claim_attempt(sessions, row, now, LEASE) for row in due(sessions, now)]
     return [claimed for claimed in found if claimed is not None]
 
 
 def settle(
-    sessions: sessionmaker[Session], claimed: claims.Claim, outcome: claims.Outcome, now: datetime
+    sessions: sessionmaker[Session],
+    claimed: attempts.LeasedAttempt,
+    outcome: attempts.Outcome,
+    now: datetime,
 ) -> DeliveryState | None:
-    return claims.settle(sessions, claimed, outcome, BACKOFF, now, "log")
+    return attempts.settle_attempt(sessions, claimed, outcome, BACKOFF, now, "log")
 
 
 @pytest.fixture
@@ -146,7 +149,7 @@ def test_claims_are_exclusive_between_processes(
     claimers = [make_sessionmaker(make_engine(database_url)) for _ in range(2)]
     barrier = threading.Barrier(2)
 
-    def claim_all(factory: sessionmaker[Session]) -> list[claims.Claim]:
+    def claim_all(factory: sessionmaker[Session]) -> list[attempts.LeasedAttempt]:
         barrier.wait()
         return take(factory) + take(factory)
 
@@ -210,14 +213,14 @@ def test_an_abandoned_claim_is_taken_over_with_the_same_webhook_id(
     assert settle(sessions, again, OK, T0 + LEASE) is DeliveryState.DELIVERED
     with sessions() as session:
         attempts = session.scalars(select(WebhookAttemptRow).order_by(WebhookAttemptRow.id)).all()
-    assert [a.error for a in attempts] == [claims.CUT_SHORT, None]
+    assert [a.error for a in attempts] == [attempts.CUT_SHORT, None]
     assert [a.status_code for a in attempts] == [None, 200]
     # Had the first process only stalled, its late answer changes the delivery no more.
     assert settle(sessions, lost, DOWN, T0 + LEASE) is None
     assert [r.status for r in queued(sessions, lost.subscription_id)] == ["delivered", "pending"]
 
 
-def give_up_time(claimed: claims.Claim) -> datetime:
+def give_up_time(claimed: attempts.LeasedAttempt) -> datetime:
     return claimed.first_attempt_at + BACKOFF.give_up
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.workflows.activities import TicketActivities
-from shared.db import webhook_claims as claims
+from shared.db import webhook_attempts as attempts
 from shared.db import webhook_queue as queue
 from shared.db.tables import FeedEventRow, WebhookSubscriptionRow
 from shared.domain import lifecycle
@@ -21,8 +21,8 @@ from tests.workflows.conftest import new_input
 
 LEASE = timedelta(seconds=30)
 BACKOFF = Backoff(base=timedelta(seconds=5), cap=timedelta(minutes=5), give_up=timedelta(hours=1))
-OK = claims.Outcome(200, 3.0, None)
-DOWN = claims.Outcome(503, 2.0, "HTTP 503: down")
+OK = attempts.Outcome(200, 3.0, None)
+DOWN = attempts.Outcome(503, 2.0, "HTTP 503: down")
 
 
 class Tickets:

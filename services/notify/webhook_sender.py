@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from shared.db.webhook_claims import Claim, Outcome
+from shared.db.webhook_attempts import LeasedAttempt, Outcome
 from shared.domain.webhook_signing import signed_headers
 from shared.domain.webhook_urls import IPAddress, Target, UrlPolicy, UrlRefused, check_address
 from shared.domain.webhook_urls import check_url as check_target
@@ -60,7 +60,7 @@ class Sender:
     def close(self) -> None:
         self._client.close()
 
-    def send(self, claimed: Claim) -> Outcome:
+    def send(self, claimed: LeasedAttempt) -> Outcome:
         start = time.perf_counter()
         try:
             request = self._request(claimed)
@@ -77,7 +77,7 @@ class Sender:
         error = None if response.is_success else f"HTTP {response.status_code}: {snippet}"
         return Outcome(response.status_code, _ms(start), error)
 
-    def _request(self, claimed: Claim) -> dict[str, Any]:
+    def _request(self, claimed: LeasedAttempt) -> dict[str, Any]:
         target = check_target(claimed.url, self._policy)
         address = self._address(target, claimed.attempts)
         body = body_of(claimed.event)

@@ -21,7 +21,7 @@ from queue import Queue
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.notify.webhook_sender import Resolver, Sender, resolve
-from shared.db import webhook_claims as claims
+from shared.db import webhook_attempts as attempts
 from shared.db import webhook_queue
 from shared.domain.webhook_urls import UrlPolicy
 from shared.domain.webhooks import Backoff
@@ -84,7 +84,7 @@ class WebhookLoops:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._wake = threading.Event()  # a POST finished: its ticket's next event may go
-        self._answers: Queue[tuple[claims.Claim, claims.Outcome] | None] = Queue()
+        self._answers: Queue[tuple[attempts.LeasedAttempt, attempts.Outcome] | None] = Queue()
         self._threads = [
             threading.Thread(target=self._dispatch, name="webhook-dispatch", daemon=True),
             threading.Thread(target=self._deliver, name="webhook-deliver", daemon=True),
@@ -157,19 +157,19 @@ class WebhookLoops:
         if not chosen:
             return 0
         # Those another process took meanwhile, or no longer due, are left out.
-        taken = claims.claim_all(self._sessions, chosen, now, self._lease)
+        taken = attempts.claim_attempts(self._sessions, chosen, now, self._lease)
         for claimed in taken:
             with self._lock:
                 self._in_flight[claimed.subscription_id] += 1
             self._pool.submit(self._post, claimed)
         return len(taken)
 
-    def _post(self, claimed: claims.Claim) -> None:
+    def _post(self, claimed: attempts.LeasedAttempt) -> None:
         try:
             outcome = self._sender.send(claimed)
         except Exception as err:  # a bug, not the receiver: recorded as the attempt's error
             log.exception("webhook %s: sending failed", claimed.webhook_id)
-            outcome = claims.Outcome(None, 0.0, f"{type(err).__name__}: {err}")
+            outcome = attempts.Outcome(None, 0.0, f"{type(err).__name__}: {err}")
         self._answers.put((claimed, outcome))
 
     def _settle(self) -> None:
@@ -186,18 +186,22 @@ class WebhookLoops:
             if answered:
                 self._settle_batch(answered)
 
-    def _settle_batch(self, answered: list[tuple[claims.Claim, claims.Outcome]]) -> None:
+    def _settle_batch(
+        self, answered: list[tuple[attempts.LeasedAttempt, attempts.Outcome]]
+    ) -> None:
         now = datetime.now(UTC)
         channel = self._settings.notify_default_channel
         try:
-            states = claims.settle_all(self._sessions, answered, self._backoff, now, channel)
+            states = attempts.settle_attempts(self._sessions, answered, self._backoff, now, channel)
         except Exception:  # one by one, so that one bad answer does not hold up the others
             log.exception("settling %d webhook attempts together failed", len(answered))
             states = []
             for claimed, outcome in answered:
                 try:
                     states.append(
-                        claims.settle(self._sessions, claimed, outcome, self._backoff, now, channel)
+                        attempts.settle_attempt(
+                            self._sessions, claimed, outcome, self._backoff, now, channel
+                        )
                     )
                 except Exception:  # its lease runs out and it is tried again
                     log.exception("webhook %s: settling failed", claimed.webhook_id)

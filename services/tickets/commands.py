@@ -85,12 +85,12 @@ async def run_command(backends: Backends, request: CommandRequest) -> TicketView
     except WorkflowUpdateFailedError as err:
         raise _refused(err) from err
     except WorkflowUpdateRPCTimeoutOrCancelledError:
-        return await _settle(handle, cmd, update_id)
+        return await _await_outcome(handle, cmd, update_id)
     except RPCError as err:
         if err.status is RPCStatusCode.NOT_FOUND:
             return await _restart(backends, cmd, update_id, number=request.number)
         if err.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
-            return await _settle(handle, cmd, update_id)
+            return await _await_outcome(handle, cmd, update_id)
         raise Unavailable("temporal") from err
 
 
@@ -145,7 +145,7 @@ def _text(fields: dict[str, object], name: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-async def _settle(
+async def _await_outcome(
     handle: WorkflowHandle[TicketWorkflow, TicketView], cmd: TicketCommand, update_id: str
 ) -> TicketView:
     """The caller's wait ran out: learn for certain whether the command applied.
@@ -202,7 +202,7 @@ async def _restart(
         raise _refused(err) from err
     except WorkflowUpdateRPCTimeoutOrCancelledError:
         handle = client.get_workflow_handle_for(TicketWorkflow.run, ticket_workflow_id(number))
-        return await _settle(handle, cmd, update_id)
+        return await _await_outcome(handle, cmd, update_id)
     return restarted
 
 

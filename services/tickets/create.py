@@ -94,7 +94,7 @@ async def create_ticket(
     body: TicketCreate,
     *,
     idempotency_key: str | None,
-    stale: dict[ref_claims.Key, ref_claims.Claim] | None = None,
+    stale: dict[ref_claims.Key, ref_claims.RefClaim] | None = None,
     files: Sequence[StoredFile] = (),
 ) -> Created:
     """Start the ticket's workflow, or answer the ticket this key made before.
@@ -110,9 +110,9 @@ async def create_ticket(
     key = creation_key(body.requester.email, idempotency_key)
     now = datetime.now(UTC)
 
-    def record() -> tuple[keys.Claim, TicketInput]:
+    def record() -> tuple[keys.KeyClaim, TicketInput]:
         with sessions.begin() as session:
-            claim = keys.claim(session, key, _create_fingerprint(body, files), now)
+            claim = keys.claim_key(session, key, _create_fingerprint(body, files), now)
             if claim is None:
                 raise Rejected(
                     Refusal.KEY_REUSED,

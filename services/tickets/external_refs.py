@@ -26,7 +26,7 @@ from services.tickets.reads import read_view
 from services.workflows.ticket_workflow import WORKFLOW_TASK_TIMEOUT
 from shared.db import keys, ref_claims
 from shared.db.attachments import StoredFile
-from shared.db.ref_claims import Claim, Key
+from shared.db.ref_claims import Key, RefClaim
 from shared.db.threads import in_thread
 from shared.domain.enums import OnDuplicateRef
 from shared.domain.external_refs import find
@@ -54,7 +54,7 @@ class Lookup:
 
     existing: TicketView | None = None
     ref: ExternalRef | None = None  # the reference it holds
-    stale: dict[Key, Claim] = field(default_factory=dict)
+    stale: dict[Key, RefClaim] = field(default_factory=dict)
 
 
 async def create_with_refs(
@@ -102,7 +102,7 @@ async def find_holder(backends: Backends, refs: list[ExternalRef], *, own: str |
     deadline = time.monotonic() + settings.temporal_rpc_timeout_seconds
     while True:
         claims = await in_thread(_claims_of, backends.sessions, [ref.key for ref in refs])
-        stale: dict[Key, Claim] = {}
+        stale: dict[Key, RefClaim] = {}
         waiting = False
         for ref in refs:
             claim = claims.get(ref.key)
@@ -123,11 +123,11 @@ async def find_holder(backends: Backends, refs: list[ExternalRef], *, own: str |
 
 
 async def claim_for_link(backends: Backends, number: str, ref: ExternalRef) -> None:
-    """Claim `ref` for ticket `number` before the link command: 409 if another ticket holds
+    """RefClaim `ref` for ticket `number` before the link command: 409 if another ticket holds
     it, or is having it linked just now; 404 if no such ticket."""
     sessions, settings = backends.sessions, backends.settings
 
-    def current_claim() -> Claim | None:
+    def current_claim() -> RefClaim | None:
         with sessions() as session:
             if not keys.issued(session, number):
                 raise NotFound(f"ticket {number}")
@@ -159,7 +159,7 @@ def _number_of_key(sessions: sessionmaker[Session], key: str) -> str | None:
         return keys.number_of_key(session, key)
 
 
-def _claims_of(sessions: sessionmaker[Session], wanted: list[Key]) -> dict[Key, Claim]:
+def _claims_of(sessions: sessionmaker[Session], wanted: list[Key]) -> dict[Key, RefClaim]:
     with sessions() as session:
         return ref_claims.claims_of(session, wanted)
 

@@ -18,7 +18,7 @@ NUMBER_OFFSET = 99_999
 
 
 @dataclass(frozen=True)
-class Claim:
+class KeyClaim:
     number: str
     new: bool  # False: the key made this ticket before
 
@@ -27,7 +27,7 @@ def number_of(key_id: int) -> str:
     return str(NUMBER_OFFSET + key_id)
 
 
-def claim(session: Session, key_hash: str, fingerprint: str, now: datetime) -> Claim | None:
+def claim_key(session: Session, key_hash: str, fingerprint: str, now: datetime) -> KeyClaim | None:
     """The ticket number of `key_hash`, recorded now if new; None if the key was used before
     for a different request (another fingerprint)."""
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
@@ -39,11 +39,11 @@ def claim(session: Session, key_hash: str, fingerprint: str, now: datetime) -> C
     )
     inserted = session.scalar(statement)
     if inserted is not None:
-        return Claim(number_of(inserted), new=True)
+        return KeyClaim(number_of(inserted), new=True)
     row = session.scalars(select(TicketKeyRow).where(TicketKeyRow.key_hash == key_hash)).one()
     if row.fingerprint != fingerprint:
         return None
-    return Claim(number_of(row.id), new=False)
+    return KeyClaim(number_of(row.id), new=False)
 
 
 def number_of_key(session: Session, key_hash: str) -> str | None:

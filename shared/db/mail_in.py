@@ -36,7 +36,7 @@ class Delivery(StrEnum):
 
 
 @dataclass(frozen=True)
-class Claim:
+class InboundClaim:
     row_id: int
     delivery: Delivery
     ticket: str | None = None  # a duplicate's: the ticket of the first delivery
@@ -44,7 +44,7 @@ class Claim:
 
 def record(
     sessions: sessionmaker[Session], *, key: str, message: InboundMessage, now: datetime
-) -> Claim:
+) -> InboundClaim:
     """Record a delivery of `message` under `key` (see the module's docstring)."""
     values = _values(message, now) | {"dedupe_key": key, "outcome": Outcome.RECEIVED.value}
     with sessions.begin() as session:
@@ -57,12 +57,12 @@ def record(
             .returning(InboundMailRow.id)
         ).scalar()
         if inserted is not None:
-            return Claim(inserted, Delivery.NEW)
+            return InboundClaim(inserted, Delivery.NEW)
         first = session.scalars(
             select(InboundMailRow).where(InboundMailRow.dedupe_key == key)
         ).one()
         if first.outcome == Outcome.RECEIVED.value:
-            return Claim(first.id, Delivery.RETRY)
+            return InboundClaim(first.id, Delivery.RETRY)
         duplicate = InboundMailRow(
             **_values(message, now),
             dedupe_key=None,
@@ -73,7 +73,7 @@ def record(
         )
         session.add(duplicate)
         session.flush()
-        return Claim(duplicate.id, Delivery.DUPLICATE, first.ticket)
+        return InboundClaim(duplicate.id, Delivery.DUPLICATE, first.ticket)
 
 
 def record_unparseable(

@@ -25,7 +25,7 @@ Key = tuple[str, str]  # (system, id)
 
 
 @dataclass(frozen=True)
-class Claim:
+class RefClaim:
     ticket: str
     # As the database returns it (naive UTC on SQLite): compared back as it came.
     claimed_at: datetime
@@ -35,7 +35,7 @@ class Claim:
         return (at if at.tzinfo is not None else at.replace(tzinfo=UTC)) < moment
 
 
-def claims_of(session: Session, keys: Iterable[Key]) -> dict[Key, Claim]:
+def claims_of(session: Session, keys: Iterable[Key]) -> dict[Key, RefClaim]:
     wanted = list(dict.fromkeys(keys))
     if not wanted:
         return {}
@@ -47,13 +47,13 @@ def claims_of(session: Session, keys: Iterable[Key]) -> dict[Key, Claim]:
             ExternalRefClaimRow.claimed_at,
         ).where(or_(*(_is(key) for key in wanted)))
     )
-    return {(row.system, row.ref_id): Claim(row.ticket, row.claimed_at) for row in rows}
+    return {(row.system, row.ref_id): RefClaim(row.ticket, row.claimed_at) for row in rows}
 
 
 def claim(
-    session: Session, key: Key, ticket: str, now: datetime, *, replacing: Claim | None = None
+    session: Session, key: Key, ticket: str, now: datetime, *, replacing: RefClaim | None = None
 ) -> str:
-    """Claim `key` for `ticket`, or renew the time of its claim if it has it (a request that
+    """RefClaim `key` for `ticket`, or renew the time of its claim if it has it (a request that
     will attach it is under way); with `replacing`, the stale claim seen before, take that
     over if it is still exactly as seen. The ticket the reference belongs to afterwards."""
     while True:  # until the insert wins or a claim is found (it may be released meanwhile)
@@ -71,7 +71,7 @@ def claim(
             .values(claimed_at=now)
         )
         return ticket
-    if replacing is not None and Claim(row.ticket, row.claimed_at) == replacing:
+    if replacing is not None and RefClaim(row.ticket, row.claimed_at) == replacing:
         taken = session.execute(
             update(ExternalRefClaimRow)
             .where(
@@ -100,10 +100,10 @@ def claim_all(
     ticket: str,
     now: datetime,
     *,
-    stale: dict[Key, Claim],
+    stale: dict[Key, RefClaim],
     leave_taken: bool,
 ) -> list[ExternalRef]:
-    """Claim each of `refs` for `ticket` (taking over the `stale` claims): those it got.
+    """RefClaim each of `refs` for `ticket` (taking over the `stale` claims): those it got.
     One claimed by another ticket raises `Taken`, or with `leave_taken` is left out."""
     kept = []
     for ref in refs:
@@ -116,7 +116,7 @@ def claim_all(
 
 
 def ensure(session: Session, key: Key, ticket: str, now: datetime) -> str:
-    """Claim `key` for `ticket` unless it is claimed already; the ticket it belongs to."""
+    """RefClaim `key` for `ticket` unless it is claimed already; the ticket it belongs to."""
     if _insert(session, key, ticket, now):
         return ticket
     owner = session.scalar(select(ExternalRefClaimRow.ticket).where(_is(key)))

@@ -5,9 +5,9 @@
   matching event: every event is queued once, none twice.
 - A subscription's deliveries of one ticket form a lane, sent one at a time, oldest (lowest
   id) first. Only a lane's head has a `next_attempt_at`; the others wait (None) until the
-  head is settled, which makes the next one due (`webhook_claims.settle`). So `due` looks at
-  heads only, however long the queues behind them, and a ticket whose receiver fails holds up
-  only its own lane.
+  head is settled, which makes the next one due (`webhook_attempts.settle_attempt`). So
+  `due` looks at heads only, however long the queues behind them, and a ticket whose
+  receiver fails holds up only its own lane.
 - Writers of a subscription's lanes (dispatch, replay, settle) first lock its row: so the
   settling of a head always sees the deliveries queued behind it, on PostgreSQL too.
   `release_waiting` is the safety net that would free a delivery left waiting anyway.

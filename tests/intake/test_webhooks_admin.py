@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 from standardwebhooks import Webhook
 
-from shared.db import webhook_claims as claims
+from shared.db import webhook_attempts as attempts
 from shared.db import webhook_queue as queue
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.db.events import Cursor
@@ -160,9 +160,9 @@ def test_the_delivery_log_shows_attempts_and_replays_add_deliveries(
     drain(sessions)
     with sessions() as session:
         [head] = queue.due(session, T0, limit=10)
-    claimed = claims.claim(sessions, head, T0, LEASE)
+    claimed = attempts.claim_attempt(sessions, head, T0, LEASE)
     assert claimed is not None
-    claims.settle(sessions, claimed, DOWN, BACKOFF, T0, "log")
+    attempts.settle_attempt(sessions, claimed, DOWN, BACKOFF, T0, "log")
 
     log = client.get(f"{API}/crm/deliveries", headers=admin).json()
     assert [d["event_id"] for d in log["items"]] == ["710001-3", "710001-2", "710001-1"]

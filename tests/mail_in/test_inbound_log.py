@@ -39,13 +39,16 @@ def message(
 
 def record(
     sessions: sessionmaker[Session], found: InboundMessage, now: datetime = NOW
-) -> mail_in.Claim:
+) -> mail_in.InboundClaim:
     key = dedupe_key(found.message_id, b"")
     return mail_in.record(sessions, key=key, message=found, now=now)
 
 
 def finish(
-    sessions: sessionmaker[Session], claim: mail_in.Claim, outcome: Outcome, ticket: str | None
+    sessions: sessionmaker[Session],
+    claim: mail_in.InboundClaim,
+    outcome: Outcome,
+    ticket: str | None,
 ) -> bool:
     return mail_in.finish(
         sessions, claim.row_id, outcome=outcome, ticket=ticket, detail=None, now=NOW

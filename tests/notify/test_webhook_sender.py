@@ -13,7 +13,7 @@ import pytest
 from standardwebhooks import Webhook
 
 from services.notify.webhook_sender import Sender
-from shared.db.webhook_claims import Claim
+from shared.db.webhook_attempts import LeasedAttempt
 from shared.domain.webhook_signing import new_secret
 from shared.domain.webhook_urls import UrlPolicy
 from tests.webhook_receiver import Receiver
@@ -29,8 +29,8 @@ def receiver() -> Iterator[Receiver]:
     server.stop()
 
 
-def claim(url: str, secret: str, attempts: int = 1) -> Claim:
-    return Claim(
+def claim(url: str, secret: str, attempts: int = 1) -> LeasedAttempt:
+    return LeasedAttempt(
         delivery_id=1,
         attempt_id=1,
         attempts=attempts,

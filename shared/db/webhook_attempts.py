@@ -37,7 +37,7 @@ _A = Base.metadata.tables["webhook_attempts"]
 
 
 @dataclass(frozen=True)
-class Claim:
+class LeasedAttempt:
     """What one attempt needs: where, with which secret, what, and its lease's token."""
 
     delivery_id: int
@@ -100,17 +100,17 @@ _CLAIMED = (
 )
 
 
-def claim(
+def claim_attempt(
     sessions: sessionmaker[Session], row: Due, now: datetime, lease: timedelta
-) -> Claim | None:
+) -> LeasedAttempt | None:
     """Take `row` for one attempt; of concurrent callers exactly one gets it."""
-    claims = claim_all(sessions, [row], now, lease)
+    claims = claim_attempts(sessions, [row], now, lease)
     return claims[0] if claims else None
 
 
-def claim_all(
+def claim_attempts(
     sessions: sessionmaker[Session], rows: list[Due], now: datetime, lease: timedelta
-) -> list[Claim]:
+) -> list[LeasedAttempt]:
     """Take those of `rows` that no other caller took, in one transaction: each claim is
     its own conditional update, exactly as if they were taken one by one."""
     with sessions.begin() as session:
@@ -142,7 +142,7 @@ def claim_all(
         found = connection.execute(_CLAIMED.where(_D.c.id.in_(taken))).all()
         events = events_by_id(session, [r.event_id for r in found])
     return [
-        Claim(
+        LeasedAttempt(
             delivery_id=r.id,
             attempt_id=taken[r.id],
             attempts=r.attempts,
@@ -169,9 +169,9 @@ class Outcome:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-def settle(
+def settle_attempt(
     sessions: sessionmaker[Session],
-    claimed: Claim,
+    claimed: LeasedAttempt,
     outcome: Outcome,
     backoff: Backoff,
     now: datetime,
@@ -179,12 +179,12 @@ def settle(
 ) -> DeliveryState | None:
     """Record the attempt's answer and what follows; None if the claim had been lost (its
     lease ran out and another process took the delivery over)."""
-    return settle_all(sessions, [(claimed, outcome)], backoff, now, channel)[0]
+    return settle_attempts(sessions, [(claimed, outcome)], backoff, now, channel)[0]
 
 
-def settle_all(
+def settle_attempts(
     sessions: sessionmaker[Session],
-    answered: list[tuple[Claim, Outcome]],
+    answered: list[tuple[LeasedAttempt, Outcome]],
     backoff: Backoff,
     now: datetime,
     channel: str,
@@ -203,7 +203,7 @@ def settle_all(
 
 def _settle(
     session: Session,
-    claimed: Claim,
+    claimed: LeasedAttempt,
     outcome: Outcome,
     backoff: Backoff,
     now: datetime,
@@ -263,7 +263,7 @@ def _settle(
 
 
 def _disable_if_failing(
-    session: Session, claimed: Claim, now: datetime, give_up: timedelta, channel: str
+    session: Session, claimed: LeasedAttempt, now: datetime, give_up: timedelta, channel: str
 ) -> None:
     """Disable the subscription unless some delivery to it succeeded since this one's first
     attempt: then the endpoint works, and only this event failed (it stays in the log)."""
