@@ -289,7 +289,7 @@ def run(stack: Stack, config: Path) -> int:
         return 1
     print(
         "\nticketflow is running\n"
-        f"  Portal: {stack.web_url}\n"
+        f"  Portal       {stack.web_url}\n"
         f"  API docs     {stack.intake_url}/docs\n"
         f"  Temporal UI  http://127.0.0.1:{stack.ui_port}\n"
         f"  notify       {stack.notify_url}/api/v1/notifications\n"
