@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 
+from services.workflows.activities import TicketActivities
+from shared.db import thread
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.domain import lifecycle
 from shared.domain.enums import Action, ActorKind, Priority, Source, TicketStatus
@@ -22,6 +24,7 @@ from shared.domain.models import (
     ExternalRef,
     MessageRef,
     Person,
+    PublishBatch,
     SlaOverride,
     SlaPlanSnapshot,
     TicketCommand,
@@ -201,3 +204,66 @@ def create_entity(
 def cmd(action: Action, actor: Actor = AGENT, **fields: object) -> TicketCommand:
     """A command as the ticket service builds it, with a fresh id."""
     return TicketCommand(command_id=uuid.uuid4().hex, action=action, actor=actor, **fields)  # type: ignore[arg-type]
+
+
+# The plan of tickets written straight into the projection (`seed_ticket`).
+SEED_PLAN = SlaPlanSnapshot(
+    handle="default",
+    name="Default",
+    first_response=timedelta(hours=4),
+    resolution=timedelta(days=1),
+    auto_close=timedelta(days=3),
+)
+
+
+def seed_ticket(
+    database_url: str,
+    number: str,
+    *,
+    subject: str = "Printer on fire",
+    name: str = "Ann Requester",
+    message: str = "It started smoking at 9:00.",
+    responses: tuple[str, ...] = (),
+    notes: tuple[str, ...] = (),
+    closed: bool = False,
+) -> None:
+    """A ticket written straight into the projection, as the workflow's publish step writes
+    it (for the in-process API, which answers it from there when Temporal is down): its first
+    message, then agents' responses and notes; closed by an agent if `closed`."""
+    now = datetime.now(UTC)
+    engine = make_engine(database_url)
+    sessions = make_sessionmaker(engine)
+    try:
+        with sessions.begin() as session:
+            first = thread.store_message(session, number, "first", message, now)
+            later = [
+                (action, thread.store_message(session, number, f"{action}-{i}", body, now))
+                for i, (action, body) in enumerate(
+                    [(Action.RESPOND, text) for text in responses]
+                    + [(Action.NOTE, text) for text in notes]
+                )
+            ]
+        data = TicketInput(
+            number=number,
+            subject=subject,
+            message=first,
+            requester=Person(name=name, email="ann@example.com"),
+            help_topic="general",
+            department="support",
+            priority=Priority.NORMAL,
+            source=Source.WEB,
+            sla_plan=SEED_PLAN,
+            idempotency_key=uuid.uuid4().hex,
+        )
+        state, _ = lifecycle.open_ticket(data, now)
+        for action, ref in later:
+            command = TicketCommand(
+                command_id=uuid.uuid4().hex, action=action, actor=AGENT, message=ref
+            )
+            lifecycle.apply(state, command, now)
+        if closed:
+            close = TicketCommand(command_id=uuid.uuid4().hex, action=Action.CLOSE, actor=AGENT)
+            lifecycle.apply(state, close, now)
+        TicketActivities(sessions).publish_ticket(PublishBatch(state=state, notices=[]))
+    finally:
+        engine.dispose()

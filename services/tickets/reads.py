@@ -14,6 +14,7 @@ from shared.db.threads import in_thread
 from shared.domain.ids import ticket_workflow_id
 from shared.domain.models import TicketState, TicketView
 from shared.settings import Settings
+from shared.temporal.client import unreachable
 
 
 async def read_view(backends: Backends, number: str) -> TicketView:
@@ -23,7 +24,9 @@ async def read_view(backends: Backends, number: str) -> TicketView:
     handle = client.get_workflow_handle_for(TicketWorkflow.run, ticket_workflow_id(number))
     try:
         return await handle.query(TicketWorkflow.view, rpc_timeout=rpc_timeout(settings))
-    except (RPCError, WorkflowQueryFailedError) as err:
+    except (RPCError, WorkflowQueryFailedError, RuntimeError) as err:
+        if isinstance(err, RuntimeError) and not unreachable(err):
+            raise
         stored = await in_thread(stored_state_of, sessions, number)
         if stored is not None:
             return TicketView.of(stored)

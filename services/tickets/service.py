@@ -1,7 +1,8 @@
 """`Tickets`: the ticket application service of one process, bound to its Temporal client,
 database and settings. Intake's routes, mail-in and the web all go through it."""
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from services.tickets import commands, external_refs, reads
@@ -25,6 +26,18 @@ from shared.domain.models import (
     TicketView,
     TimelineEvent,
 )
+from shared.temporal.client import unreachable
+
+
+@contextmanager
+def _temporal() -> Iterator[None]:
+    """Temporal not reached at all (the client's first connection failing) is unavailable."""
+    try:
+        yield
+    except RuntimeError as err:
+        if unreachable(err):
+            raise Unavailable("temporal") from err
+        raise
 
 
 @dataclass(frozen=True)
@@ -48,10 +61,12 @@ class Tickets(Backends):
     ) -> Created:
         """Open a ticket (or find the one this key, or one of its references, made)."""
         create = external_refs.create_with_refs if body.external_refs else create_ticket
-        return await create(self, body, idempotency_key=idempotency_key, files=files)
+        with _temporal():
+            return await create(self, body, idempotency_key=idempotency_key, files=files)
 
     async def command(self, request: CommandRequest) -> TicketView:
-        return await commands.run_command(self, request)
+        with _temporal():
+            return await commands.run_command(self, request)
 
     async def send_link(self, number: str, email: str, *, key: str | None) -> bool:
         """Mail the requester of ticket `number` a fresh link to its page, if `email` is their

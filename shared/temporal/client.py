@@ -35,6 +35,12 @@ async def connect(settings: Settings, *, lazy: bool = False) -> Client:
     )
 
 
+def unreachable(err: BaseException) -> bool:
+    """Whether `err` is a lazy client's failure to connect: the SDK raises it as a
+    RuntimeError, not an RPCError, on each call until the server answers."""
+    return isinstance(err, RuntimeError) and str(err).startswith("Failed client connect")
+
+
 async def register_search_attributes(client: Client, namespace: str) -> None:
     """Register the ticket search attributes; a no-op for those that exist already."""
     wanted: dict[str, IndexedValueType.ValueType] = {

@@ -1,6 +1,6 @@
 """The portal in process, in front of the real intake API in process (ASGI, no network) on a
 fresh SQLite database. Temporal is down: intake answers a ticket from its projection
-(tests/web/seed.py writes them), and a create or a command answers 503."""
+(tests.builders.seed_ticket writes them), and a create or a command answers 503."""
 
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager

@@ -17,8 +17,8 @@ from shared.access import (
     ticket_page_url,
 )
 from shared.settings import Settings
+from tests.builders import seed_ticket
 from tests.web.conftest import SECRET, TemporalDown
-from tests.web.seed import seed_ticket
 
 NOW = datetime(2026, 12, 6, 12, tzinfo=UTC)
 LATER = NOW + timedelta(days=30)

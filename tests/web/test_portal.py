@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 
 from services.web.security import CONTENT_SECURITY_POLICY
 from shared.access import link_credential, new_link_credential
+from tests.builders import seed_ticket
 from tests.web.conftest import SECRET
-from tests.web.seed import seed_ticket
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)> javascript:alert(1)'
 
