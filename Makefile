@@ -54,6 +54,7 @@ bench: install
 	$(BIN)/python -m bench.reports
 	$(BIN)/python -m bench.feed --events 1000000
 	$(BIN)/python -m bench.webhooks
+	$(BIN)/python -m bench.web
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -230,3 +230,11 @@ def test_a_closed_ticket_asks_for_a_rating_and_keeps_the_comment_on_a_refusal(
     assert answer.status_code == 422
     assert 'id="rating-error"' in answer.text and "Choose good or bad" in answer.text
     assert ">\nQuick &lt;b&gt;fix&lt;/b&gt;</textarea>" in answer.text
+
+
+def test_static_files_are_compressed_and_pages_never_are(portal: TestClient) -> None:
+    gzip = {"Accept-Encoding": "gzip"}
+    script = portal.get("/static/vendor/htmx/htmx.min.js", headers=gzip)
+    assert script.status_code == 200 and script.headers["content-encoding"] == "gzip"
+    page = portal.get("/", headers=gzip)
+    assert page.status_code == 200 and "content-encoding" not in page.headers
