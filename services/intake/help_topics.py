@@ -16,9 +16,11 @@ class PublicHelpTopic(BaseModel):
     handle: str = Field(description="What `help_topic` of a new ticket names")
     name: str
     description: str | None = Field(
-        default=None,
-        description="What the topic covers, for requesters; null when the topic has none "
-        "(help topics keep no description yet)",
+        description="What the topic covers, in a sentence or two; null when it has none"
+    )
+    instructions: str | None = Field(
+        description="What to put in a ticket of this topic (may hold line breaks); null when "
+        "it has none"
     )
 
 
@@ -28,9 +30,17 @@ class PublicHelpTopics(BaseModel):
 
 @router.get("")
 def list_public_help_topics(session: SessionDep) -> PublicHelpTopics:
-    """Every help topic a ticket may be opened under, by name (no credentials needed: the
-    portal's door is open to anyone). Every stored topic is open for new tickets: topics
-    have no inactive state."""
+    """Every help topic a ticket may be opened under (the active ones), by name (no
+    credentials needed: the portal's door is open to anyone)."""
     topics = reference.list_help_topics(session=session)
-    items = [PublicHelpTopic(handle=topic.handle, name=topic.name) for topic in topics]
+    items = [
+        PublicHelpTopic(
+            handle=topic.handle,
+            name=topic.name,
+            description=topic.description,
+            instructions=topic.instructions,
+        )
+        for topic in topics
+        if topic.active
+    ]
     return PublicHelpTopics(items=sorted(items, key=lambda topic: topic.name.casefold()))

@@ -60,9 +60,12 @@ def ticket_input(
     key: str,
     message: MessageRef,
     refs: list[ExternalRef],
+    new: bool = True,
 ) -> TicketInput:
     topic = directory.help_topic(session, body.help_topic)
-    if topic is None:
+    # An inactive topic takes no new tickets, answered as an unknown one; a retry of a create
+    # it took while active (`new` False: the key was claimed then) still gets its ticket.
+    if topic is None or (new and not topic.active):
         raise NotFound(f"help topic {body.help_topic!r}")
     plan = session.get(SlaPlanRow, topic.sla_plan)
     if plan is None:
@@ -128,7 +131,13 @@ async def create_ticket(
             )
             message = with_files(session, message, files, ticket=number, now=now)
             data = ticket_input(
-                session=session, body=body, number=number, key=key, message=message, refs=refs
+                session=session,
+                body=body,
+                number=number,
+                key=key,
+                message=message,
+                refs=refs,
+                new=claim.new,
             )
         return claim, data
 

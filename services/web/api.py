@@ -23,6 +23,8 @@ class HelpTopic(ApiModel):
     handle: str
     name: str
     description: str | None = None
+    # What to put in a ticket of this topic, shown beside its choice (may hold line breaks).
+    instructions: str | None = None
 
 
 class Attachment(ApiModel):

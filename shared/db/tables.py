@@ -17,6 +17,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
     text,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -99,6 +100,11 @@ class HelpTopicRow(Base):
     priority: Mapped[str] = mapped_column(String(16))
     team: Mapped[str | None] = mapped_column(ForeignKey("teams.handle"))
     agent: Mapped[str | None] = mapped_column(ForeignKey("agents.handle"))
+    # What requesters read: beside the topic's name, and beside its choice on a new ticket.
+    description: Mapped[str | None] = mapped_column(String(500))
+    instructions: Mapped[str | None] = mapped_column(String(2000))
+    # An inactive topic is offered to no one and takes no new tickets; its tickets go on.
+    active: Mapped[bool] = mapped_column(Boolean, server_default=true(), default=True)
 
 
 class TicketRow(Base):

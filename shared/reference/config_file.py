@@ -6,13 +6,16 @@
     teams:       [{handle, name, lead, members?}]
     sla_plans:   [{handle, name, first_response, resolution, auto_close, by_priority?,
                    next_response?, schedule?, ladders?}]
-    help_topics: [{handle, name, department, sla_plan, priority?, team?, agent?}]
+    help_topics: [{handle, name, department, sla_plan, priority?, team?, agent?,
+                   description?, instructions?, active?}]
 
 A schedule's `hours` maps weekday (0 = Monday ... 6 = Sunday) to [{start, end}] local times,
 quoted ("17:00": YAML reads a bare 17:00 as a number); `holidays` are dates, `yearly_holidays`
 [{month, day}]. A plan's `ladders` maps a clock (first_response, next_response, resolution) to
 {steps: [{name, at_percent | after_breach, notify?, raise_priority?, reassign_team?}],
 repeat_every?, repeat_max?}; SLA plans load after teams and agents, which ladders may name.
+A help topic's `description` (one line) and `instructions` (what to put in a ticket of it) are
+shown to requesters; `active: false` takes it off the portal and refuses new tickets under it.
 
 Every section is optional and entries use the admin API's models. Entries are upserted by
 handle: an existing record changes only in the fields its entry states. An agent's `teams` and

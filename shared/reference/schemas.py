@@ -9,11 +9,13 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
+    StringConstraints,
     TypeAdapter,
     ValidationError,
     field_serializer,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from shared.domain import text
 from shared.domain.business_time import MonthDay, OpeningInterval, Schedule
@@ -24,6 +26,10 @@ from shared.domain.sla import format_duration, parse_duration
 HANDLE_PATTERN = text.HANDLE_PATTERN
 # Longer targets could only be typos, and would overflow the due-time arithmetic.
 MAX_DURATION = timedelta(days=3650)
+# What a help topic tells requesters: a sentence or two beside its name (one line), and what
+# to put in a ticket of it (a few lines).
+DESCRIPTION_MAX = 500
+INSTRUCTIONS_MAX = 2_000
 # The ISO-8601 shape, checked before parsing: pydantic would also take "3600" or "1 day".
 _ISO_DURATION = re.compile(
     r"P(?=\d|T\d)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?"
@@ -99,9 +105,36 @@ def _month_day_in_range(value: Any) -> Any:
     return value
 
 
+def _text_rules(*, multiline: bool) -> BeforeValidator:
+    """The character rules of every other free text (shared.domain.text), for the texts
+    below, whose lengths are their own."""
+
+    def check(value: Any) -> Any:
+        if isinstance(value, str):
+            problem = text.input_text_problem(value, multiline=multiline)
+            if problem is not None:
+                raise PydanticCustomError("text_characters", "{problem}", {"problem": problem})
+        return value
+
+    return BeforeValidator(check)
+
+
 Handle = text.Handle
 Name = text.Name
 Email = text.Email
+# Pydantic runs the escape first, then the rules, then the constraints (as in text).
+Description = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=DESCRIPTION_MAX),
+    _text_rules(multiline=False),
+    BeforeValidator(text.escape_unencodable),
+]
+Instructions = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=INSTRUCTIONS_MAX),
+    _text_rules(multiline=True),
+    BeforeValidator(text.escape_unencodable),
+]
 Duration = Annotated[str, AfterValidator(_duration)]
 SlaLadder = Annotated[Ladder, BeforeValidator(_ladder_input), AfterValidator(_checked_ladder)]
 YearlyHoliday = Annotated[MonthDay, BeforeValidator(_month_day_in_range)]
@@ -296,10 +329,17 @@ class HelpTopicCreate(Strict):
     priority: Priority = Priority.NORMAL
     team: Handle | None = None
     agent: Handle | None = None
+    # Shown to requesters: beside the name on the support center; beside the topic's choice
+    # on a new ticket, what to tell us ("the time it started and the error shown").
+    description: Description | None = None
+    instructions: Instructions | None = None
+    # Inactive: offered to no one, and a new ticket under it is refused as under an unknown
+    # topic; its tickets go on as before.
+    active: bool = True
 
 
 class HelpTopicUpdate(Patch):
-    NULLABLE = frozenset({"team", "agent"})
+    NULLABLE = frozenset({"team", "agent", "description", "instructions"})
 
     name: Name | None = None
     department: Handle | None = None
@@ -307,6 +347,9 @@ class HelpTopicUpdate(Patch):
     priority: Priority | None = None
     team: Handle | None = None
     agent: Handle | None = None
+    description: Description | None = None
+    instructions: Instructions | None = None
+    active: bool | None = None
 
 
 class HelpTopicRead(BaseModel):
@@ -317,3 +360,6 @@ class HelpTopicRead(BaseModel):
     priority: Priority
     team: str | None
     agent: str | None
+    description: str | None
+    instructions: str | None
+    active: bool

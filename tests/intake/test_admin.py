@@ -158,7 +158,8 @@ def test_help_topics_create_list_get_patch(client: TestClient, admin: dict[str, 
         "priority": "high",
         "team": "ob",
     }
-    assert create_entity(client, admin, "help-topics", body) == {**body, "agent": None}
+    texts = {"description": None, "instructions": None, "active": True}
+    assert create_entity(client, admin, "help-topics", body) == {**body, "agent": None, **texts}
     general = create_entity(
         client,
         admin,

@@ -29,7 +29,7 @@ from shared.domain.enums import Priority, SlaClock
 from shared.domain.sla import first_response_target
 from shared.reference import service as reference
 from shared.reference.config_file import ConfigError, load_config
-from shared.reference.schemas import AgentUpdate, DepartmentUpdate
+from shared.reference.schemas import AgentUpdate, DepartmentUpdate, HelpTopicUpdate
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "config" / "demo.yaml"
@@ -448,3 +448,59 @@ def test_unreadable_or_malformed_files_are_config_errors(tmp_path: Path, session
     empty = tmp_path / "empty.yaml"
     empty.write_text("# nothing yet\nagents:\n")
     assert load_config(session, empty).created == []
+
+
+def test_help_topic_texts_load_and_upsert_like_every_other_field(session: Session) -> None:
+    load_config(session, DEMO)
+    banking = reference.get_help_topic(session=session, handle="online-banking")
+    assert banking.active and (banking.description or "").startswith("Online banking down")
+    assert (banking.instructions or "").splitlines() == [
+        "The date and time it started, and whether it still happens.",
+        "What you were doing: signing in, a payment, a transfer.",
+        "The error shown, word for word (a screenshot helps).",
+        "Your browser or the banking app, and its version.",
+    ]
+    assert reference.get_help_topic(session=session, handle="general").instructions is None
+    # Taken off through the admin API: a reload of a file that states no `active` keeps it off.
+    off = HelpTopicUpdate(active=False)
+    reference.update_help_topic(session=session, handle="network", data=off)
+    session.commit()
+    assert load_config(session, DEMO).updated == []
+    assert not reference.get_help_topic(session=session, handle="network").active
+    entry = {
+        "handle": "network",
+        "name": "Network / connectivity",
+        "department": "support",
+        "sla_plan": "default",
+        "instructions": "Where you are.\nSince when.",
+        "active": True,
+    }
+    assert load_config(session, {"help_topics": [entry]}).updated == [("help_topics", "network")]
+    network = reference.get_help_topic(session=session, handle="network")
+    assert (network.active, network.instructions) == (True, "Where you are.\nSince when.")
+    assert (
+        network.description
+        == "No connection to the network, Wi-Fi or VPN, or one that keeps dropping."
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"description": "Two\nlines"}, "help_topics 't': description: must be a single line"),
+        ({"description": "Bell\x07"}, "help_topics 't': description: may not contain the control"),
+        (
+            {"instructions": "i" * 2001},
+            "help_topics 't': instructions: String should have at most 2000 characters",
+        ),
+        ({"instructions": "NUL\x00"}, "help_topics 't': instructions: may not contain the control"),
+        ({"active": "sometimes"}, "help_topics 't': active: Input should be a valid boolean"),
+    ],
+)
+def test_a_help_topic_s_bad_texts_name_the_entry_and_nothing_is_written(
+    session: Session, change: dict[str, Any], message: str
+) -> None:
+    topic = {"handle": "t", "name": "T", "department": "d", "sla_plan": "p", **change}
+    with pytest.raises(ConfigError, match="^" + re.escape(message)):
+        load_config(session, {**bad_file(), "help_topics": [topic]})
+    assert set(counts(session).values()) == {0}

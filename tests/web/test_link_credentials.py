@@ -16,6 +16,9 @@ from shared.access import (
     requester_token,
     ticket_page_url,
 )
+from shared.db.engine import make_engine, make_sessionmaker
+from shared.reference import service as reference
+from shared.reference.schemas import HelpTopicUpdate
 from shared.settings import Settings
 from tests.builders import seed_ticket
 from tests.web.conftest import SECRET, TemporalDown
@@ -124,15 +127,26 @@ def test_intake_refuses_an_expired_tampered_or_other_tickets_link_credential(
         assert timeline.status_code == 401
 
 
-def test_the_public_help_topics_show_names_and_no_routing(intake: TestClient) -> None:
+def test_the_public_help_topics_are_the_active_ones_with_their_texts_and_no_routing(
+    intake: TestClient, database: str
+) -> None:
+    engine = make_engine(database)
+    with make_sessionmaker(engine).begin() as session:
+        off = HelpTopicUpdate(active=False)
+        reference.update_help_topic(session=session, handle="network", data=off)
+    engine.dispose()
     with intake:
         answer = intake.get("/api/v1/help-topics")
         assert answer.status_code == 200, answer.text
         items = answer.json()["items"]
-        assert [item["name"] for item in items] == sorted(
-            (item["name"] for item in items), key=str.casefold
-        )
-        assert {"handle", "name", "description"} == set(items[0])
+        # The demo's topics by name, but for the inactive one.
+        assert [item["handle"] for item in items] == ["account-access", "general", "online-banking"]
+        assert all(set(item) == {"handle", "name", "description", "instructions"} for item in items)
+        banking = items[-1]
+        assert banking["name"] == "Online banking"
+        assert banking["description"].startswith("Online banking down, slow or showing errors")
+        assert banking["instructions"].startswith("The date and time it started")
+        assert items[1]["instructions"] is None  # general asks for nothing in particular
         schema = intake.get("/openapi.json").json()
         assert "get" in schema["paths"]["/api/v1/help-topics"]
 

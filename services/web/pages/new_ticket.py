@@ -28,6 +28,9 @@ FAULT_FIELDS = {
     "files": "files",
 }
 HONEYPOT = "website"
+# The API answers a help topic it does not know, or no longer offers, 404: on this form that
+# is the field's fault (the topic was taken off while the form was open, or typed by hand).
+TOPIC_GONE = "This help topic takes no new tickets: please choose another."
 
 
 async def _topics(api: IntakeApi) -> list[HelpTopic]:
@@ -48,9 +51,12 @@ def _form(
     problems: list[str] | None = None,
     headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
+    values = values or dict.fromkeys(FIELDS, "")
     context: dict[str, Any] = {
         "topics": topics,
-        "values": values or dict.fromkeys(FIELDS, ""),
+        # Its instructions are shown beside the select without JavaScript too.
+        "chosen": next((t for t in topics if t.handle == values["help_topic"]), None),
+        "values": values,
         "form_key": key or new_form_key(),
         "errors": errors or {},
         "problems": problems or [],
@@ -95,14 +101,18 @@ async def open_ticket(
             )
         except ApiError as err:
             errors, others = beside_fields(err.faults, FAULT_FIELDS)
+            status_code, problems = err.status or 503, [problem(err, settings), *others]
+            if err.status == 404 and "help topic" in err.detail:
+                errors, status_code = {"help_topic": TOPIC_GONE}, 422
+                problems = [problem(ApiError(422), settings)]
             return _form(
                 request,
                 await _topics(api),
                 values=values,
                 key=key,
-                status_code=err.status or 503,
+                status_code=status_code,
                 errors=errors,
-                problems=[problem(err, settings), *others],
+                problems=problems,
             )
     finally:
         await form.close()

@@ -19,3 +19,23 @@ document.addEventListener("htmx:afterSettle", () => {
     heading.focus({ preventScroll: true });
   }
 });
+
+// A new ticket's help topic: the chosen topic's instructions beside the select, copied from
+// the list of every topic's (which the page shows without this script, as a <details>).
+document.addEventListener("change", (event) => {
+  const select = event.target;
+  if (!(select instanceof HTMLSelectElement) || !select.dataset.instructions) {
+    return;
+  }
+  const shown = document.getElementById(select.dataset.instructions);
+  const all = document.getElementById(select.dataset.instructionsFrom || "");
+  if (!shown) {
+    return;
+  }
+  const source = all
+    ? Array.from(all.querySelectorAll("[data-topic]")).find(
+        (item) => item.dataset.topic === select.value,
+      )
+    : undefined;
+  shown.replaceChildren(...(source ? source.cloneNode(true).childNodes : []));
+});
