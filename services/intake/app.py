@@ -15,6 +15,7 @@ from temporalio.client import Client
 from services.body_limit import BodySizeLimit
 from services.client_gone import StopWhenClientGone
 from services.docs_assets import install_docs
+from services.intake.account import router as account_router
 from services.intake.admin import router as admin_router
 from services.intake.admin.mail_in import router as mail_in_router
 from services.intake.alerts import router as alerts_router
@@ -153,5 +154,6 @@ def create_app(settings: Settings, temporal: Client | None = None) -> FastAPI:
     app.include_router(reports_router)
     app.include_router(events_router)
     app.include_router(help_topics_router)
+    app.include_router(account_router)
     app.include_router(ticket_links_router)
     return app

@@ -113,7 +113,7 @@ class IntakeApi:
         self._client = client
 
     async def help_topics(self) -> list[HelpTopic]:
-        answer = await self._call("GET", "/api/v1/help-topics")
+        answer = await self.call("GET", "/api/v1/help-topics")
         return [HelpTopic.model_validate(item) for item in answer.json()["items"]]
 
     async def open_ticket(
@@ -130,16 +130,16 @@ class IntakeApi:
         headers = {"Idempotency-Key": idempotency_key}
         if files:
             form = {**body, "requester": json.dumps(body["requester"])}
-            answer = await self._call(
+            answer = await self.call(
                 "POST", TICKETS, headers=headers, data=form, files=_parts(files)
             )
         else:
-            answer = await self._call("POST", TICKETS, headers=headers, json=body)
+            answer = await self.call("POST", TICKETS, headers=headers, json=body)
         number: str = answer.json()["number"]
         return number
 
     async def ticket(self, number: str, credential: str) -> Ticket:
-        answer = await self._call("GET", f"{TICKETS}/{number}", credential=credential)
+        answer = await self.call("GET", f"{TICKETS}/{number}", credential=credential)
         data = answer.json()
         ticket = Ticket.model_validate(data)
         # An API without ratings has no such field: then the page asks for none.
@@ -160,7 +160,7 @@ class IntakeApi:
         path = f"{TICKETS}/{number}/replies"
         headers = {"Idempotency-Key": idempotency_key}
         if files:
-            await self._call(
+            await self.call(
                 "POST",
                 path,
                 credential=credential,
@@ -169,15 +169,13 @@ class IntakeApi:
                 files=_parts(files),
             )
         else:
-            await self._call(
+            await self.call(
                 "POST", path, credential=credential, headers=headers, json={"message": message}
             )
 
     async def close(self, number: str, credential: str, *, idempotency_key: str) -> None:
         headers = {"Idempotency-Key": idempotency_key}
-        await self._call(
-            "POST", f"{TICKETS}/{number}/close", credential=credential, headers=headers
-        )
+        await self.call("POST", f"{TICKETS}/{number}/close", credential=credential, headers=headers)
 
     async def rate(
         self,
@@ -191,7 +189,7 @@ class IntakeApi:
         body: dict[str, str] = {"rating": rating}
         if comment:
             body["comment"] = comment
-        await self._call(
+        await self.call(
             "POST",
             f"{TICKETS}/{number}/rating",
             credential=credential,
@@ -201,7 +199,7 @@ class IntakeApi:
 
     async def request_link(self, number: str, email: str) -> None:
         """Ask for a fresh link by mail: the API answers 202 whether or not they match."""
-        await self._call("POST", "/api/v1/ticket-links", json={"number": number, "email": email})
+        await self.call("POST", "/api/v1/ticket-links", json={"number": number, "email": email})
 
     async def download(
         self, number: str, attachment_id: str, credential: str
@@ -222,9 +220,11 @@ class IntakeApi:
             raise error_of(answer)
         return answer, answer.aiter_raw()
 
-    async def _call(
+    async def call(
         self, method: str, path: str, *, credential: str | None = None, **options: Any
     ) -> httpx.Response:
+        """One request to `/api/v1` with `credential` as the bearer: the success answer, or
+        an ApiError (0: the API could not be reached). The console's modules call it."""
         headers: dict[str, str] = options.pop("headers", {})
         if credential is not None:
             headers["Authorization"] = f"Bearer {credential}"

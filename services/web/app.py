@@ -18,9 +18,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from services.body_limit import BodySizeLimit, BodyTooLarge
 from services.web import session
 from services.web.api import IntakeApi
+from services.web.console.agent import NotSignedIn, sign_in_path
 from services.web.pages import links, new_ticket, support, ticket
 from services.web.ratelimit import RateLimit
-from services.web.render import STATIC, make_environment, page
+from services.web.render import STATIC, make_environment, page, see_other
 from services.web.security import PAGE_HEADERS, CsrfRefused, PageHeaders
 from shared.domain.attachments import human_size
 from shared.settings import Settings
@@ -156,6 +157,14 @@ def install_error_pages(app: FastAPI, settings: Settings) -> None:
         response.headers.update(PAGE_HEADERS)
         return response
 
+    async def not_signed_in(request: Request, err: Exception) -> Response:
+        """To the console's sign-in page, and back here after (htmx: the whole page goes)."""
+        target = sign_in_path(err.next_path if isinstance(err, NotSignedIn) else "/agent")
+        if request.headers.get("HX-Request"):
+            return Response(status_code=204, headers={"HX-Redirect": target})
+        return see_other(request, target)
+
+    app.add_exception_handler(NotSignedIn, not_signed_in)
     app.add_exception_handler(CsrfRefused, csrf_refused)
     app.add_exception_handler(BodyTooLarge, too_large)
     app.add_exception_handler(HTTPException, not_found)
