@@ -145,6 +145,31 @@ class Settings(BaseSettings):
     # The intake API as the portal reaches it (unset: http://INTAKE_HOST:INTAKE_PORT; set it
     # when intake listens on 0.0.0.0 or runs elsewhere, e.g. http://intake:8000).
     intake_url: str | None = None
+
+    # The agent console (services/web/console) and agents' sign-in (the API's /api/v1/auth).
+    # Sessions end after SESSION_IDLE_MINUTES without a request, and SESSION_MAX_HOURS after
+    # sign-in whatever happens; an invite link is good for INVITE_LIFETIME_HOURS. Password
+    # sign-in is throttled: SIGN_IN_FAILURES_PER_ACCOUNT wrong tries on one account, or
+    # SIGN_IN_FAILURES_PER_CLIENT from one client, within SIGN_IN_WINDOW_MINUTES, and further
+    # tries are answered 429 until the window has passed.
+    session_idle_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    session_max_hours: int = Field(default=12, ge=1, le=24 * 30)
+    invite_lifetime_hours: int = Field(default=72, ge=1, le=24 * 30)
+    sign_in_failures_per_account: int = Field(default=5, ge=1)
+    sign_in_failures_per_client: int = Field(default=20, ge=1)
+    sign_in_window_minutes: int = Field(default=15, ge=1)
+    # Admins must sign in with a second factor (TOTP) once they have set one up; with this,
+    # an admin without one is asked to set it up before anything else.
+    require_two_factor_for_admins: bool = False
+    # Single sign-on with OpenID Connect (authorization code flow with PKCE): the issuer (its
+    # discovery document is ISSUER/.well-known/openid-configuration), and the console's client
+    # id and secret there. Unset issuer: no SSO. The IdP's verified email maps to an active
+    # agent.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    # The Temporal UI, for the console's "open in Temporal UI" link on a ticket (unset: none).
+    temporal_ui_url: str | None = None
     # Origins whose pages may call the intake API from a browser (CORS), comma-separated in
     # CORS_ORIGINS: "https://desk.example.com,https://portal.example.com". Empty: none may.
     cors_origins: Annotated[list[str], NoDecode] = []
