@@ -37,9 +37,8 @@ from shared.domain.events import event_id
 from shared.domain.models import Actor, TicketCommand, TicketState
 from shared.domain.webhook_urls import UrlPolicy
 from tests import databases
-from tests.builders import ref
+from tests.builders import new_input, ref
 from tests.webhook_receiver import Receiver
-from tests.workflows.conftest import new_input
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

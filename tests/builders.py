@@ -96,6 +96,24 @@ PLAN = SlaPlanSnapshot(
 )
 
 
+def new_input(number: str | None = None, **overrides: object) -> TicketInput:
+    """A new ticket's input as intake sends it (a fresh number and key unless given)."""
+    data = TicketInput(
+        number=number or str(uuid.uuid4().int % 900_000 + 100_000),
+        subject="Online banking system down",
+        message=ref("I cannot log in to online banking."),
+        requester=Person(name="Alice Customer", email="alice@example.com"),
+        help_topic="online-banking",
+        department="online-banking",
+        team="online-banking",
+        priority=Priority.NORMAL,
+        source=Source.WEB,
+        sla_plan=PLAN,
+        idempotency_key=uuid.uuid4().hex,
+    )
+    return data.model_copy(update=overrides)
+
+
 def sla_plan_body(**changes: Any) -> dict[str, Any]:
     """The admin API's body for the default plan (as PLAN, without its emergency override)."""
     plan = {
@@ -136,17 +154,10 @@ def ticket_body(**changes: Any) -> dict[str, Any]:
 def ticket_state(status: TicketStatus = TicketStatus.OPEN) -> TicketState:
     """Ticket 123456 as the state machine holds it, opened at T0 with a CRM reference and
     then put in `status`."""
-    data = TicketInput(
-        number="123456",
-        subject="Online banking system down",
+    data = new_input(
+        "123456",
         message=ref("help"),
         requester=Person(name="Alice", email="alice@example.com"),
-        help_topic="online-banking",
-        department="online-banking",
-        team="online-banking",
-        priority=Priority.NORMAL,
-        source=Source.WEB,
-        sla_plan=PLAN,
         idempotency_key="k",
         external_refs=[ExternalRef(system="crm", id="C-9")],
     )
@@ -206,16 +217,6 @@ def cmd(action: Action, actor: Actor = AGENT, **fields: object) -> TicketCommand
     return TicketCommand(command_id=uuid.uuid4().hex, action=action, actor=actor, **fields)  # type: ignore[arg-type]
 
 
-# The plan of tickets written straight into the projection (`seed_ticket`).
-SEED_PLAN = SlaPlanSnapshot(
-    handle="default",
-    name="Default",
-    first_response=timedelta(hours=4),
-    resolution=timedelta(days=1),
-    auto_close=timedelta(days=3),
-)
-
-
 def seed_ticket(
     database_url: str,
     number: str,
@@ -243,17 +244,14 @@ def seed_ticket(
                     + [(Action.NOTE, text) for text in notes]
                 )
             ]
-        data = TicketInput(
-            number=number,
+        data = new_input(
+            number,
             subject=subject,
             message=first,
             requester=Person(name=name, email="ann@example.com"),
             help_topic="general",
             department="support",
-            priority=Priority.NORMAL,
-            source=Source.WEB,
-            sla_plan=SEED_PLAN,
-            idempotency_key=uuid.uuid4().hex,
+            team=None,
         )
         state, _ = lifecycle.open_ticket(data, now)
         for action, ref in later:

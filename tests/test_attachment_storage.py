@@ -20,7 +20,7 @@ from shared.db.tables import AttachmentRow
 from shared.domain import lifecycle
 from shared.domain.enums import Action, ActorKind, ThreadKind
 from shared.domain.models import Actor, MessageRef, PublishBatch, TicketCommand
-from tests.workflows.conftest import new_input
+from tests.builders import new_input
 
 T0 = datetime(2026, 11, 24, 9, tzinfo=UTC)
 JANE = Actor(kind=ActorKind.AGENT, name="Jane", handle="jane")

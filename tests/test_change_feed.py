@@ -17,8 +17,7 @@ from shared.domain import lifecycle
 from shared.domain.enums import Action, ActorKind
 from shared.domain.events import EventType
 from shared.domain.models import Actor, PublishBatch, TicketCommand, TicketState
-from tests.builders import ref
-from tests.workflows.conftest import new_input
+from tests.builders import new_input, ref
 
 T0 = datetime(2026, 11, 23, 9, tzinfo=UTC)
 JANE = Actor(kind=ActorKind.AGENT, name="Jane", handle="jane")

@@ -18,7 +18,7 @@ from shared.db.tables import ExternalRefClaimRow, TicketExternalRefRow
 from shared.domain import lifecycle
 from shared.domain.enums import Action, ActorKind
 from shared.domain.models import Actor, ExternalRef, PublishBatch, TicketCommand, TicketState
-from tests.workflows.conftest import new_input
+from tests.builders import new_input
 
 T0 = datetime(2026, 11, 23, 9, tzinfo=UTC)
 JANE = Actor(kind=ActorKind.AGENT, name="Jane", handle="jane")

@@ -15,8 +15,7 @@ from shared.domain.enums import Action, ActorKind, EventKind, NotificationKind, 
 from shared.domain.models import Actor, Notice, PublishBatch, TicketCommand, TicketState
 from shared.domain.timeline import notice
 from shared.reference.config_file import load_config
-from tests.builders import ref
-from tests.workflows.conftest import new_input
+from tests.builders import new_input, ref
 
 T0 = datetime(2026, 11, 23, 9, tzinfo=UTC)
 JANE = Actor(kind=ActorKind.AGENT, name="Jane", handle="jane")

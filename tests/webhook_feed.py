@@ -16,8 +16,7 @@ from shared.domain import lifecycle
 from shared.domain.enums import Action
 from shared.domain.models import PublishBatch, TicketCommand, TicketState
 from shared.domain.webhooks import Backoff
-from tests.builders import AGENT, T0, ref
-from tests.workflows.conftest import new_input
+from tests.builders import AGENT, T0, new_input, ref
 
 LEASE = timedelta(seconds=30)
 BACKOFF = Backoff(base=timedelta(seconds=5), cap=timedelta(minutes=5), give_up=timedelta(hours=1))

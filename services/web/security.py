@@ -4,9 +4,10 @@ their own origin, and the CSRF token of the session on everything that changes s
 from typing import Annotated
 
 from fastapi import Depends, Request
-from starlette.datastructures import FormData, MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.datastructures import FormData
+from starlette.types import ASGIApp
 
+from services.security_headers import AddHeaders
 from services.web.session import PortalSession, csrf_valid
 from shared.settings import Settings
 
@@ -29,21 +30,11 @@ CSRF_HEADER = "X-CSRF-Token"
 MAX_FORM_FIELDS = 20
 
 
-class PageHeaders:
+class PageHeaders(AddHeaders):
     """Adds PAGE_HEADERS to every answer that has not set its own."""
 
     def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in PAGE_HEADERS.items():
-                    headers.setdefault(name, value)
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers if scope["type"] == "http" else send)
+        super().__init__(app, PAGE_HEADERS)
 
 
 class CsrfRefused(Exception):

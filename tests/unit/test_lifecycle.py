@@ -23,10 +23,9 @@ from shared.domain.models import (
     ExternalRef,
     Person,
     TicketCommand,
-    TicketInput,
 )
 from shared.temporal import names
-from tests.builders import AGENT, PLAN, REQUESTER, T0, ref, ticket_state
+from tests.builders import AGENT, REQUESTER, T0, new_input, ref, ticket_state
 
 FIELDS: dict[Action, dict[str, object]] = {
     Action.ASSIGN: {"agent": "john"},
@@ -204,16 +203,13 @@ def test_nobody_is_told_about_their_own_assignment() -> None:
 
 
 def test_imported_ticket_counts_from_when_it_was_opened_but_never_from_the_future() -> None:
-    data = TicketInput(
-        number="123457",
+    data = new_input(
+        "123457",
         subject="Imported",
         message=ref("from the old desk"),
         requester=Person(name="Alice", email="alice@example.com"),
-        help_topic="online-banking",
-        department="online-banking",
-        priority=Priority.NORMAL,
+        team=None,
         source=Source.API,
-        sla_plan=PLAN,
         idempotency_key="k",
         opened_at=T0 - timedelta(hours=1),
     )

@@ -5,7 +5,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
@@ -24,13 +24,10 @@ from shared.db import thread
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.db.tables import SlaClockFactRow
 from shared.domain import lifecycle
-from shared.domain.enums import Priority, SlaClock, Source
+from shared.domain.enums import SlaClock
 from shared.domain.models import (
     Notice,
-    Person,
     PublishBatch,
-    SlaOverride,
-    SlaPlanSnapshot,
     TicketCommand,
     TicketInput,
     TicketView,
@@ -39,7 +36,6 @@ from shared.domain.models import (
 from shared.settings import Settings
 from shared.temporal import names
 from shared.temporal.client import register_search_attributes
-from tests.builders import ref
 from tests.databases import sqlite_database
 from tests.servers import binary
 
@@ -164,32 +160,6 @@ async def _terminate_leftovers() -> AsyncIterator[None]:
 
 
 STARTED: list[WorkflowHandle[TicketWorkflow, TicketView]] = []
-
-PLAN = SlaPlanSnapshot(
-    handle="default",
-    name="Default",
-    first_response=timedelta(hours=4),
-    resolution=timedelta(hours=24),
-    auto_close=timedelta(days=3),
-    by_priority={Priority.EMERGENCY: SlaOverride(first_response=timedelta(minutes=30))},
-)
-
-
-def new_input(number: str | None = None, **overrides: object) -> TicketInput:
-    data = TicketInput(
-        number=number or str(uuid.uuid4().int % 900_000 + 100_000),
-        subject="Online banking system down",
-        message=ref("I cannot log in to online banking."),
-        requester=Person(name="Alice Customer", email="alice@example.com"),
-        help_topic="online-banking",
-        department="online-banking",
-        team="online-banking",
-        priority=Priority.NORMAL,
-        source=Source.WEB,
-        sla_plan=PLAN,
-        idempotency_key=uuid.uuid4().hex,
-    )
-    return data.model_copy(update=overrides)
 
 
 async def start(

@@ -11,8 +11,8 @@ from shared.domain.enums import Action, ActorKind, EventKind
 from shared.domain.lifecycle import Refusal
 from shared.domain.models import Actor, TicketView
 from shared.temporal import names
-from tests.builders import cmd, ref
-from tests.workflows.conftest import RecordingNotifier, new_input, send, start
+from tests.builders import cmd, new_input, ref
+from tests.workflows.conftest import RecordingNotifier, send, start
 
 CRM = Actor(kind=ActorKind.INTEGRATION, name="crm", handle="key:1")
 

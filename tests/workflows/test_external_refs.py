@@ -15,9 +15,9 @@ from shared.domain.enums import Action, EventKind
 from shared.domain.models import ExternalRef, TicketCommand, TicketView
 from shared.temporal import names
 from shared.temporal import search_attributes as sa
-from tests.builders import cmd
+from tests.builders import cmd, new_input
 from tests.builders import ref as message
-from tests.workflows.conftest import RecordingNotifier, new_input, send, start
+from tests.workflows.conftest import RecordingNotifier, send, start
 
 JIRA = ExternalRef(system="jira", id="OPS-12", url="https://jira.example.com/browse/OPS-12")
 CRM = ExternalRef(system="crm", id="C-7")

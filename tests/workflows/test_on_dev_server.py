@@ -20,10 +20,10 @@ from shared.db import thread
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.domain.enums import Action, EventKind, Priority
 from shared.domain.models import MessageRef
-from tests.builders import cmd, ref
+from tests.builders import cmd, new_input, ref
 from tests.databases import sqlite_database
 from tests.devserver import start_dev_server
-from tests.workflows.conftest import RecordingNotifier, new_input, send, start
+from tests.workflows.conftest import RecordingNotifier, send, start
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,8 @@ from temporalio.worker import Replayer
 from services.workflows.ticket_workflow import TicketWorkflow
 from shared.domain.enums import Action, Priority
 from shared.domain.models import AttachmentRef
-from tests.builders import REQUESTER, cmd, ref
-from tests.workflows.conftest import new_input, send, start
+from tests.builders import REQUESTER, cmd, new_input, ref
+from tests.workflows.conftest import send, start
 
 HISTORIES = Path(__file__).with_name("histories")
 

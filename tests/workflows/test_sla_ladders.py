@@ -10,8 +10,8 @@ from services.workflows.ticket_workflow import TicketWorkflow
 from shared.domain.business_time import MonthDay, OpeningInterval, Schedule, add_business_time
 from shared.domain.enums import Action, ClockOutcome, EventKind, Priority, SlaClock, TicketStatus
 from shared.domain.models import Ladder, LadderStep
-from tests.builders import REQUESTER, cmd, ref
-from tests.workflows.conftest import PLAN, RecordingNotifier, new_input, send, start
+from tests.builders import PLAN, REQUESTER, cmd, new_input, ref
+from tests.workflows.conftest import RecordingNotifier, send, start
 
 LADDER = Ladder(
     steps=[

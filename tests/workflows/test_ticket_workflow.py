@@ -8,8 +8,8 @@ from temporalio.testing import WorkflowEnvironment
 from services.workflows.ticket_workflow import TicketWorkflow
 from shared.db.projection import stored_state
 from shared.domain.enums import Action, EventKind, Priority, SlaClock, TicketStatus
-from tests.builders import REQUESTER, cmd, ref
-from tests.workflows.conftest import RecordingNotifier, new_input, send, start
+from tests.builders import REQUESTER, cmd, new_input, ref
+from tests.workflows.conftest import RecordingNotifier, send, start
 
 
 async def test_unanswered_ticket_escalates_after_first_response_target(
