@@ -127,6 +127,12 @@ def build_parser() -> Parser:
     add.add_argument("--role", required=True, choices=[role.value for role in Role])
     add.add_argument("--team", action="append", default=[], dest="teams", metavar="TEAM")
     add.set_defaults(command=add_agent)
+    password = agent_commands.add_parser(
+        "set-password",
+        help="set an agent's password for signing in (prompted twice, never an argument)",
+    )
+    password.add_argument("handle")
+    password.set_defaults(command=set_password)
     return parser
 
 
@@ -301,6 +307,47 @@ def add_agent(args: argparse.Namespace, settings: Settings) -> int:
         session.commit()
     print(f"created {agent.role} {agent.handle} ({agent.name} <{agent.email}>); token:")
     print(token)
+    return 0
+
+
+def set_password(args: argparse.Namespace, settings: Settings) -> int:
+    """Prompted (without echo) and typed twice: a password never appears in a command line,
+    where `ps` and shell history would show it. The agent's sessions end."""
+    from getpass import getpass
+
+    from shared.db import audit, passwords
+    from shared.db.tables import AgentRow
+    from shared.domain.audit import SECRET_ROTATED, AuditAction, AuditEntity
+    from shared.domain.enums import ActorKind
+    from shared.domain.models import Actor
+
+    with _session(settings) as session:  # closed while the prompts wait
+        agent = session.get(AgentRow, args.handle)
+        if agent is None:
+            raise LookupError(f"no agent {args.handle!r}")
+        who = f"{agent.handle} ({agent.email})"
+    password = getpass(f"New password for {who}: ")
+    if getpass("The same again: ") != password:
+        raise ValueError("the two passwords differ; nothing was changed")
+    problem = passwords.password_problem(password)
+    if problem is not None:
+        raise ValueError(f"the password {problem}; nothing was changed")
+    with _session(settings) as session:
+        agent = session.get(AgentRow, args.handle)
+        if agent is None:
+            raise LookupError(f"no agent {args.handle!r}")
+        ended = passwords.set_password(session, agent, password)
+        audit.record(
+            session,
+            actor=Actor(kind=ActorKind.SYSTEM, name="ticketflow agents set-password"),
+            action=AuditAction.UPDATED,
+            entity=AuditEntity.AGENT,
+            entity_id=agent.handle,
+            changes={"password": SECRET_ROTATED},
+            summary=f"set the password of agent {agent.handle!r}",
+        )
+        session.commit()
+    print(f"password set for {args.handle}; {ended} sign-in sessions ended")
     return 0
 
 

@@ -98,6 +98,7 @@ class Stack:
             SMTP_PORT=str(self.smtp_port),
             MAIL_IN_SMTP_PORT=str(self.mail_in_port),
             PUBLIC_URL=f"http://127.0.0.1:{self.intake_port}",
+            TEMPORAL_UI_URL=f"http://127.0.0.1:{self.ui_port}",
         )
         env.setdefault("NOTIFY_TOKEN", DEV_NOTIFY_TOKEN)  # notify and the worker share it
         env.setdefault("BLOB_STORE_DIR", str(self.var / "blobs"))  # attachments' contents
@@ -289,7 +290,7 @@ def run(stack: Stack, config: Path) -> int:
         return 1
     print(
         "\nticketflow is running\n"
-        f"  Portal       {stack.web_url}\n"
+        f"  Portal       {stack.web_url} (agents: {stack.web_url}/agent)\n"
         f"  API docs     {stack.intake_url}/docs\n"
         f"  Temporal UI  http://127.0.0.1:{stack.ui_port}\n"
         f"  notify       {stack.notify_url}/api/v1/notifications\n"

@@ -1,5 +1,5 @@
-"""The `ticketflow` command: migrate, load-config, agents add, service wiring, and errors as
-one line on stderr with exit code 2."""
+"""The `ticketflow` command: migrate, load-config, agents add and set-password, service wiring,
+and errors as one line on stderr with exit code 2."""
 
 from pathlib import Path
 from typing import Any
@@ -9,8 +9,9 @@ from sqlalchemy import inspect
 
 from services import cli
 from shared.access import hash_token
-from shared.db import directory
+from shared.db import directory, passwords
 from shared.db.engine import make_engine, make_sessionmaker
+from shared.db.tables import AgentRow
 from shared.settings import Settings
 
 DEMO = str(Path(__file__).resolve().parents[1] / "config" / "demo.yaml")
@@ -94,6 +95,75 @@ def test_agents_add_prints_the_new_token_last(db: str, capsys: pytest.CaptureFix
     assert code == 0
     token = out[-1]
     assert token.startswith("tf_") and agent_for(db, token) == "ada"
+
+
+def typed(monkeypatch: pytest.MonkeyPatch, *answers: str) -> list[str]:
+    """Answer the password prompts with `answers`, in turn; the prompts shown."""
+    prompts: list[str] = []
+    replies = iter(answers)
+
+    def getpass(prompt: str = "") -> str:
+        prompts.append(prompt)
+        return next(replies)
+
+    monkeypatch.setattr("getpass.getpass", getpass)
+    return prompts
+
+
+def password_of(url: str, handle: str) -> str | None:
+    engine = make_engine(url)
+    with make_sessionmaker(engine)() as session:
+        agent = session.get(AgentRow, handle)
+        stored = agent.password_hash if agent else None
+    engine.dispose()
+    return stored
+
+
+def test_agents_set_password_prompts_twice_and_stores_a_hash(
+    db: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(capsys, "load-config", DEMO)[0] == 0
+    prompts = typed(monkeypatch, "a long new password", "a long new password")
+    code, out, err = run(capsys, "agents", "set-password", "jane")
+    assert (code, out, err) == (0, ["password set for jane; 0 sign-in sessions ended"], [])
+    assert len(prompts) == 2 and "jane" in prompts[0]
+    stored = password_of(db, "jane")
+    assert stored is not None and stored.startswith("$argon2id$")
+    assert passwords.matches(stored, "a long new password")
+
+
+@pytest.mark.parametrize(
+    ("answers", "error"),
+    [
+        (("a long new password", "a long new passwort"), "the two passwords differ"),
+        (("short", "short"), "the password must have at least 12 characters"),
+        (("a long\tnew password", "a long\tnew password"), "control character U+0009"),
+    ],
+)
+def test_agents_set_password_refuses_a_bad_password(
+    db: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    answers: tuple[str, str],
+    error: str,
+) -> None:
+    assert run(capsys, "load-config", DEMO)[0] == 0
+    typed(monkeypatch, *answers)
+    code, out, err = run(capsys, "agents", "set-password", "jane")
+    assert code == 2 and out == [] and len(err) == 1
+    assert err[0].startswith("ticketflow: ") and error in err[0], err
+    assert password_of(db, "jane") is None
+
+
+def test_agents_set_password_takes_no_password_argument_and_needs_an_agent(
+    db: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prompts = typed(monkeypatch)
+    code, _, err = run(capsys, "agents", "set-password", "jane", "hunter2hunter2")
+    assert code == 2 and "unrecognized arguments" in err[0]
+    code, _, err = run(capsys, "agents", "set-password", "nobody")
+    assert (code, err) == (2, ["ticketflow: no agent 'nobody'"])
+    assert prompts == []
 
 
 @pytest.mark.parametrize(

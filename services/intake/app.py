@@ -25,6 +25,7 @@ from services.intake.auth import AuthenticateFirst
 from services.intake.deps import SessionsDep, TemporalDep
 from services.intake.errors import install_error_handlers
 from services.intake.events import router as events_router
+from services.intake.events_stream import router as events_stream_router
 from services.intake.help_topics import router as help_topics_router
 from services.intake.multipart import upload_allowance
 from services.intake.openapi_errors import document_errors
@@ -153,6 +154,7 @@ def create_app(settings: Settings, temporal: Client | None = None) -> FastAPI:
     app.include_router(alerts_router)
     app.include_router(reports_router)
     app.include_router(events_router)
+    app.include_router(events_stream_router)
     app.include_router(help_topics_router)
     app.include_router(account_router)
     app.include_router(ticket_links_router)

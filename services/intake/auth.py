@@ -1,13 +1,17 @@
-"""Who is calling: an agent (bearer API token), an integration (an API key, `tfk_…`), or a
-ticket's requester (its access token, or a portal link's credential for that ticket, `tl1.…`,
-until it expires).
+"""Who is calling: an agent (bearer API token, or a sign-in session's token, `tfs_…`), an
+integration (an API key, `tfk_…`), or a ticket's requester (its access token, or a portal
+link's credential for that ticket, `tl1.…`, until it expires).
 
 Routes state what they need through their dependencies: `CurrentPrincipal` (anyone with
 credentials: a requester is checked against the ticket's number), or a scope through
 `require_scope` (an agent whose role grants it, or a key holding it; `admin` implies all).
 `CurrentAgent` (tickets:read), `WritingAgent` (tickets:write) and `AdminAgent` (admin) are
-those guards for the ticket and admin routes. `AuthenticateFirst` reads the same dependencies
-to check the caller before FastAPI reads the body."""
+those guards for the ticket and admin routes. `SignedInAgent` is any agent, whatever their role,
+for their own account (/api/v1/auth). `AuthenticateFirst` reads the same dependencies to check
+the caller before FastAPI reads the body.
+
+A session that must set up two-factor first (an admin, where the desk requires it) may only
+call /api/v1/auth/*: elsewhere it is answered 403."""
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -33,7 +37,7 @@ from shared.access import (
     requester_token,
     requester_token_valid,
 )
-from shared.db import api_keys, directory
+from shared.db import agent_sessions, api_keys, directory
 from shared.db.threads import in_thread
 from shared.domain.enums import ActorKind, Role
 from shared.domain.models import Actor
@@ -48,6 +52,9 @@ class AgentPrincipal:
     name: str
     email: str
     role: Role
+    # The sign-in session the credential is (None: the agent's API token).
+    session: int | None = None
+    must_enrol_two_factor: bool = False
 
     def allows(self, scope: KeyScope) -> bool:
         return role_grants(self.role, scope)
@@ -92,8 +99,9 @@ Principal = AgentPrincipal | KeyPrincipal | RequesterPrincipal
 
 bearer_scheme = HTTPBearer(
     auto_error=False,
-    description="An agent's API token, an integration's API key (tfk_…), or, for a ticket's "
-    "requester, the ticket's access token or a portal link's credential (tl1.…) for it.",
+    description="An agent's API token or sign-in session (tfs_…, from POST /api/v1/auth/sessions), "
+    "an integration's API key (tfk_…), or, for a ticket's requester, the ticket's access token "
+    "or a portal link's credential (tl1.…) for it.",
 )
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
 
@@ -102,6 +110,8 @@ def principal_of(sessions: sessionmaker[Session], token: str) -> Principal:
     """The caller a bearer token stands for; 401 for a key that is unknown, revoked or expired."""
     if is_link_credential(token):  # signed, not stored: nothing to look up
         return RequesterPrincipal(token=token)
+    if agent_sessions.is_session_token(token):
+        return _session_agent(sessions, token)
     # Short sessions: ticket handlers go on to await Temporal, and must not hold a connection.
     if is_api_key(token):
         with sessions.begin() as session:  # the key's last use may be written (once a minute)
@@ -117,6 +127,47 @@ def principal_of(sessions: sessionmaker[Session], token: str) -> Principal:
     if is_api_key(token):
         raise Unauthorized()
     return RequesterPrincipal(token=token)
+
+
+def _session_agent(sessions: sessionmaker[Session], token: str) -> AgentPrincipal:
+    """The agent signed in with this session; 401 if it ended or the agent is inactive."""
+    with sessions.begin() as session:  # the session's last use may be noted (once a minute)
+        found = agent_sessions.authenticate(session, token, datetime.now(UTC))
+    if found is None:
+        raise Unauthorized()
+    return AgentPrincipal(
+        handle=found.handle,
+        name=found.name,
+        email=found.email,
+        role=Role(found.role),
+        session=found.session_id,
+        must_enrol_two_factor=found.must_enrol_two_factor,
+    )
+
+
+ACCOUNT_PREFIX = "/api/v1/auth/"  # all a session that must set up two-factor may call
+
+
+def admitted(principal: Principal, path: str) -> Principal:
+    """`principal`, unless it is a session that must set up two-factor first and `path` is
+    not one of the account's (403)."""
+    if (
+        isinstance(principal, AgentPrincipal)
+        and principal.must_enrol_two_factor
+        and not path.startswith(ACCOUNT_PREFIX)
+    ):
+        raise Forbidden("set up two-factor first")
+    return principal
+
+
+def agent_itself(principal: Principal) -> AgentPrincipal:
+    """The agent, of any role, the credential stands for: 401 for a requester's (or unknown)
+    token, 403 for an integration's key."""
+    if isinstance(principal, AgentPrincipal):
+        return principal
+    if isinstance(principal, KeyPrincipal):
+        raise Forbidden("this credential is not an agent's")
+    raise Unauthorized()
 
 
 def _principal(
@@ -149,7 +200,7 @@ async def get_principal(
     checked = getattr(request.state, "principal", None)
     if isinstance(checked, AgentPrincipal | KeyPrincipal | RequesterPrincipal):
         return checked  # found by AuthenticateFirst for this very request (no thread hop)
-    principal = await in_thread(_principal, sessions, credentials)
+    principal = admitted(await in_thread(_principal, sessions, credentials), request.url.path)
     number = request.path_params.get("number")
     if isinstance(principal, RequesterPrincipal) and isinstance(number, str):
         return requester_of(principal, number, request.app.state.settings)
@@ -157,6 +208,21 @@ async def get_principal(
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+async def get_signed_in_agent(
+    request: Request, sessions: SessionsDep, credentials: Credentials
+) -> AgentPrincipal:
+    """Any agent, whatever their role (a viewer too), for their own account: no scope is
+    needed, and a key or a requester's token is refused."""
+    checked = getattr(request.state, "principal", None)
+    if isinstance(checked, AgentPrincipal | KeyPrincipal | RequesterPrincipal):
+        return agent_itself(checked)
+    principal = await in_thread(_principal, sessions, credentials)
+    return agent_itself(admitted(principal, request.url.path))
+
+
+SignedInAgent = Annotated[AgentPrincipal, Depends(get_signed_in_agent)]
 
 
 def presented_key(request: Request, sessions: SessionsDep) -> KeyPrincipal | None:
@@ -182,7 +248,8 @@ def writing_agent_of(request: Request, sessions: sessionmaker[Session]) -> Staff
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized()
-    return staff_with(principal_of(sessions, token.strip()), KeyScope.TICKETS_WRITE)
+    principal = admitted(principal_of(sessions, token.strip()), request.url.path)
+    return staff_with(principal, KeyScope.TICKETS_WRITE)
 
 
 def staff_with(principal: Principal, scope: KeyScope) -> Staff:
@@ -236,17 +303,21 @@ AdminAgent = Annotated[Staff, Depends(get_admin)]
 @dataclass(frozen=True)
 class Requirement:
     """What a route asks of its caller, read from its dependencies: credentials of anyone
-    (`principal`: an agent, a key, or the ticket's requester) and/or these scopes."""
+    (`principal`: an agent, a key, or the ticket's requester), and/or these scopes, and/or an
+    agent of any role (`agent`: their own account)."""
 
     principal: bool = False
     scopes: frozenset[KeyScope] = frozenset()
+    agent: bool = False
 
     @property
     def public(self) -> bool:
-        return not self.principal and not self.scopes
+        return not self.principal and not self.scopes and not self.agent
 
     def __or__(self, other: "Requirement") -> "Requirement":
-        return Requirement(self.principal or other.principal, self.scopes | other.scopes)
+        return Requirement(
+            self.principal or other.principal, self.scopes | other.scopes, self.agent or other.agent
+        )
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -256,6 +327,8 @@ def requirement_of(dependant: Dependant) -> Requirement:
     own = Requirement()
     if dependant.call is get_principal:
         own = Requirement(principal=True)
+    elif dependant.call is get_signed_in_agent:
+        own = Requirement(agent=True)
     elif dependant.call in _GUARDS:
         own = Requirement(scopes=frozenset({_GUARDS[dependant.call]}))
     for sub in dependant.dependencies:
@@ -274,6 +347,9 @@ async def authenticate(
     """The checks of the route's auth dependencies, done before anything else of the request."""
     sessions: sessionmaker[Session] = request.app.state.sessions
     principal = await in_thread(_principal, sessions, await bearer_scheme(request))
+    admitted(principal, request.url.path)
+    if needs.agent:
+        agent_itself(principal)
     for scope in sorted(needs.scopes):
         staff_with(principal, scope)
     if needs.principal and not needs.scopes:

@@ -53,7 +53,7 @@ async def events(
     except BadCursor as err:
         raise invalid("query", "after", str(err), input=after) from err
     try:
-        wanted = _types(types)
+        wanted = parse_types(types)
     except ValueError as err:
         raise invalid("query", "types", str(err), input=types) from err
 
@@ -69,7 +69,8 @@ async def events(
     return await in_thread(read)
 
 
-def _types(text: str | None) -> list[EventType]:
+def parse_types(text: str | None) -> list[EventType]:
+    """The event types a comma-separated `types` names (ValueError naming unknown ones)."""
     if not text:
         return []
     names = [name.strip() for name in text.split(",") if name.strip()]

@@ -160,8 +160,20 @@ class TicketSummary(BaseModel):
     resolution_due: datetime | None
     created_at: datetime
     updated_at: datetime
+    # The SLA clocks at a glance: the earliest due time of a running clock that is neither
+    # paused nor breached; when the first of the running clocks breached; whether one is paused.
+    next_due_at: datetime | None = None
+    breached_at: datetime | None = None
+    sla_paused: bool = False
 
-    @field_validator("first_response_due", "resolution_due", "created_at", "updated_at")
+    @field_validator(
+        "first_response_due",
+        "resolution_due",
+        "created_at",
+        "updated_at",
+        "next_due_at",
+        "breached_at",
+    )
     @classmethod
     def _utc(cls, value: datetime | None) -> datetime | None:
         # SQLite keeps times without their offset (they are UTC); PostgreSQL answers them in the

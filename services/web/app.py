@@ -18,6 +18,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from services.body_limit import BodySizeLimit, BodyTooLarge
 from services.web import session
 from services.web.api import IntakeApi
+from services.web.console import account as console_account
+from services.web.console import admin as console_admin
+from services.web.console import live as console_live
+from services.web.console import oidc as console_oidc
+from services.web.console import presence as console_presence
+from services.web.console import queues as console_queues
+from services.web.console import reports as console_reports
+from services.web.console import sign_in as console_sign_in
+from services.web.console import ticket as console_ticket
 from services.web.console.agent import NotSignedIn, sign_in_path
 from services.web.pages import links, new_ticket, support, ticket
 from services.web.ratelimit import RateLimit
@@ -60,6 +69,15 @@ def create_app(settings: Settings, transport: httpx.AsyncBaseTransport | None = 
     app.include_router(new_ticket.router)
     app.include_router(ticket.router)
     app.include_router(links.router)
+    app.include_router(console_ticket.router)
+    app.include_router(console_presence.router)
+    app.include_router(console_sign_in.router)
+    app.include_router(console_oidc.router)
+    app.include_router(console_account.router)
+    app.include_router(console_admin.router)
+    app.include_router(console_reports.router)
+    app.include_router(console_queues.router)
+    app.include_router(console_live.router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:

@@ -8,8 +8,9 @@ import uvicorn
 from services.web.app import create_app
 from shared.settings import Settings
 
-# A link's credential arrives in its query string (`/t/100042?k=…`): keep it out of the log.
-_CREDENTIAL = re.compile(r"([?&]k=)[^&\s]+")
+# Secrets that arrive in a URL stay out of the log: a link's credential in its query string
+# (`/t/100042?k=…`) and an agent's invite token in its path (`/agent/invite/…`).
+_CREDENTIAL = re.compile(r"([?&]k=|/agent/invite/)[^&\s/?]+")
 
 
 class RedactLinkCredentials(logging.Filter):
@@ -25,7 +26,13 @@ class RedactLinkCredentials(logging.Filter):
 
 
 def serve(settings: Settings) -> None:
-    config = uvicorn.Config(create_app(settings), host=settings.web_host, port=settings.web_port)
+    # Open live streams (the console's) would hold up a graceful stop: they get 3 s.
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.web_host,
+        port=settings.web_port,
+        timeout_graceful_shutdown=3,
+    )
     # After Config, which sets up uvicorn's loggers: a filter added before could be replaced.
     logging.getLogger("uvicorn.access").addFilter(RedactLinkCredentials())
     uvicorn.Server(config).run()

@@ -28,6 +28,7 @@ def ticket_row(state: TicketState) -> dict[str, Any]:
         "sla_plan": state.sla_plan.handle,
         "first_response_due": state.first_response_due,
         "resolution_due": state.resolution_due,
+        "next_due_at": state.next_due_at,
         "overdue": state.overdue,
         "escalation_level": state.escalation_level,
         "created_at": state.created_at,

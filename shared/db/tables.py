@@ -36,6 +36,77 @@ class AgentRow(Base):
     # sha256 of the bearer token; the token itself is shown once and never stored.
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Signing in (shared.db.passwords, shared.db.two_factor): the argon2id hash of the
+    # password (None: no password sign-in); the two-factor secret once confirmed, and one set
+    # up but not yet confirmed; the last TOTP time step a code was accepted for (none is
+    # accepted twice).
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_pending_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class AgentSessionRow(Base):
+    """An agent signed in (with a password or OIDC): the session token's hash, its absolute
+    end, and the idle time after which it ends; deleted when it ends (sign-out, expiry)."""
+
+    __tablename__ = "agent_sessions"
+    __table_args__ = (UniqueConstraint("token_hash", name="uq_agent_sessions_token_hash"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    agent: Mapped[str] = mapped_column(ForeignKey("agents.handle"), index=True)
+    method: Mapped[str] = mapped_column(String(16))  # password | oidc
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Noted at most once a minute (shared.db.agent_sessions.LAST_SEEN_PRECISION).
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    idle_seconds: Mapped[int] = mapped_column(Integer)
+    # An admin without two-factor where it is required: only /api/v1/auth/* until enrolled.
+    must_enrol_two_factor: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class SignInFailureRow(Base):
+    """One wrong sign-in try (or wrong two-factor code), counted per account (the address
+    tried, lower-cased) and per client (its address) within the throttling window."""
+
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (
+        Index("ix_sign_in_failures_account", "account", "at"),
+        Index("ix_sign_in_failures_client", "client", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    account: Mapped[str] = mapped_column(String(320))
+    client: Mapped[str] = mapped_column(String(64))
+
+
+class AgentInviteRow(Base):
+    """A one-time link for an agent to set a password: only its token's hash is kept."""
+
+    __tablename__ = "agent_invites"
+    __table_args__ = (UniqueConstraint("token_hash", name="uq_agent_invites_token_hash"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    agent: Mapped[str] = mapped_column(ForeignKey("agents.handle"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Set when the password was set through it, or when a newer invite replaced it.
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RecoveryCodeRow(Base):
+    """One of an agent's two-factor recovery codes (its hash), good once in place of a code."""
+
+    __tablename__ = "agent_recovery_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    agent: Mapped[str] = mapped_column(ForeignKey("agents.handle"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class ScheduleRow(Base):
@@ -107,10 +178,31 @@ class HelpTopicRow(Base):
     active: Mapped[bool] = mapped_column(Boolean, server_default=true(), default=True)
 
 
+QUEUE_INDEX = (
+    "status",
+    "assignee",
+    "overdue",
+    "next_due_at",
+    "created_at",
+    "updated_at",
+    "team",
+    "priority",
+    "department",
+    "help_topic",
+    "number",
+)
+
+
 class TicketRow(Base):
     """The read model of a ticket, written only by the workflow's `publish_ticket` activity."""
 
     __tablename__ = "tickets"
+    __table_args__ = (
+        # The console's queues: each view's filters and sort keys (all but the text search),
+        # so that a page's and a count's queries read this index alone, never the rows and
+        # their large states.
+        Index("ix_tickets_queue", *QUEUE_INDEX),
+    )
 
     number: Mapped[str] = mapped_column(String(16), primary_key=True)
     version: Mapped[int] = mapped_column(Integer)
@@ -127,6 +219,9 @@ class TicketRow(Base):
     sla_plan: Mapped[str] = mapped_column(String(64))
     first_response_due: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     resolution_due: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The earliest due time of a running clock neither paused nor breached (the queues'
+    # "breaching soon" and their sort by due time).
+    next_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     overdue: Mapped[bool] = mapped_column(Boolean, index=True)
     escalation_level: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

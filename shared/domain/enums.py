@@ -137,6 +137,8 @@ class NotificationKind(StrEnum):
     TICKET_LINK = "ticket_link"
     # To the admins, about no ticket: a webhook subscription was disabled after failing.
     WEBHOOK_DISABLED = "webhook_disabled"
+    # To an agent, about no ticket: the link to set their password (an admin's invite).
+    AGENT_INVITE = "agent_invite"
 
 
 class Channel(StrEnum):

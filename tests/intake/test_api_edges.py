@@ -228,8 +228,13 @@ def test_openapi_declares_the_bearer_scheme_and_error_answers(client: TestClient
             assert content["schema"] == {"$ref": "#/components/schemas/ErrorBody"}
         secured = bool(op.get("security"))
         # Opening a ticket needs no credentials; an API key given there is checked (401/403),
-        # and one with external references needs an agent's token or a key.
-        optional = (method, path) == ("POST", TICKETS)
+        # and one with external references needs an agent's token or a key. Signing in needs
+        # none either, and is refused 401 for wrong ones.
+        optional = (method, path) in {
+            ("POST", TICKETS),
+            ("POST", "/api/v1/auth/sessions"),
+            ("POST", "/api/v1/auth/oidc"),
+        }
         assert secured == ("401" in op["responses"] and not optional), (method, path)
     # 403 wherever credentials are needed: an API key may lack the scope (tickets:read, …).
     expect = {

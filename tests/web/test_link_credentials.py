@@ -167,3 +167,15 @@ def test_the_portals_access_log_never_holds_a_link_credential() -> None:
     assert RedactLinkCredentials().filter(record)
     assert credential not in record.getMessage()
     assert "/t/100001?k=[redacted]&x=1" in record.getMessage()
+    invite = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "POST", "/agent/invite/s3cr3t-token", "1.1", 303),
+        None,
+    )
+    assert RedactLinkCredentials().filter(invite)
+    assert "s3cr3t-token" not in invite.getMessage()
+    assert "/agent/invite/[redacted]" in invite.getMessage()

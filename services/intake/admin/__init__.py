@@ -1,9 +1,10 @@
 """The admin API: reference data (agents, teams, departments, help topics, SLA plans,
-schedules), integrations' API keys, webhook subscriptions, and the audit log of every change
-to them."""
+schedules), agents' sign-in (invites, two-factor resets, signing out), integrations' API keys,
+webhook subscriptions, and the audit log of every change to them."""
 
 from fastapi import APIRouter
 
+from services.intake.admin.agent_access import router as agent_access_router
 from services.intake.admin.api_keys import router as api_keys_router
 from services.intake.admin.audit_log import router as audit_router
 from services.intake.admin.routes import router as reference_router
@@ -11,6 +12,7 @@ from services.intake.admin.webhooks import router as webhooks_router
 
 router = APIRouter()
 router.include_router(reference_router)
+router.include_router(agent_access_router)
 router.include_router(api_keys_router)
 router.include_router(audit_router)
 router.include_router(webhooks_router)

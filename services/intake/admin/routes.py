@@ -11,7 +11,7 @@ from services.intake.admin.errors import ReferenceRoute
 from services.intake.admin.schemas import AgentCreated, AgentUpdated, ItemList
 from services.intake.auth import AdminAgent, Staff, get_admin
 from services.intake.deps import SessionDep
-from shared.db import audit
+from shared.db import agent_sessions, audit
 from shared.domain.audit import SECRET_ROTATED, AuditEntity
 from shared.reference import service as reference
 from shared.reference.schemas import (
@@ -87,9 +87,12 @@ def get_agent(handle: str, session: SessionDep) -> AgentRead:
 def update_agent(
     handle: str, body: AgentUpdate, session: SessionDep, admin: AdminAgent
 ) -> AgentUpdated:
-    """Partial update; `rotate_token: true` answers with a new token, `active: false` disables."""
+    """Partial update; `rotate_token: true` answers with a new token, `active: false` disables
+    (and ends the agent's sign-in sessions)."""
     before = reference.get_agent(session=session, handle=handle)
     agent, token = reference.update_agent(session=session, handle=handle, data=body)
+    if not agent.active:
+        agent_sessions.end_all(session, handle)
     _audit(session, admin, AuditEntity.AGENT, handle, before, agent, new_token=token is not None)
     session.commit()
     return AgentUpdated(**agent.model_dump(), token=token)

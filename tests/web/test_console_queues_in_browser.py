@@ -1,0 +1,197 @@
+"""The console's queues live, in a real browser (Playwright driving Debian's Chromium) against
+the real stack: a ticket opened through the API appears in Jane's Unassigned view without a
+reload; Jane assigns it to John with the bulk form, and it appears in John's "My tickets"
+without a reload. axe-core checks the pages after each live update."""
+
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+
+from services.devstack import Stack
+from services.web.console.live import ROUTING
+from tests.e2e.conftest import started_stack
+from tests.web.test_in_browser import CHROMIUM, accessible
+
+pytestmark = pytest.mark.e2e
+JANE, JOHN = "dev-jane-token", "dev-john-token"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with started_stack("sqlite", tmp_path_factory.mktemp("queues-stack")) as started:
+        yield started
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM)
+        yield launched
+        launched.close()
+
+
+def agent_context(browser: Browser, stack: Stack, token: str) -> BrowserContext:
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    context.set_default_timeout(20_000)
+    host = urlsplit(stack.web_url).hostname or "127.0.0.1"
+    cookie = {"name": "tf_agent", "value": token, "domain": host, "path": "/agent"}
+    context.add_cookies([cookie])  # type: ignore[list-item]
+    return context
+
+
+@pytest.fixture
+def jane(browser: Browser, stack: Stack) -> Iterator[Page]:
+    context = agent_context(browser, stack, JANE)
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def john(browser: Browser, stack: Stack) -> Iterator[Page]:
+    context = agent_context(browser, stack, JOHN)
+    yield context.new_page()
+    context.close()
+
+
+def refusals(page: Page) -> list[str]:
+    """The console's errors (a CSP refusal shows there), collected as the page runs."""
+    seen: list[str] = []
+    page.on("console", lambda m: seen.append(m.text) if m.type == "error" else None)
+    return seen
+
+
+def live(page: Page, url: str) -> None:
+    page.goto(url)
+    expect(page.locator("#queue-live-state")).to_have_text("Live")
+
+
+def test_a_new_ticket_and_an_assignment_show_up_without_a_reload(
+    jane: Page, john: Page, stack: Stack
+) -> None:
+    web = stack.web_url
+    errors = refusals(jane) + refusals(john)
+    live(jane, f"{web}/agent?view=unassigned")
+    live(john, f"{web}/agent?view=mine")
+    jane_loads = john_loads = 0
+
+    def count_jane(_: object) -> None:
+        nonlocal jane_loads
+        jane_loads += 1
+
+    def count_john(_: object) -> None:
+        nonlocal john_loads
+        john_loads += 1
+
+    jane.on("load", count_jane)
+    john.on("load", count_john)
+
+    subject = f"Online banking system down {uuid.uuid4().hex[:6]}"
+    with httpx.Client(base_url=stack.intake_url, timeout=30) as api:
+        created = api.post(
+            "/api/v1/tickets",
+            json={
+                "requester": {"name": "Alice Customer", "email": "alice@example.com"},
+                "subject": subject,
+                "message": "Nobody can sign in since 9:00.",
+                "help_topic": "online-banking",
+            },
+        )
+    assert created.status_code == 201, created.text
+    number = created.json()["number"]
+
+    row = jane.locator(f'tr[data-number="{number}"]')
+    expect(row).to_contain_text(subject)
+    expect(row).to_contain_text("Unassigned")
+    expect(row.locator(".sla")).to_have_text(re.compile(r"^due in \d"))
+    assert jane_loads == 0, "Jane's page was reloaded"
+    expect(jane.locator("#queue-live-status")).to_contain_text("1 ticket added")
+    accessible(jane, "Jane's Unassigned view after a live update")
+
+    # Jane assigns it to John with the bulk form.
+    jane.get_by_label(f"Select ticket {number}").check()
+    jane.get_by_label("Action").select_option("assign")
+    jane.get_by_label("Agent (for assign)").fill("john")
+    jane.get_by_role("button", name="Apply to the selected tickets").click()
+    results = jane.locator("#bulk-results")
+    expect(results).to_contain_text("1 of 1 applied")
+    expect(results).to_contain_text(f"{number}: applied")
+    accessible(jane, "Jane's queue with a bulk action's results")
+
+    john_row = john.locator(f'tr[data-number="{number}"]')
+    expect(john_row).to_contain_text(subject)
+    expect(john_row).to_contain_text("john")
+    assert john_loads == 0, "John's page was reloaded"
+    accessible(john, "John's My tickets after a live update")
+    # Jane's own list moves on too: no longer unassigned, it leaves her Unassigned view.
+    expect(jane.locator(f'tr[data-number="{number}"]')).to_have_count(0)
+    assert not errors, errors
+
+
+def frames(response: httpx.Response) -> Iterator[dict[str, str]]:
+    frame: dict[str, str] = {}
+    for line in response.iter_lines():
+        if line:
+            name, _, value = line.partition(":")
+            frame[name or "comment"] = value.strip()
+        else:
+            yield frame
+            frame = {}
+
+
+def test_the_live_stream_resumes_after_the_last_event_seen(stack: Stack) -> None:
+    """The relay passes Last-Event-ID on to intake's stream: a change made while the browser
+    was away arrives once it reconnects."""
+    timeout = httpx.Timeout(30, read=30)
+    with httpx.Client(base_url=stack.web_url, timeout=timeout) as web:
+        web.cookies.set("tf_agent", JANE, path="/agent")
+        sse = {"Accept": "text/event-stream"}
+        with web.stream("GET", "/agent/live", headers=sse) as response:
+            assert response.status_code == 200
+            last = next(frames(response))["id"]
+        subject = f"Opened while away {uuid.uuid4().hex[:6]}"
+        with httpx.Client(base_url=stack.intake_url, timeout=30) as api:
+            created = api.post(
+                "/api/v1/tickets",
+                json={
+                    "requester": {"name": "Alice", "email": "alice@example.com"},
+                    "subject": subject,
+                    "message": "Hello",
+                    "help_topic": "online-banking",
+                },
+            )
+        number = created.json()["number"]
+        with web.stream("GET", "/agent/live", headers={**sse, "Last-Event-ID": last}) as response:
+            changes = (json.loads(f["data"]) for f in frames(response) if "data" in f)
+            change = next(c for c in changes if c["ticket"] == number)
+    assert change["type"] == "ticket.created" and change["assignee"] is None
+    assert set(change) == {"ticket", "type", *ROUTING}  # never a message's text
+
+
+def test_the_keys_move_through_the_rows_and_never_while_typing(jane: Page, stack: Stack) -> None:
+    live(jane, f"{stack.web_url}/agent?view=open")
+    rows = jane.locator("#queue-results tr[data-number]")
+    expect(rows.first).to_be_visible()
+    jane.locator("body").press("j")
+    expect(rows.first).to_have_class(re.compile(r"\bcurrent\b"))
+    first = rows.first.get_attribute("data-number")
+    expect(jane.locator(".ticket-link").first).to_be_focused()
+    jane.keyboard.press("/")
+    search = jane.get_by_label("Search", exact=True)
+    expect(search).to_be_focused()
+    jane.keyboard.type("jk?")  # typed into the field, not taken as keys
+    expect(search).to_have_value("jk?")
+    expect(jane.locator("#queue-keys")).not_to_be_visible()
+    jane.locator("body").click()
+    jane.keyboard.press("?")
+    dialog = jane.get_by_role("dialog", name="Keyboard shortcuts")
+    expect(dialog).to_be_visible()
+    accessible(jane, "the queue with its keys dialog open")
+    dialog.get_by_role("button", name="Close").click()
+    expect(dialog).not_to_be_visible()
+    assert first is not None
