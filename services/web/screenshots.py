@@ -1,7 +1,8 @@
-"""`make screenshots`: PNGs of every portal page, at a desktop and a phone width, in
-docs/screenshots/. It starts the whole stack on free ports in a temporary folder, opens a
-ticket through the portal, has an agent (the demo's Jane) answer and resolve it, and drives
-Debian's Chromium (never a browser Playwright downloads) through the pages."""
+"""`make screenshots`: PNGs of every portal page and the console's main pages, at a desktop
+and a phone width, in docs/screenshots/. It starts the whole stack on free ports in a
+temporary folder, opens a ticket through the portal, has an agent (the demo's Jane) answer and
+resolve it, and drives Debian's Chromium (never a browser Playwright downloads) through the
+pages; the console's pages are shown as Jane sees them."""
 
 import argparse
 import re
@@ -12,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-from playwright.sync_api import FilePayload, Page, sync_playwright
+from playwright.sync_api import Browser, FilePayload, Page, sync_playwright
 
 from services.devstack import Stack
 
@@ -108,7 +109,49 @@ def shoot(stack: Stack, out: Path) -> None:
                     page.screenshot(path=str(target), full_page=True)
                     print(target, flush=True)
             context.close()
+        shoot_console(browser, stack, api, out)
         browser.close()
+
+
+def shoot_console(browser: Browser, stack: Stack, api: httpx.Client, out: Path) -> None:
+    """The console as Jane sees it: signed in with her demo token (what a session is to the
+    API), on a ticket with a response and an internal note."""
+    web = stack.web_url
+    number = str(
+        api.post(
+            "/api/v1/tickets",
+            json={
+                "requester": {"name": "Alice Customer", "email": "alice@example.com"},
+                "subject": "Online banking system down",
+                "message": "Customers cannot log in since 9:00.",
+                "help_topic": "online-banking",
+            },
+        ).json()["number"]
+    )
+    ticket = f"/api/v1/tickets/{number}"
+    api.post(f"{ticket}/priority", json={"priority": "emergency"}).raise_for_status()
+    api.post(f"{ticket}/notes", json={"message": "LB in DC2 is down."}).raise_for_status()
+    anonymous = browser.new_context(viewport={"width": 1440, "height": 900})
+    jane = browser.new_context(viewport={"width": 1440, "height": 900})
+    jane.add_cookies([{"name": "tf_agent", "value": "dev-jane-token", "url": f"{web}/agent"}])
+    shots = [
+        (anonymous, "console-sign-in", "/agent/sign-in"),
+        (jane, "console-queues", "/agent?view=open"),
+        (jane, "console-ticket", f"/agent/tickets/{number}"),
+        (jane, "console-reports", "/agent/reports"),
+        (jane, "console-admin", "/agent/admin"),
+    ]
+    for context, name, path in shots:
+        page = context.new_page()
+        for label, width in WIDTHS.items():
+            page.set_viewport_size({"width": width, "height": 900})
+            page.goto(web + path)
+            target = out / f"{name}-{label}.png"
+            page.screenshot(path=str(target), full_page=True)
+            print(target, flush=True)
+        page.close()
+    anonymous.close()
+    jane.close()
 
 
 def _refused(page: Page) -> None:
