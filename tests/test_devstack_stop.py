@@ -62,7 +62,7 @@ def devstack_command(var: Path, ports: dict[str, int]) -> list[str]:
 
 
 def free_ports() -> dict[str, int]:
-    names = ("temporal", "ui", "intake", "notify", "smtp", "mail-in")
+    names = ("temporal", "ui", "intake", "notify", "web", "smtp", "mail-in")
     return {name: free_port() for name in names}
 
 

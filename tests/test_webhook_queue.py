@@ -212,9 +212,9 @@ def test_an_abandoned_claim_is_taken_over_with_the_same_webhook_id(
     assert (again.delivery_id, again.webhook_id) == (lost.delivery_id, lost.webhook_id)
     assert settle(sessions, again, OK, T0 + LEASE) is DeliveryState.DELIVERED
     with sessions() as session:
-        attempts = session.scalars(select(WebhookAttemptRow).order_by(WebhookAttemptRow.id)).all()
-    assert [a.error for a in attempts] == [attempts.CUT_SHORT, None]
-    assert [a.status_code for a in attempts] == [None, 200]
+        tried = session.scalars(select(WebhookAttemptRow).order_by(WebhookAttemptRow.id)).all()
+    assert [a.error for a in tried] == [attempts.CUT_SHORT, None]
+    assert [a.status_code for a in tried] == [None, 200]
     # Had the first process only stalled, its late answer changes the delivery no more.
     assert settle(sessions, lost, DOWN, T0 + LEASE) is None
     assert [r.status for r in queued(sessions, lost.subscription_id)] == ["delivered", "pending"]

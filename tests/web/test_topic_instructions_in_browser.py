@@ -64,6 +64,8 @@ def test_choosing_a_topic_shows_its_instructions_beside_the_select(page: Page) -
     page.get_by_role("navigation", name="Portal").get_by_role(
         "link", name="Open a new ticket"
     ).click()
+    # The swapped-in form has no topic chosen yet ("general" was, on the page before).
+    expect(page.get_by_label("Help topic")).not_to_have_value("general")
     page.get_by_label("Help topic").select_option("online-banking")
     expect(page.locator("#help_topic-instructions")).to_contain_text(
         "The error shown, word for word"
