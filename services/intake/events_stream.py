@@ -13,12 +13,10 @@ import asyncio
 import bisect
 import contextlib
 import logging
-import signal
 import threading
 from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass
-from types import FrameType
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Header, Query, Request
 from fastapi.responses import StreamingResponse
@@ -32,6 +30,7 @@ from services.intake.deps import SessionsDep
 from services.intake.errors import ErrorBody, Refused, invalid
 from services.intake.events import FeedEvent, parse_types
 from services.notify.wakeups import EVENTS, Wakeups
+from services.stream_stops import end_streams_on_signals
 from shared.db.events import BadCursor, Cursor, end_cursor, read_page
 from shared.db.tables import FeedEventRow
 from shared.db.threads import in_thread
@@ -232,31 +231,6 @@ class FeedWatch:
         return undo
 
 
-def _end_streams_on_signals(watch: FeedWatch) -> Callable[[], None]:
-    """Uvicorn lets open answers finish before it stops, and a stream never finishes: its
-    SIGTERM and SIGINT handlers are wrapped to end the streams first. Answers the undo."""
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None  # a server in a thread (tests): its streams end with their clients
-    loop = asyncio.get_running_loop()
-    previous: dict[int, Any] = {}
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        loop.call_soon_threadsafe(watch.closing.set)
-        then = previous.get(signum)
-        if callable(then):
-            then(signum, frame)
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        previous[sig] = signal.signal(sig, handler)
-
-    def undo() -> None:
-        for sig, then in previous.items():
-            if signal.getsignal(sig) is handler:
-                signal.signal(sig, then)
-
-    return undo
-
-
 @contextlib.asynccontextmanager
 async def watching(app: FastAPI) -> AsyncIterator[None]:
     """The router's lifespan (inside the app's, whose engine it uses): the process's watch."""
@@ -265,7 +239,7 @@ async def watching(app: FastAPI) -> AsyncIterator[None]:
     watch = FeedWatch(app.state.sessions, wakeups)
     app.state.feed_watch = watch
     watch.start()
-    undo = _end_streams_on_signals(watch)
+    undo = end_streams_on_signals(watch.closing)
     try:
         yield
     finally:

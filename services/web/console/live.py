@@ -11,17 +11,15 @@ import asyncio
 import contextlib
 import json
 import logging
-import signal
-import threading
-from collections.abc import AsyncIterator, Callable
-from types import FrameType
-from typing import Annotated, Any
+from collections.abc import AsyncIterator
+from typing import Annotated
 
 import anyio
 import httpx
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
+from services.stream_stops import end_streams_on_signals
 from services.web.api import ApiError
 from services.web.console.agent import NotSignedIn, signed_in
 from services.web.deps import ApiDep
@@ -47,31 +45,6 @@ class Relays:
         self.open = 0
 
 
-def _end_relays_on_signals(relays: Relays) -> Callable[[], None]:
-    """Uvicorn lets open answers finish before it stops, and a relay never finishes: its
-    SIGTERM and SIGINT handlers are wrapped to end the relays first. Answers the undo."""
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None  # a server in a thread (tests): its relays end with their clients
-    loop = asyncio.get_running_loop()
-    previous: dict[int, Any] = {}
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        loop.call_soon_threadsafe(relays.closing.set)
-        then = previous.get(signum)
-        if callable(then):
-            then(signum, frame)
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        previous[sig] = signal.signal(sig, handler)
-
-    def undo() -> None:
-        for sig, then in previous.items():
-            if signal.getsignal(sig) is handler:
-                signal.signal(sig, then)
-
-    return undo
-
-
 @contextlib.asynccontextmanager
 async def relaying(app: FastAPI) -> AsyncIterator[None]:
     """The router's lifespan: the streams' own client, apart from the pages' (whose pool a
@@ -84,7 +57,7 @@ async def relaying(app: FastAPI) -> AsyncIterator[None]:
     ) as client:
         relays = Relays(client)
         app.state.live = relays
-        undo = _end_relays_on_signals(relays)
+        undo = end_streams_on_signals(relays.closing)
         try:
             yield
         finally:
