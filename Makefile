@@ -29,11 +29,13 @@ browser:
 run: install
 	$(BIN)/python -m services.devstack
 
+# Two worker processes (TEST_WORKERS=n to change, 0 for none): on two cores a third only
+# slows the stacks down. How tests share them: tests/conftest.py.
 test: install browser
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(or $(TEST_WORKERS),2)
 
 test-fast: install browser
-	$(BIN)/pytest -m "not e2e"
+	$(BIN)/pytest -n $(or $(TEST_WORKERS),2) -m "not e2e"
 
 lint: install
 	$(BIN)/ruff check .

@@ -6,6 +6,7 @@ from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from services.processes import free_port
 from shared.temporal import search_attributes as sa
 from tests.servers import binary
 
@@ -20,6 +21,9 @@ async def start_dev_server() -> WorkflowEnvironment:
         dev_server_existing_path=binary("temporal"),
         data_converter=pydantic_data_converter,
         search_attributes=keys,
+        # Not the kernel's choice (an ephemeral port, which it may hand to any process before
+        # the server binds it): a free one below that range, as every stack takes.
+        port=free_port(),
         ui=False,
         dev_server_extra_args=[
             "--dynamic-config-value",

@@ -19,7 +19,9 @@ import pytest
 from services.processes import free_port, port_taken
 from tests.processes import Proc, family, kill_all, wait_gone
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+# One worker at a time: the portal of each devstack started here takes the default port 8002
+# (free_ports() names no web port).
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.xdist_group("devstack-port-8002")]
 
 ROOT = Path(__file__).resolve().parents[1]
 STOP_WITHIN = 15.0

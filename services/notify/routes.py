@@ -21,7 +21,8 @@ router = APIRouter(
 @router.get("")
 def list_notifications(
     session: SessionDep,
-    ticket: Annotated[str, Query(min_length=1, max_length=16)],
+    # A ticket's number, or "-" for mail about no ticket (an admin notice, an invite).
+    ticket: Annotated[str, Query(pattern=r"^([0-9]{1,16}|-)$")],
     kind: NotificationKind | None = None,
 ) -> list[NotificationRead]:
     rows = service.list_notifications(session, ticket=ticket, kind=kind)

@@ -29,7 +29,7 @@ from services.devstack import Stack
 from tests.e2e.conftest import JANE, JOHN, started_stack
 from tests.processes import Proc, family, kill_all, wait_gone
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.exclusive]
 
 CLIENTS = 16
 DURATION = 20.0  # seconds of load

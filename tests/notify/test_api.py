@@ -76,3 +76,10 @@ def test_unreachable_database_answers_503(
         assert listed.status_code == 503
         assert listed.json() == {"detail": "database is unavailable"}
     assert sink.mails() == []
+
+
+@pytest.mark.parametrize("ticket", ["V\u00ca\x1e\x00\u00cbr", "12a", "", "1" * 17])
+def test_a_ticket_that_is_no_number_is_refused_422(client: httpx.Client, ticket: str) -> None:
+    """A NUL, say, would reach PostgreSQL, which refuses it (a 500 before)."""
+    answer = client.get(URL, params={"ticket": ticket})
+    assert answer.status_code == 422, answer.text
