@@ -23,6 +23,7 @@ from services.intake.attachments import downloads as attachment_downloads
 from services.intake.attachments import uploads as attachment_uploads
 from services.intake.auth import AuthenticateFirst
 from services.intake.deps import SessionsDep, TemporalDep
+from services.intake.directory import router as directory_router
 from services.intake.errors import install_error_handlers
 from services.intake.events import router as events_router
 from services.intake.events_stream import router as events_stream_router
@@ -156,6 +157,7 @@ def create_app(settings: Settings, temporal: Client | None = None) -> FastAPI:
     app.include_router(events_router)
     app.include_router(events_stream_router)
     app.include_router(help_topics_router)
+    app.include_router(directory_router)
     app.include_router(account_router)
     app.include_router(ticket_links_router)
     return app

@@ -127,6 +127,9 @@ class TicketFilter(BaseModel):
     q: FilterText | None = Field(
         default=None, description="subject, requester name or email, or the ticket's number"
     )
+    requester: FilterText | None = Field(
+        default=None, description="The requester's email address, exactly (case aside)"
+    )
     external: ExternalLabel | None = Field(
         default=None, description="an external reference, system:id (e.g. jira:OPS-12)"
     )
@@ -166,6 +169,8 @@ def _filtered(stmt: Select[Any], f: TicketFilter) -> Select[Any]:
     if f.external is not None:
         system, ref_id = parse_label(f.external)
         stmt = stmt.where(holds(system, ref_id))
+    if f.requester is not None:
+        stmt = stmt.where(func.lower(TicketRow.requester_email) == f.requester.lower())
     if f.q:
         # The words as written: LIKE's wildcards in them match only themselves.
         literal = f.q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -232,3 +232,33 @@ def test_the_openapi_document_describes_the_view_parameters(client: TestClient) 
     assert "text/event-stream" in stream["responses"]["200"]["content"]
     assert {"401", "403", "406", "422"} <= set(stream["responses"])
     assert "/api/v1/events/head" in schema["paths"]
+
+
+def test_requester_is_an_exact_address_case_aside(listed: Any) -> None:
+    assert listed(requester="ann800002@example.com") == ["800002"]
+    assert listed(requester="ANN800002@Example.COM") == ["800002"]
+    # Not a substring, and LIKE's wildcards are only themselves.
+    assert listed(requester="ann80000") == []
+    assert listed(requester="ann80000_@example.com") == []
+    assert listed(requester="%") == []
+
+
+def test_the_directory_names_agents_teams_and_departments_for_any_agent(
+    client: TestClient, database_url: str
+) -> None:
+    [*_, viewer_token] = create_agents(
+        database_url, person("jane", "admin"), person("john", "agent"), person("vera", "viewer")
+    )
+    insert(database_url)
+    viewer = bearer(viewer_token)
+    assert client.get("/api/v1/admin/agents", headers=viewer).status_code == 403
+    response = client.get("/api/v1/directory", headers=viewer)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    agents = {a["handle"]: a for a in body["agents"]}
+    assert agents["jane"]["assignable"] is True
+    assert agents["jane"]["teams"] == ["network"]
+    assert agents["vera"]["assignable"] is False
+    assert "email" not in agents["jane"]
+    assert {t["handle"] for t in body["teams"]} == {"network", "banking", "support"}
+    assert client.get("/api/v1/directory").status_code == 401
