@@ -19,7 +19,9 @@ from services.body_limit import BodySizeLimit, BodyTooLarge
 from services.web import session
 from services.web.api import IntakeApi
 from services.web.console import account as console_account
-from services.web.console import admin as console_admin
+from services.web.console import admin_agents as console_admin_agents
+from services.web.console import admin_alerts as console_admin_alerts
+from services.web.console import admin_mail_in as console_admin_mail_in
 from services.web.console import live as console_live
 from services.web.console import oidc as console_oidc
 from services.web.console import presence as console_presence
@@ -27,6 +29,8 @@ from services.web.console import queues as console_queues
 from services.web.console import reports as console_reports
 from services.web.console import sign_in as console_sign_in
 from services.web.console import ticket as console_ticket
+from services.web.console import ticket_actions as console_ticket_actions
+from services.web.console import ticket_composer as console_ticket_composer
 from services.web.console.agent import NotSignedIn, sign_in_path
 from services.web.pages import links, new_ticket, support, ticket
 from services.web.ratelimit import RateLimit
@@ -70,11 +74,15 @@ def create_app(settings: Settings, transport: httpx.AsyncBaseTransport | None = 
     app.include_router(ticket.router)
     app.include_router(links.router)
     app.include_router(console_ticket.router)
+    app.include_router(console_ticket_composer.router)
+    app.include_router(console_ticket_actions.router)
     app.include_router(console_presence.router)
     app.include_router(console_sign_in.router)
     app.include_router(console_oidc.router)
     app.include_router(console_account.router)
-    app.include_router(console_admin.router)
+    app.include_router(console_admin_agents.router)
+    app.include_router(console_admin_alerts.router)
+    app.include_router(console_admin_mail_in.router)
     app.include_router(console_reports.router)
     app.include_router(console_queues.router)
     app.include_router(console_live.router)

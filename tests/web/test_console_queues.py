@@ -20,7 +20,7 @@ from temporalio.client import Client
 
 from services.intake.app import create_app as create_intake
 from services.web.app import create_app as create_web
-from services.web.console.queues import QueueTicket, sla_of, span
+from services.web.console.queue_rows import QueueTicket, sla_of, span
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.db.tables import TicketExternalRefRow, TicketRow
 from shared.settings import Settings

@@ -22,7 +22,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from services.intake.app import create_app as create_intake
 from services.web.console.presence import LEAVE_GRACE, TYPING_TTL, VIEW_TTL, Presence
-from services.web.console.ticket import Clock, clock_words
+from services.web.console.ticket_data import Clock
+from services.web.console.ticket_words import clock_words
 from services.workflows.activities import TicketActivities
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.db.projection import stored_state

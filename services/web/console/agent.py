@@ -87,5 +87,17 @@ def forget(response: Response, settings: Settings) -> None:
     )
 
 
+async def agent_or_unreachable(request: Request, api: ApiDep) -> SignedIn | None:
+    """The signed-in agent; None when the API cannot be reached to say who it is (the page
+    then says so itself rather than sending the agent to sign in again)."""
+    try:
+        return await signed_in(request, api)
+    except ApiError as err:
+        if err.status == 0 or err.status >= 500:
+            return None
+        raise
+
+
 AgentDep = Annotated[SignedIn, Depends(signed_in)]
+MaybeAgent = Annotated[SignedIn | None, Depends(agent_or_unreachable)]
 __all__ = ["AgentDep", "NotSignedIn", "SettingsDep", "SignedIn", "forget", "remember"]

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
 
-from services.web.api import ApiError, Fault, Ticket
+from services.web.api import ApiError, Fault, IntakeApi, Ticket
 from services.web.deps import ApiDep, PortalDep, SettingsDep
 from services.web.forms import beside_fields, files, form_key, new_form_key, text
 from services.web.render import page, see_other
@@ -49,6 +49,15 @@ def _unreadable(request: Request, err: ApiError, number: str, settings: Any) -> 
         message=problem(err, settings),
         retry=f"/tickets/{number}",
     )
+
+
+async def _current(api: IntakeApi, number: str, credential: str) -> Ticket | None:
+    """The ticket as it is now, to show the page again after a refusal; None when it cannot
+    be read just now."""
+    try:
+        return await api.ticket(number, credential)
+    except ApiError:
+        return None
 
 
 def ticket_page(
@@ -133,13 +142,9 @@ async def reply(
         errors, others = beside_fields(err.faults, REPLY_FAULTS)
         if chosen:
             others.append("Please choose your files again: a browser forgets them after an error.")
-        try:
-            ticket: Ticket | None = await api.ticket(number, credential)
-        except ApiError:
-            ticket = None
         return ticket_page(
             request,
-            ticket,
+            await _current(api, number, credential),
             number=number,
             status_code=err.status or 503,
             message=message,
@@ -212,13 +217,9 @@ async def rate(
         if err.status == 401:
             return _signed_out(request, number, portal, expired=True)
         errors, others = beside_fields(err.faults, RATING_FAULTS)
-        try:
-            ticket: Ticket | None = await api.ticket(number, credential)
-        except ApiError:
-            ticket = None
         return ticket_page(
             request,
-            ticket,
+            await _current(api, number, credential),
             number=number,
             status_code=err.status or 503,
             errors=errors,

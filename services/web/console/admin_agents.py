@@ -1,27 +1,25 @@
-"""The admin pages of the console (admins only; others get a page saying so): the agents
-(invite, role, teams, deactivate and reactivate, a new password by a new invite, reset
-two-factor, sign out), the API's alerts, and the inbound mail log. Each is a client of
-`/api/v1/admin` with the admin's own session, so the API's rules and audit log hold."""
+"""The console's admin pages for the agents (admins only; others get a page saying so):
+invite, role, teams, deactivate and reactivate, a new password by a new invite, reset
+two-factor, sign out. A client of `/api/v1/admin` (services.web.console.admin_api)."""
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from starlette.datastructures import FormData
 
-from services.web.api import ApiError, ApiModel
-from services.web.console.agent import AgentDep, NotSignedIn, SignedIn
+from services.web.api import ApiError, ApiModel, IntakeApi
+from services.web.console.admin_api import ADMIN, forbidden, in_words, read, unreadable
+from services.web.console.agent import AgentDep, SignedIn
 from services.web.deps import ApiDep
 from services.web.forms import beside_fields, text
 from services.web.render import page, see_other
 from services.web.security import PostedForm
-from services.web.words import retry_in
 from shared.domain.enums import Role
-from shared.domain.mail.decision import Outcome
 from shared.domain.text import HANDLE_PATTERN
 
 router = APIRouter(prefix="/agent/admin")
-ADMIN = "/api/v1/admin"
 Handle = Annotated[str, Path(pattern=HANDLE_PATTERN)]
 Action = Literal["deactivate", "reactivate", "reset-two-factor", "sign-out"]
 # What each action asks of the API: method, path after the agent's, body, and what is done.
@@ -55,47 +53,6 @@ class Invite(ApiModel):
     expires_at: datetime
 
 
-class TicketAlert(ApiModel):
-    ticket: str
-    problem: str
-    recover_with: str
-
-
-class NoticeAlert(ApiModel):
-    ticket: str
-    kind: str
-    recipient: str
-    attempts: int
-    last_error: str | None = None
-    created_at: datetime
-
-
-class WebhookAlert(ApiModel):
-    handle: str
-    url: str
-    disabled_at: datetime | None = None
-    reason: str | None = None
-    failed_deliveries: int
-    fix_with: str
-
-
-class Alerts(ApiModel):
-    tickets: list[TicketAlert] = []
-    undeliverable_notices: list[NoticeAlert] = []
-    failing_webhooks: list[WebhookAlert] = []
-
-
-class InboundMail(ApiModel):
-    id: int
-    mail_from: str
-    rcpt_to: list[str] = []
-    subject: str
-    outcome: Outcome
-    detail: str | None = None
-    ticket: str | None = None
-    received_at: datetime
-
-
 DONE = {
     "saved": "Saved.",
     "deactivated": "Deactivated: their sessions have ended, and they cannot sign in.",
@@ -106,50 +63,34 @@ DONE = {
 }
 
 
-def forbidden(request: Request, agent: SignedIn) -> HTMLResponse:
-    return page(request, "console/admin_forbidden.html", status_code=403, agent=agent)
+def _agent_path(handle: str) -> str:
+    """The agent's page in the console."""
+    return f"/agent/admin/agents/{handle}"
 
 
-def in_words(err: ApiError, here: str) -> str:
-    """The API's refusal of an admin action as a sentence (401: to sign in again)."""
-    if err.status == 401:
-        raise NotSignedIn(here) from err
-    if err.status == 403:
-        return "Only admins may do this."
-    if err.status == 404:
-        return "There is no such agent (any more)."
-    if err.status in (409, 422):
-        detail = err.detail.strip() or "the request was not valid"
-        return f"This could not be done: {detail[:1].lower()}{detail[1:].rstrip('.')}."
-    if err.status == 429:
-        return f"Too many requests just now. Please try again {retry_in(err.retry_after)}."
-    return "That could not be done just now; nothing was changed. Please try again in a moment."
+def _chosen_teams(form: FormData) -> list[str]:
+    return [team for team in form.getlist("teams") if isinstance(team, str)]
 
 
-async def _get(api: ApiDep, agent: SignedIn, path: str, **params: str | int) -> Any:
-    """The JSON of an admin read (the models below take what they show of it)."""
-    answer = await api.call("GET", f"{ADMIN}{path}", credential=agent.token, params=params)
-    return answer.json()
+async def _agents(api: IntakeApi, agent: SignedIn) -> list[AgentLine]:
+    data = await read(api, agent, "/agents")
+    return [AgentLine.model_validate(item) for item in data["items"]]
 
 
-async def _agents_and_teams(api: ApiDep, agent: SignedIn) -> tuple[list[AgentLine], list[TeamLine]]:
-    agents = await _get(api, agent, "/agents")
-    teams = await _get(api, agent, "/teams")
-    return (
-        [AgentLine.model_validate(item) for item in agents["items"]],
-        [TeamLine.model_validate(item) for item in teams["items"]],
-    )
+async def _teams(api: IntakeApi, agent: SignedIn) -> list[TeamLine]:
+    data = await read(api, agent, "/teams")
+    return [TeamLine.model_validate(item) for item in data["items"]]
 
 
-def _unreadable(request: Request, agent: SignedIn, err: ApiError, here: str) -> HTMLResponse:
-    return page(
-        request,
-        "console/admin_problem.html",
-        status_code=err.status if err.status >= 400 else 503,
-        agent=agent,
-        problem=in_words(err, here),
-        retry=here,
-    )
+async def _one(api: IntakeApi, agent: SignedIn, handle: str) -> AgentLine:
+    return AgentLine.model_validate(await read(api, agent, f"/agents/{handle}"))
+
+
+async def _one_and_teams(
+    api: IntakeApi, agent: SignedIn, handle: str
+) -> tuple[AgentLine, list[TeamLine]]:
+    """What the agent's page shows: the agent, and the teams they may be in."""
+    return await _one(api, agent, handle), await _teams(api, agent)
 
 
 @router.get("", response_class=HTMLResponse)
@@ -159,9 +100,9 @@ async def agents_page(
     if not agent.is_admin:
         return forbidden(request, agent)
     try:
-        agents, teams = await _agents_and_teams(api, agent)
+        agents, teams = await _agents(api, agent), await _teams(api, agent)
     except ApiError as err:
-        return _unreadable(request, agent, err, "/agent/admin")
+        return unreadable(request, agent, err, "/agent/admin")
     names = {team.handle: team.name for team in teams}
     return page(
         request,
@@ -204,9 +145,9 @@ async def show_new_agent(request: Request, agent: AgentDep, api: ApiDep) -> HTML
     if not agent.is_admin:
         return forbidden(request, agent)
     try:
-        _, teams = await _agents_and_teams(api, agent)
+        teams = await _teams(api, agent)
     except ApiError as err:
-        return _unreadable(request, agent, err, "/agent/admin/agents/new")
+        return unreadable(request, agent, err, "/agent/admin/agents/new")
     return new_agent_page(request, agent, teams)
 
 
@@ -221,14 +162,14 @@ async def add_agent(request: Request, agent: AgentDep, form: PostedForm, api: Ap
         "name": text(form, "name").strip(),
         "email": text(form, "email").strip(),
         "role": text(form, "role"),
-        "teams": [team for team in form.getlist("teams") if isinstance(team, str)],
+        "teams": _chosen_teams(form),
     }
     try:
         await api.call("POST", f"{ADMIN}/agents", credential=agent.token, json=values)
     except ApiError as err:
         errors, others = beside_fields(err.faults, AGENT_FIELDS)
         try:
-            _, teams = await _agents_and_teams(api, agent)
+            teams = await _teams(api, agent)
         except ApiError:
             teams = []
         return new_agent_page(
@@ -241,10 +182,6 @@ async def add_agent(request: Request, agent: AgentDep, form: PostedForm, api: Ap
             problems=[in_words(err, "/agent/admin/agents/new"), *others],
         )
     return await _invite(request, agent, api, str(values["handle"]), new=True)
-
-
-async def _one(api: ApiDep, agent: SignedIn, handle: str) -> AgentLine:
-    return AgentLine.model_validate(await _get(api, agent, f"/agents/{handle}"))
 
 
 def agent_page(
@@ -281,38 +218,36 @@ async def show_agent(
 ) -> HTMLResponse:
     if not agent.is_admin:
         return forbidden(request, agent)
-    here = f"/agent/admin/agents/{handle}"
     try:
-        shown = await _one(api, agent, handle)
-        _, teams = await _agents_and_teams(api, agent)
+        shown, teams = await _one_and_teams(api, agent, handle)
     except ApiError as err:
-        return _unreadable(request, agent, err, here)
+        return unreadable(request, agent, err, _agent_path(handle))
     return agent_page(request, agent, shown, teams, notice=DONE.get(done, ""))
 
 
 async def _act(
     request: Request,
     agent: SignedIn,
-    api: ApiDep,
+    api: IntakeApi,
     handle: str,
     *,
     method: str,
-    path: str,
     done: str,
+    suffix: str = "",
     body: dict[str, object] | None = None,
 ) -> Response:
-    """One admin action on an agent, then back to their page saying what was done (or the
-    page again with the refusal in words)."""
-    here = f"/agent/admin/agents/{handle}"
+    """One admin action on an agent (`suffix`: the API's path after the agent's), then back
+    to their page saying what was done (or the page again with the refusal in words)."""
+    here = _agent_path(handle)
+    path = f"{ADMIN}/agents/{handle}{suffix}"
     try:
-        await api.call(method, f"{ADMIN}{path}", credential=agent.token, json=body)
+        await api.call(method, path, credential=agent.token, json=body)
     except ApiError as err:
         problem = in_words(err, here)
         try:
-            shown = await _one(api, agent, handle)
-            _, teams = await _agents_and_teams(api, agent)
+            shown, teams = await _one_and_teams(api, agent, handle)
         except ApiError as again:
-            return _unreadable(request, agent, again, here)
+            return unreadable(request, agent, again, here)
         return agent_page(
             request, agent, shown, teams, status_code=err.status or 503, problem=problem
         )
@@ -329,18 +264,9 @@ async def change_agent(
         return forbidden(request, agent)
     body: dict[str, object] = {
         "role": text(form, "role"),
-        "teams": [team for team in form.getlist("teams") if isinstance(team, str)],
+        "teams": _chosen_teams(form),
     }
-    return await _act(
-        request,
-        agent,
-        api,
-        handle,
-        method="PATCH",
-        path=f"/agents/{handle}",
-        done="saved",
-        body=body,
-    )
+    return await _act(request, agent, api, handle, method="PATCH", done="saved", body=body)
 
 
 @router.post("/agents/{handle}/invite", response_model=None)
@@ -368,19 +294,19 @@ async def act_on_agent(
     if not agent.is_admin:
         return forbidden(request, agent)
     method, suffix, body, done = ACTIONS[action]
-    path = f"/agents/{handle}{suffix}"
-    return await _act(request, agent, api, handle, method=method, path=path, done=done, body=body)
+    return await _act(
+        request, agent, api, handle, method=method, done=done, suffix=suffix, body=body
+    )
 
 
 async def _invite(
-    request: Request, agent: SignedIn, api: ApiDep, handle: str, *, new: bool
+    request: Request, agent: SignedIn, api: IntakeApi, handle: str, *, new: bool
 ) -> Response:
-    here = f"/agent/admin/agents/{handle}"
     try:
         answer = await api.call("POST", f"{ADMIN}/agents/{handle}/invite", credential=agent.token)
         shown = await _one(api, agent, handle)
     except ApiError as err:
-        return _unreadable(request, agent, err, here)
+        return unreadable(request, agent, err, _agent_path(handle))
     return page(
         request,
         "console/admin_invite.html",
@@ -389,43 +315,4 @@ async def _invite(
         invite=Invite.model_validate(answer.json()),
         new=new,
         section="agents",
-    )
-
-
-@router.get("/alerts", response_class=HTMLResponse)
-async def alerts_page(request: Request, agent: AgentDep, api: ApiDep) -> HTMLResponse:
-    if not agent.is_admin:
-        return forbidden(request, agent)
-    try:
-        alerts = Alerts.model_validate(await _get(api, agent, "/alerts"))
-    except ApiError as err:
-        return _unreadable(request, agent, err, "/agent/admin/alerts")
-    return page(request, "console/admin_alerts.html", agent=agent, alerts=alerts, section="alerts")
-
-
-@router.get("/mail-in", response_class=HTMLResponse)
-async def mail_in_page(
-    request: Request,
-    agent: AgentDep,
-    api: ApiDep,
-    outcome: str = Query("", max_length=40),
-) -> HTMLResponse:
-    """The most recent inbound mail first, with what became of each message."""
-    if not agent.is_admin:
-        return forbidden(request, agent)
-    chosen = outcome if outcome in {o.value for o in Outcome} else ""
-    params: dict[str, str | int] = {"limit": 200, **({"outcome": chosen} if chosen else {})}
-    try:
-        data = await _get(api, agent, "/mail-in", **params)
-    except ApiError as err:
-        return _unreadable(request, agent, err, "/agent/admin/mail-in")
-    mail = [InboundMail.model_validate(item) for item in data["items"]]
-    return page(
-        request,
-        "console/admin_mail_in.html",
-        agent=agent,
-        mail=mail,
-        outcomes=list(Outcome),
-        chosen=chosen,
-        section="mail-in",
     )
