@@ -139,6 +139,21 @@ def test_internal_notes_are_labelled_and_set_apart(console: TestClient, database
     )
 
 
+def test_any_writing_agent_gets_the_desks_names_to_assign_and_transfer(
+    console: TestClient, database: str
+) -> None:
+    """John is no admin: the assign and transfer fields still suggest the desk's agents (not
+    the viewer), teams and departments, from the API's directory."""
+    seed_ticket(database, NUMBER)
+    page = as_agent(console, JOHN).get(f"/agent/tickets/{NUMBER}").text
+    agents = re.search(r'<datalist id="agents-list">(.*?)</datalist>', page, re.S)
+    assert agents is not None
+    assert 'value="jane"' in agents[1] and 'value="john"' in agents[1]
+    assert 'value="vera"' not in agents[1]
+    assert '<datalist id="teams-list"><option' in page
+    assert '<datalist id="departments-list"><option' in page
+
+
 def test_an_unknown_ticket_or_no_agent_is_answered_in_words(console: TestClient) -> None:
     signed_out = console.get(f"/agent/tickets/{NUMBER}")
     assert signed_out.status_code == 303

@@ -81,13 +81,21 @@ class Summary(ApiModel):
 class Named(ApiModel):
     handle: str
     name: str
-    role: str | None = None
-    active: bool = True
+
+
+class DirectoryAgent(Named):
+    assignable: bool
+
+
+class DirectoryAnswer(ApiModel):
+    agents: list[DirectoryAgent]
+    teams: list[Named]
+    departments: list[Named]
 
 
 @dataclass(frozen=True)
 class Directory:
-    """Whom a ticket can go to, for the assign and transfer fields (admins may list them)."""
+    """Whom a ticket can go to, for the assign and transfer fields (any agent may list them)."""
 
     agents: list[Named]
     teams: list[Named]
@@ -118,15 +126,9 @@ async def _json(api: IntakeApi, agent: SignedIn, path: str, **params: Any) -> An
 
 
 async def _directory(api: IntakeApi, agent: SignedIn) -> Directory:
-    agents, teams, departments = await asyncio.gather(
-        *(_json(api, agent, f"/api/v1/admin/{kind}") for kind in ("agents", "teams", "departments"))
-    )
-
-    def named(data: Any) -> list[Named]:
-        return [Named.model_validate(item) for item in data["items"]]
-
-    assignable = [a for a in named(agents) if a.active and a.role != "viewer"]
-    return Directory(assignable, named(teams), named(departments))
+    answer = DirectoryAnswer.model_validate(await _json(api, agent, "/api/v1/directory"))
+    assignable: list[Named] = [a for a in answer.agents if a.assignable]
+    return Directory(assignable, answer.teams, answer.departments)
 
 
 async def _nothing() -> None:
@@ -136,12 +138,11 @@ async def _nothing() -> None:
 async def load(api: IntakeApi, agent: SignedIn, number: str) -> Loaded:
     """The ticket (ApiError if it cannot be read), and what may be missing beside it."""
     path = f"{TICKETS}/{number}"
-    wanted = agent.is_admin and agent.writes
     found, timeline, topics, directory = await asyncio.gather(
         _json(api, agent, path),
         _optional(_json(api, agent, f"{path}/timeline")),
         _optional(api.help_topics()),
-        _optional(_directory(api, agent)) if wanted else _nothing(),
+        _optional(_directory(api, agent)) if agent.writes else _nothing(),
         return_exceptions=True,
     )
     # Every call has ended, none left running unseen; a failure other than the API's refusal
