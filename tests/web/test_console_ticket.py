@@ -154,6 +154,19 @@ def test_any_writing_agent_gets_the_desks_names_to_assign_and_transfer(
     assert '<datalist id="departments-list"><option' in page
 
 
+def test_the_requesters_other_tickets_are_theirs_exactly(
+    console: TestClient, database: str
+) -> None:
+    seed_ticket(database, NUMBER)
+    seed_ticket(database, "100002", subject="Scanner jammed", email="ANN@example.com")
+    seed_ticket(database, "100003", subject="Not hers", email="joann@example.com")
+    page = as_agent(console, JOHN).get(f"/agent/tickets/{NUMBER}").text
+    others = re.search(r'<ul class="other-tickets">(.*?)</ul>', page, re.S)
+    assert others is not None
+    assert "100002: Scanner jammed" in others[1]
+    assert "100003" not in others[1] and f"{NUMBER}:" not in others[1]
+
+
 def test_an_unknown_ticket_or_no_agent_is_answered_in_words(console: TestClient) -> None:
     signed_out = console.get(f"/agent/tickets/{NUMBER}")
     assert signed_out.status_code == 303

@@ -151,16 +151,13 @@ async def load(api: IntakeApi, agent: SignedIn, number: str) -> Loaded:
         if isinstance(answer, BaseException):
             raise answer
     ticket = AgentTicket.model_validate(found)
-    email = ticket.requester.email
-    listed = await _optional(_json(api, agent, TICKETS, q=email, per_page=20))
+    listed = await _optional(
+        _json(api, agent, TICKETS, requester=ticket.requester.email, per_page=21)
+    )
     others = None
     if listed is not None:
         summaries = [Summary.model_validate(item) for item in listed["items"]]
-        others = [
-            s
-            for s in summaries
-            if s.number != number and s.requester.email.lower() == email.lower()
-        ]
+        others = [s for s in summaries if s.number != number][:20]
     return Loaded(
         ticket=ticket,
         timeline=[Event.model_validate(e) for e in timeline["events"]]
