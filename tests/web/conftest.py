@@ -1,6 +1,10 @@
 """The portal in process, in front of the real intake API in process (ASGI, no network) on a
 fresh SQLite database. Temporal is down: intake answers a ticket from its projection
-(tests.builders.seed_ticket writes them), and a create or a command answers 503."""
+(tests.builders.seed_ticket writes them), and a create or a command answers 503.
+
+For the browser tests (*_in_browser.py): Debian's Chromium and the real stack, one of each per
+module (a module needing other settings overrides `stack`). Being module-scoped, they keep
+each module's tests together on one xdist worker (tests/conftest.py), and the modules apart."""
 
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -11,15 +15,19 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from playwright.sync_api import Browser, expect, sync_playwright
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from services.devstack import Stack
 from services.intake.app import create_app as create_intake
 from services.web.app import create_app as create_web
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.reference.config_file import load_config
 from shared.settings import Settings
 from tests.databases import sqlite_database
+from tests.e2e.conftest import started_stack
+from tests.web.browsers import CHROMIUM, WAIT_MS
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "test-secret-key-for-the-portal-0123456789"
@@ -85,3 +93,28 @@ def portal(settings: Settings) -> Iterator[TestClient]:
         portal_app(settings), base_url=PORTAL, raise_server_exceptions=False, follow_redirects=False
     ) as client:
         yield client
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium. Its `expect`s wait up to 20 s, as its contexts' actions do
+    (browsers.new_context): a live update or a workflow's answer can take longer than
+    Playwright's 5 s on a machine loaded with stacks."""
+    expect.set_options(timeout=WAIT_MS)
+    try:
+        with sync_playwright() as playwright:
+            launched = playwright.chromium.launch(executable_path=CHROMIUM)
+            yield launched
+            launched.close()
+    finally:
+        expect.set_options(timeout=5_000)  # Playwright's default, for the tests that follow
+
+
+@pytest.fixture(scope="module")
+def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """The whole stack on SQLite with the demo configuration, for the module's tests alone."""
+    name = request.module.__name__.rpartition(".")[2]
+    with started_stack("sqlite", tmp_path_factory.mktemp(f"{name}-stack")) as started:
+        yield started

@@ -7,89 +7,48 @@ import json
 import re
 import uuid
 from collections.abc import Iterator
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from services.devstack import Stack
 from services.web.console.live import ROUTING
-from tests.e2e.conftest import started_stack
-from tests.web.test_in_browser import CHROMIUM, accessible
+from tests.web.browsers import (
+    JANE_TOKEN,
+    JOHN_TOKEN,
+    accessible,
+    agent_context,
+    errors_of,
+    live_queue,
+    loads_of,
+)
 
 pytestmark = pytest.mark.e2e
-JANE, JOHN = "dev-jane-token", "dev-john-token"
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with started_stack("sqlite", tmp_path_factory.mktemp("queues-stack")) as started:
-        yield started
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM)
-        yield launched
-        launched.close()
-
-
-def agent_context(browser: Browser, stack: Stack, token: str) -> BrowserContext:
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    context.set_default_timeout(20_000)
-    host = urlsplit(stack.web_url).hostname or "127.0.0.1"
-    cookie = {"name": "tf_agent", "value": token, "domain": host, "path": "/agent"}
-    context.add_cookies([cookie])  # type: ignore[list-item]
-    return context
 
 
 @pytest.fixture
 def jane(browser: Browser, stack: Stack) -> Iterator[Page]:
-    context = agent_context(browser, stack, JANE)
+    context = agent_context(browser, stack, JANE_TOKEN, width=1400)
     yield context.new_page()
     context.close()
 
 
 @pytest.fixture
 def john(browser: Browser, stack: Stack) -> Iterator[Page]:
-    context = agent_context(browser, stack, JOHN)
+    context = agent_context(browser, stack, JOHN_TOKEN, width=1400)
     yield context.new_page()
     context.close()
-
-
-def refusals(page: Page) -> list[str]:
-    """The console's errors (a CSP refusal shows there), collected as the page runs."""
-    seen: list[str] = []
-    page.on("console", lambda m: seen.append(m.text) if m.type == "error" else None)
-    return seen
-
-
-def live(page: Page, url: str) -> None:
-    page.goto(url)
-    expect(page.locator("#queue-live-state")).to_have_text("Live")
 
 
 def test_a_new_ticket_and_an_assignment_show_up_without_a_reload(
     jane: Page, john: Page, stack: Stack
 ) -> None:
     web = stack.web_url
-    errors = refusals(jane) + refusals(john)
-    live(jane, f"{web}/agent?view=unassigned")
-    live(john, f"{web}/agent?view=mine")
-    jane_loads = john_loads = 0
-
-    def count_jane(_: object) -> None:
-        nonlocal jane_loads
-        jane_loads += 1
-
-    def count_john(_: object) -> None:
-        nonlocal john_loads
-        john_loads += 1
-
-    jane.on("load", count_jane)
-    john.on("load", count_john)
+    jane_errors, john_errors = errors_of(jane), errors_of(john)
+    live_queue(jane, f"{web}/agent?view=unassigned")
+    live_queue(john, f"{web}/agent?view=mine")
+    jane_loads, john_loads = loads_of(jane), loads_of(john)
 
     subject = f"Online banking system down {uuid.uuid4().hex[:6]}"
     with httpx.Client(base_url=stack.intake_url, timeout=30) as api:
@@ -109,7 +68,7 @@ def test_a_new_ticket_and_an_assignment_show_up_without_a_reload(
     expect(row).to_contain_text(subject)
     expect(row).to_contain_text("Unassigned")
     expect(row.locator(".sla")).to_have_text(re.compile(r"^due in \d"))
-    assert jane_loads == 0, "Jane's page was reloaded"
+    assert jane_loads == [], "Jane's page was reloaded"
     expect(jane.locator("#queue-live-status")).to_contain_text("1 ticket added")
     accessible(jane, "Jane's Unassigned view after a live update")
 
@@ -126,11 +85,11 @@ def test_a_new_ticket_and_an_assignment_show_up_without_a_reload(
     john_row = john.locator(f'tr[data-number="{number}"]')
     expect(john_row).to_contain_text(subject)
     expect(john_row).to_contain_text("john")
-    assert john_loads == 0, "John's page was reloaded"
+    assert john_loads == [], "John's page was reloaded"
     accessible(john, "John's My tickets after a live update")
     # Jane's own list moves on too: no longer unassigned, it leaves her Unassigned view.
     expect(jane.locator(f'tr[data-number="{number}"]')).to_have_count(0)
-    assert not errors, errors
+    assert jane_errors == [] and john_errors == []
 
 
 def frames(response: httpx.Response) -> Iterator[dict[str, str]]:
@@ -149,7 +108,7 @@ def test_the_live_stream_resumes_after_the_last_event_seen(stack: Stack) -> None
     was away arrives once it reconnects."""
     timeout = httpx.Timeout(30, read=30)
     with httpx.Client(base_url=stack.web_url, timeout=timeout) as web:
-        web.cookies.set("tf_agent", JANE, path="/agent")
+        web.cookies.set("tf_agent", JANE_TOKEN, path="/agent")
         sse = {"Accept": "text/event-stream"}
         with web.stream("GET", "/agent/live", headers=sse) as response:
             assert response.status_code == 200
@@ -174,7 +133,7 @@ def test_the_live_stream_resumes_after_the_last_event_seen(stack: Stack) -> None
 
 
 def test_the_keys_move_through_the_rows_and_never_while_typing(jane: Page, stack: Stack) -> None:
-    live(jane, f"{stack.web_url}/agent?view=open")
+    live_queue(jane, f"{stack.web_url}/agent?view=open")
     rows = jane.locator("#queue-results tr[data-number]")
     expect(rows.first).to_be_visible()
     jane.locator("body").press("j")

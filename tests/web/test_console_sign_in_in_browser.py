@@ -15,12 +15,12 @@ from urllib.parse import urlsplit
 import httpx
 import pyotp
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from services.devstack import Stack
 from services.processes import free_port, terminate, wait_healthy
 from tests.e2e.conftest import JANE, started_stack
-from tests.web.test_in_browser import CHROMIUM, accessible
+from tests.web.browsers import JANE_TOKEN, accessible, agent_context, new_context
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "correct horse battery staple"
@@ -33,23 +33,15 @@ IDP_USERS = (
 FAILURES_PER_ACCOUNT = 3
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM)
-        yield launched
-        launched.close()
-
-
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
     """A page of its own browser context (its own cookies); a script error or a CSP refusal
     fails the test (a page answered 401 or 429 is logged too, and is no error here)."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(20_000)
+    context = new_context(browser)
     errors: list[str] = []
     opened = context.new_page()
     opened.on("pageerror", lambda err: errors.append(str(err)))
+    # Only the CSP's refusals: the provider's own pages ask for assets on the internet.
     opened.on(
         "console",
         lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None,
@@ -79,6 +71,7 @@ def provider() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def stack(provider: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """This module's own (not conftest.py's): the console signs in against `provider`."""
     settings = {
         "OIDC_ISSUER": provider,
         "OIDC_CLIENT_ID": CLIENT_ID,
@@ -235,12 +228,8 @@ def test_a_deactivated_agent_is_thrown_out_on_the_next_request(
     expect(page.get_by_role("heading", name="Your account")).to_be_visible()
 
     # Jane deactivates Dora on the admin pages, in her own browser.
-    admin: BrowserContext = browser.new_context()
+    admin = agent_context(browser, stack, JANE_TOKEN)
     try:
-        host = urlsplit(stack.web_url).hostname or ""
-        admin.add_cookies(
-            [{"name": "tf_agent", "value": "dev-jane-token", "domain": host, "path": "/agent"}]
-        )
         jane = admin.new_page()
         jane.goto(f"{stack.web_url}/agent/admin")
         expect(jane.get_by_role("heading", name="Agents")).to_be_visible()

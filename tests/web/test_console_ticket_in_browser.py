@@ -4,81 +4,30 @@ who sends second is stopped, shown what came in, and keeps the draft. Every page
 visited is checked with axe-core: the page, with a dialog open, after a refusal."""
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import (
-    Browser,
-    BrowserContext,
-    FilePayload,
-    Page,
-    expect,
-    sync_playwright,
-)
+from playwright.sync_api import Browser, FilePayload, Page, expect
 
 from services.devstack import Stack
-from tests.e2e.conftest import JANE, started_stack
+from tests.e2e.conftest import JANE
+from tests.web.browsers import (
+    JANE_TOKEN,
+    JOHN_TOKEN,
+    VERA_TOKEN,
+    accessible,
+    agent_context,
+    errors_of,
+)
 
 pytestmark = pytest.mark.e2e
-CHROMIUM = "/usr/bin/chromium"
 CHANGED = "The ticket changed while you wrote: read the new entries above, then send again."
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with started_stack("sqlite", tmp_path_factory.mktemp("console-ticket-stack")) as started:
-        yield started
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM)
-        yield launched
-        launched.close()
-
-
-def signed_in(browser: Browser, stack: Stack, token: str) -> BrowserContext:
-    """A browser of its own for one agent, signed in with their demo token."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(20_000)
-    context.add_cookies(
-        [{"name": "tf_agent", "value": token, "domain": "127.0.0.1", "path": "/agent"}]
-    )
-    return context
-
-
-def accessible(page: Page, what: str) -> None:
-    """No serious or critical axe-core violation on the page as it is now."""
-    violations = [
-        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']]}"
-        for v in Axe().run(page).response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-    assert not violations, f"{what}: {violations}"
 
 
 def scripted(page: Page) -> None:
     """Wait for the page's script to have started (it shows the keys' button)."""
     expect(page.get_by_role("button", name="Keyboard shortcuts (?)")).to_be_visible()
-
-
-def errors_of(page: Page) -> list[str]:
-    """What goes wrong in the page: a script's exception, a refusal by the CSP, any error
-    logged but the browser's note of a page answered with an error status (the 412)."""
-    logged: list[str] = []
-    status = "Failed to load resource: the server responded with a status of"
-    page.on(
-        "console",
-        lambda m: (
-            logged.append(m.text) if m.type == "error" and not m.text.startswith(status) else None
-        ),
-    )
-    page.on("pageerror", lambda error: logged.append(str(error)))
-    return logged
 
 
 @pytest.fixture
@@ -102,11 +51,12 @@ def test_two_agents_write_at_once_and_the_second_send_is_stopped(
     browser: Browser, stack: Stack, number: str
 ) -> None:
     url = f"{stack.web_url}/agent/tickets/{number}"
-    jane_context = signed_in(browser, stack, "dev-jane-token")
-    john_context = signed_in(browser, stack, "dev-john-token")
+    jane_context = agent_context(browser, stack, JANE_TOKEN)
+    john_context = agent_context(browser, stack, JOHN_TOKEN)
     try:
         jane, john = jane_context.new_page(), john_context.new_page()
-        jane_errors, john_errors = errors_of(jane), errors_of(john)
+        jane_errors = errors_of(jane, error_answers_expected=True)  # her send answered 412
+        john_errors = errors_of(john, error_answers_expected=True)
         jane.goto(url)
         expect(jane.get_by_role("heading", level=1)).to_have_text("Online banking system down")
         expect(jane.locator(".countdown").first).to_contain_text(re.compile("due in|breached"))
@@ -222,7 +172,7 @@ def test_two_agents_write_at_once_and_the_second_send_is_stopped(
 def test_a_viewer_sees_the_ticket_without_actions(
     browser: Browser, stack: Stack, number: str
 ) -> None:
-    context = signed_in(browser, stack, "dev-vera-token")
+    context = agent_context(browser, stack, VERA_TOKEN)
     try:
         page = context.new_page()
         page.goto(f"{stack.web_url}/agent/tickets/{number}")

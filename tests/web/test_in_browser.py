@@ -2,45 +2,33 @@
 one) against the real stack: Temporal dev server, worker, intake, notify, web, mail sink.
 Every page state visited is checked with axe-core (shipped inside axe-playwright-python)."""
 
-import email
-import email.policy
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Dialog, FilePayload, Page, expect
 
 from services.devstack import Stack
-from tests.e2e.conftest import JANE, eventually, started_stack
+from tests.e2e.conftest import JANE, eventually
+from tests.web.browsers import (
+    CHROMIUM,
+    accessible,
+    errors_of,
+    mailed_link,
+    new_context,
+    open_ticket,
+)
 
 pytestmark = pytest.mark.e2e
-CHROMIUM = "/usr/bin/chromium"
 HOSTILE = '<script>alert("s")</script><img src=x onerror=alert("i")> javascript:alert(1)'
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with started_stack("sqlite", tmp_path_factory.mktemp("web-stack")) as started:
-        yield started
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture
 def context(browser: Browser) -> Iterator[BrowserContext]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(20_000)
+    context = new_context(browser)
     yield context
     context.close()
 
@@ -56,33 +44,6 @@ def api(stack: Stack) -> Iterator[httpx.Client]:
         yield client
 
 
-def accessible(page: Page, what: str) -> None:
-    """No serious or critical axe-core violation on the page as it is now."""
-    violations = [
-        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']]}"
-        for v in Axe().run(page).response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-    assert not violations, f"{what}: {violations}"
-
-
-def open_ticket(
-    page: Page, web: str, *, subject: str, name: str = "Alice Customer", **more: Any
-) -> str:
-    """Open a ticket through the form; answers its number, from the page it lands on."""
-    page.goto(f"{web}/tickets/new")
-    page.get_by_label("Your name").fill(name)
-    page.get_by_label("Your email address").fill(more.get("email", "alice@example.com"))
-    page.get_by_label("Help topic").select_option(more.get("topic", "online-banking"))
-    page.get_by_label("Subject").fill(subject)
-    page.get_by_label("Message").fill(more.get("message", f"{subject}: please help"))
-    if "files" in more:
-        page.get_by_label("Files (optional)").set_input_files(more["files"])
-    page.get_by_role("button", name="Open the ticket").click()
-    page.wait_for_url(re.compile(r".*/tickets/\d{6,}$"))
-    return page.url.rsplit("/", 1)[1]
-
-
 def test_playwright_drives_debian_chromium(browser: Browser) -> None:
     """Fails loudly (never skips) if Playwright and Debian's Chromium do not work together."""
     assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: apt-get install chromium"
@@ -92,27 +53,11 @@ def test_playwright_drives_debian_chromium(browser: Browser) -> None:
     page.close()
 
 
-def mailed_link(stack: Stack, number: str) -> str | None:
-    """The link to the ticket's page in its acknowledgement, as the mail sink received it."""
-    for path in sorted((stack.var / "mail").glob("*.eml")):
-        mail = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-        if not str(mail["Subject"]).startswith(f"[#{number}] We received"):
-            continue
-        body = mail.get_body(preferencelist=("plain",))
-        text = body.get_content() if body is not None else ""
-        found = re.search(rf"{re.escape(stack.web_url)}/t/{number}\?k=\S+", text)
-        return found.group(0) if found else None
-    return None
-
-
 def test_a_requester_opens_follows_and_answers_a_ticket(
     page: Page, api: httpx.Client, stack: Stack, context: BrowserContext
 ) -> None:
     web = stack.web_url
-    refused: list[str] = []  # the CSP's refusals show in the console
-    page.on(
-        "console", lambda message: refused.append(message.text) if message.type == "error" else None
-    )
+    refused = errors_of(page)  # the CSP's refusals show in the console
     page.goto(web)
     expect(page.get_by_role("heading", level=1)).to_contain_text("how can we help")
     accessible(page, "support center")
@@ -150,9 +95,8 @@ def test_a_requester_opens_follows_and_answers_a_ticket(
 
     # The requester replies with a file.
     page.get_by_label("Your message").fill("Still down.\nSecond line.")
-    page.get_by_label("Files (optional)").set_input_files(
-        [{"name": "log.txt", "mimeType": "text/plain", "buffer": b"trace"}]
-    )
+    log: FilePayload = {"name": "log.txt", "mimeType": "text/plain", "buffer": b"trace"}
+    page.get_by_label("Files (optional)").set_input_files([log])
     page.get_by_role("button", name="Send the reply").click()
     expect(page.get_by_text("Still down.")).to_be_visible()
     expect(page.get_by_role("link", name="log.txt")).to_be_visible()
@@ -210,7 +154,12 @@ def test_hostile_input_renders_as_text_and_nothing_leaves_the_origin(
     web = stack.web_url
     dialogs: list[str] = []
     elsewhere: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    def refuse(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", refuse)
     page.on(
         "request",
         lambda request: None if request.url.startswith(web) else elsewhere.append(request.url),

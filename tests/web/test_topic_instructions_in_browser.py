@@ -4,24 +4,24 @@ there, so the page gets the portal's real answers, CSP included, and no server i
 
 Skips when Chromium is not installed (`make test` installs Debian's)."""
 
-import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from playwright.sync_api import Page, Route, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Route, expect
 
+from tests.web.browsers import CHROMIUM, errors_of, new_context
 from tests.web.conftest import PORTAL
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(
-    CHROMIUM is None,
+    not Path(CHROMIUM).exists(),
     reason="Chromium is not installed (Debian: apt-get install chromium; `make test` does)",
 )
 
 
 @pytest.fixture
-def page(portal: TestClient) -> Iterator[Page]:
+def page(browser: Browser, portal: TestClient) -> Iterator[Page]:
     """A page whose requests to the portal's address are answered by `portal`; it fails
     the test on any script error (a CSP refusal included)."""
 
@@ -37,16 +37,13 @@ def page(portal: TestClient) -> Iterator[Page]:
             status=response.status_code, headers=dict(response.headers), body=response.content
         )
 
-    errors: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM)
-        page = browser.new_page()
-        page.set_default_timeout(10_000)
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.route(f"{PORTAL}/**", answer)
-        yield page
-        browser.close()
+    context = new_context(browser)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    errors = errors_of(page)
+    page.route(f"{PORTAL}/**", answer)
+    yield page
+    context.close()
     assert not errors, errors
 
 
