@@ -154,3 +154,60 @@ def test_the_keys_move_through_the_rows_and_never_while_typing(jane: Page, stack
     dialog.get_by_role("button", name="Close").click()
     expect(dialog).not_to_be_visible()
     assert first is not None
+
+
+HOSTILE_SUBJECT = '<script>alert("s")</script><img src=x onerror=alert(1)>'
+HOSTILE_NAME = '"><svg onload=alert(2)> & Co'
+HOSTILE_TEXT = "<iframe src=//evil.test></iframe> javascript:alert(3) </textarea><b>bold</b>"
+
+
+def test_hostile_text_in_every_field_stays_text_live_and_on_the_ticket_page(
+    jane: Page, stack: Stack
+) -> None:
+    """What a requester and agents write (subject, name, message, reply, note) arrives live in
+    the queue and on the ticket page as text: no dialog opens, nothing is asked of another
+    origin, no script error, and axe finds nothing serious."""
+    web = stack.web_url
+    errors, dialogs, elsewhere = errors_of(jane), [], []
+    jane.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    jane.on(
+        "request",
+        lambda request: None if request.url.startswith(web) else elsewhere.append(request.url),
+    )
+    live_queue(jane, f"{web}/agent?view=unassigned")
+    subject = f"{HOSTILE_SUBJECT} {uuid.uuid4().hex[:6]}"
+    with httpx.Client(base_url=stack.intake_url, timeout=30) as api:
+        created = api.post(
+            "/api/v1/tickets",
+            json={
+                "requester": {"name": HOSTILE_NAME, "email": "mallory@example.com"},
+                "subject": subject,
+                "message": f"Requester: {HOSTILE_TEXT}",
+                "help_topic": "online-banking",
+            },
+        )
+        assert created.status_code == 201, created.text
+        number = created.json()["number"]
+        row = jane.locator(f'tr[data-number="{number}"]')
+        expect(row).to_contain_text(subject)
+        expect(row).to_contain_text(HOSTILE_NAME)
+        accessible(jane, "a queue after a live update with hostile text")
+
+        agent = {"Authorization": f"Bearer {JANE_TOKEN}"}
+        for path, text in (
+            ("replies", f"Reply: {HOSTILE_TEXT}"),
+            ("notes", f"Note: {HOSTILE_TEXT}"),
+        ):
+            sent = api.post(
+                f"/api/v1/tickets/{number}/{path}", json={"message": text}, headers=agent
+            )
+            assert sent.status_code == 200, sent.text
+
+    jane.goto(f"{web}/agent/tickets/{number}")
+    expect(jane.get_by_role("heading", level=1)).to_contain_text(subject)
+    expect(jane.locator("#requester-name")).to_have_text(HOSTILE_NAME)
+    for said in ("Requester: ", "Reply: ", "Note: "):
+        expect(jane.get_by_text(f"{said}{HOSTILE_TEXT}", exact=True)).to_have_count(1)
+    assert jane.locator("iframe, svg[onload], img[onerror], b:text-is('bold')").count() == 0
+    accessible(jane, "a ticket page full of hostile text")
+    assert dialogs == [] and elsewhere == [] and errors == []
