@@ -6,7 +6,7 @@ COPY services ./services
 COPY config ./config
 RUN pip install --no-cache-dir .
 # Outside compose too, the image runs as production: it refuses to start with the dev
-# SECRET_KEY or NOTIFY_TOKEN, or with short ones, and says why.
+# SECRET_KEY or NOTIFY_TOKEN, or with short ones, or without ENCRYPTION_KEYS, and says why.
 ENV ENVIRONMENT=production
 # Attachments' contents; a volume mounted here starts with this folder's owner (nobody).
 ENV BLOB_STORE_DIR=/data/blobs

@@ -57,6 +57,8 @@ bench: install
 	$(BIN)/python -m bench.feed --events 1000000
 	$(BIN)/python -m bench.webhooks
 	$(BIN)/python -m bench.web
+	$(BIN)/python -m bench.console
+	$(BIN)/python -m bench.console --database postgresql --tickets 100000 --parts queue ticket
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

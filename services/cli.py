@@ -68,6 +68,9 @@ def build_parser() -> Parser:
     commands.add_parser("notify", help="run the notification service").set_defaults(command=notify)
     portal = commands.add_parser("web", help="run the requester portal (WEB_HOST:WEB_PORT)")
     portal.set_defaults(command=web)
+    commands.add_parser(
+        "codec", help="run the codec server of the Temporal UI and CLI (CODEC_HOST:CODEC_PORT)"
+    ).set_defaults(command=codec)
     workers = commands.add_parser("worker", help="run the Temporal worker")
     workers.add_argument(
         "--processes",
@@ -133,6 +136,13 @@ def build_parser() -> Parser:
     )
     password.add_argument("handle")
     password.set_defaults(command=set_password)
+    keys = commands.add_parser("keys", help="manage the keys of encrypted Temporal payloads")
+    key_commands = keys.add_subparsers(title="commands", required=True, metavar="COMMAND")
+    key_commands.add_parser(
+        "rotate",
+        help="re-wrap every data key under the first of ENCRYPTION_KEYS (after adding a new "
+        "first key; the older ones can then go)",
+    ).set_defaults(command=rotate_keys)
     return parser
 
 
@@ -169,6 +179,13 @@ def web(_: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def codec(_: argparse.Namespace, settings: Settings) -> int:
+    from services.codec.main import serve
+
+    serve(settings)
+    return 0
+
+
 def positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -181,27 +198,37 @@ def positive_int(text: str) -> int:
 
 def worker(args: argparse.Namespace, settings: Settings) -> int:
     if args.processes > 1:
-        return supervise_workers(args.processes)
+        return supervise_workers(args.processes, settings)
     from services.workflows.worker import run_worker
+    from shared.logs import configure_logging
+    from shared.tracing.process import tracing
 
-    asyncio.run(run_worker(settings))
+    configure_logging(settings)
+
+    with tracing(settings, "ticketflow-worker"):
+        asyncio.run(run_worker(settings))
     return 0
 
 
-def supervise_workers(count: int) -> int:
+def supervise_workers(count: int, settings: Settings) -> int:
     """Run `count` single-process workers on one task queue, so every core runs workflows.
 
     SIGTERM or SIGINT is forwarded to them all; when one exits, the others are stopped too, so
     whatever supervises this process sees the failure. Nothing is restarted. Each worker is
-    killed by the kernel if this process dies, even by SIGKILL.
+    killed by the kernel if this process dies, even by SIGKILL. Each serves its metrics on
+    ports of its own (services/workflows/telemetry.py).
     """
     from services.processes import die_with_parent, terminate
+    from services.workflows.telemetry import worker_environment
 
     received: list[int] = []
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, _frame: received.append(signum))
     command = [sys.executable, "-m", "services.cli", "worker", "--processes", "1"]
-    procs = [subprocess.Popen(command, preexec_fn=die_with_parent()) for _ in range(count)]
+    procs = [
+        subprocess.Popen(command, env=worker_environment(settings, i), preexec_fn=die_with_parent())
+        for i in range(count)
+    ]
     while not received and all(proc.poll() is None for proc in procs):
         time.sleep(0.2)
     codes = terminate(procs, received[0] if received else signal.SIGTERM)
@@ -223,31 +250,34 @@ def mail_sink(args: argparse.Namespace, _: Settings) -> int:
 
 
 def receive_mail(args: argparse.Namespace, settings: Settings) -> int:
+    from shared.tracing.process import tracing
+
     if args.smtp or args.smtp_port is not None:
         import logging
 
         from services.mail_in.smtp import serve
+        from shared.logs import configure_logging
 
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
+        configure_logging(settings)
         logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command log
 
         host = args.host or settings.mail_in_host
-        asyncio.run(serve(settings, host, args.smtp_port or settings.mail_in_smtp_port))
+        with tracing(settings, "ticketflow-mail-in"):
+            asyncio.run(serve(settings, host, args.smtp_port or settings.mail_in_smtp_port))
         return 0
     from services.mail_in.pipe import EX_TEMPFAIL, deliver
 
     try:
-        return asyncio.run(
-            deliver(
-                settings,
-                sys.stdin.buffer,
-                sys.stdout,
-                sender=args.sender,
-                recipients=tuple(args.recipients),
+        with tracing(settings, "ticketflow-mail-in"):
+            return asyncio.run(
+                deliver(
+                    settings,
+                    sys.stdin.buffer,
+                    sys.stdout,
+                    sender=args.sender,
+                    recipients=tuple(args.recipients),
+                )
             )
-        )
     except Exception as err:  # an MTA retries on EX_TEMPFAIL: a message is never lost
         print(f"ticketflow: {one_line(err)}", file=sys.stderr)
         return EX_TEMPFAIL
@@ -349,6 +379,25 @@ def set_password(args: argparse.Namespace, settings: Settings) -> int:
         session.commit()
     print(f"password set for {args.handle}; {ended} sign-in sessions ended")
     return 0
+
+
+def rotate_keys(_: argparse.Namespace, settings: Settings) -> int:
+    """Exit 1 while data keys remain that no key in ENCRYPTION_KEYS unwraps."""
+    from shared.crypto.key_store import rotate
+
+    ring = settings.key_ring
+    if ring is None:
+        raise ValueError("ENCRYPTION_KEYS is unset: there is nothing to rotate to")
+    with _session(settings) as session:
+        done = rotate(session, ring)
+    print(f"re-wrapped {done.rewrapped} data keys under key-encryption key {ring.active!r}")
+    for kek_id, count in sorted(done.unreachable.items()):
+        print(
+            f"{count} data keys are wrapped under {kek_id!r}, which ENCRYPTION_KEYS no longer "
+            "holds: add it back (after the first) and rotate again",
+            file=sys.stderr,
+        )
+    return 1 if done.unreachable else 0
 
 
 def run_doctor(args: argparse.Namespace, settings: Settings) -> int:

@@ -18,7 +18,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from services.processes import (
     Stopping,
@@ -31,8 +31,12 @@ from services.processes import (
     wait_for_port,
     wait_healthy,
 )
+from shared.crypto.key_ring import new_entry
 from shared.settings import DEV_NOTIFY_TOKEN
 from shared.temporal import names
+
+if TYPE_CHECKING:
+    from temporalio.client import Client
 
 BIN = Path(sys.executable).parent
 
@@ -48,16 +52,24 @@ class Stack:
     intake_port: int = 8000
     notify_port: int = 8001
     web_port: int = 8002
+    codec_port: int | None = None  # None: no codec server (the Temporal UI shows ciphertext)
     smtp_port: int = 1025
     mail_in_port: int = 2525
     temporal_db: str | None = None  # None: in-memory, and no UI
     worker_processes: int | None = None  # None: `ticketflow worker` decides (WORKER_PROCESSES)
+    # The first worker's metrics ports, ticketflow's and the Temporal SDK's (None: not served);
+    # the i-th worker process adds i (services/workflows/telemetry.py).
+    worker_metrics_port: int | None = None
+    worker_sdk_metrics_port: int | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @classmethod
     def on_free_ports(cls, var: Path, database_url: str, **options: Any) -> "Stack":
         """A stack whose every port is a free one: for tests and benchmarks."""
+        if options.get("worker_processes") in (None, 1):  # N workers would need N in a row
+            options.setdefault("worker_metrics_port", free_port())
+            options.setdefault("worker_sdk_metrics_port", free_port())
         return cls(
             var=var,
             database_url=database_url,
@@ -83,6 +95,21 @@ class Stack:
         }
         if self.temporal_db:
             ports["Temporal UI"] = self.ui_port
+        if self.codec_port is not None:
+            ports["codec"] = self.codec_port
+        for name, port in self.worker_metrics_ports.items():
+            ports[f"{name} metrics"] = port
+        return ports
+
+    @property
+    def worker_metrics_ports(self) -> dict[str, int]:
+        """Where each worker process serves its metrics: `worker 0`, and `worker 0 SDK`."""
+        ports = {}
+        for i in range(self.worker_processes or 1):
+            if self.worker_metrics_port is not None:
+                ports[f"worker {i}"] = self.worker_metrics_port + i
+            if self.worker_sdk_metrics_port is not None:
+                ports[f"worker {i} SDK"] = self.worker_sdk_metrics_port + i
         return ports
 
     @property
@@ -101,6 +128,15 @@ class Stack:
             TEMPORAL_UI_URL=f"http://127.0.0.1:{self.ui_port}",
         )
         env.setdefault("NOTIFY_TOKEN", DEV_NOTIFY_TOKEN)  # notify and the worker share it
+        if self.codec_port is not None:
+            env["CODEC_PORT"] = str(self.codec_port)
+            # The UI's page calls the codec from whichever of its names was typed.
+            ui = (f"http://{host}:{self.ui_port}" for host in ("127.0.0.1", "localhost"))
+            env["CODEC_CORS_ORIGINS"] = ",".join(ui)
+        if self.worker_metrics_port is not None:
+            env["WORKER_METRICS_PORT"] = str(self.worker_metrics_port)
+        if self.worker_sdk_metrics_port is not None:
+            env["WORKER_SDK_METRICS_PORT"] = str(self.worker_sdk_metrics_port)
         env.setdefault("BLOB_STORE_DIR", str(self.var / "blobs"))  # attachments' contents
         env.update(self.extra_env)
         return env
@@ -116,6 +152,26 @@ class Stack:
     @property
     def web_url(self) -> str:
         return f"http://127.0.0.1:{self.web_port}"
+
+    @property
+    def codec_url(self) -> str:
+        return f"http://127.0.0.1:{self.codec_port}"
+
+    async def temporal_client(self) -> "Client":
+        """A client of the stack's Temporal as its services connect: their data converter,
+        with their ENCRYPTION_KEYS and database."""
+        from pydantic import SecretStr
+
+        from shared.settings import Settings
+        from shared.temporal.client import connect
+
+        keys = self.env.get("ENCRYPTION_KEYS")
+        settings = Settings(
+            temporal_address=f"127.0.0.1:{self.temporal_port}",
+            database_url=self.database_url,
+            encryption_keys=SecretStr(keys) if keys else None,
+        )
+        return await connect(settings)
 
     def _spawn(self, name: str, args: list[str], own_group: bool = False) -> None:
         self.var.mkdir(parents=True, exist_ok=True)
@@ -144,6 +200,8 @@ class Stack:
         ]  # fmt: skip
         if self.temporal_db:
             args += ["--db-filename", self.temporal_db]
+            if self.codec_port is not None:  # the UI shows tickets in clear through it
+                args += ["--ui-codec-endpoint", self.codec_url]
         else:
             args += ["--headless"]
         for attribute in names.KEYWORD_ATTRIBUTES:
@@ -186,6 +244,12 @@ class Stack:
         wait_healthy(f"{self.intake_url}/healthz", proc=self.procs["intake"])
         wait_healthy(f"{self.web_url}/healthz", proc=self.procs["web"])
         wait_for_port(self.mail_in_port, proc=self.procs["mail-in"])
+        if self.codec_port is not None:
+            self.start_codec()
+
+    def start_codec(self) -> None:
+        self._ticketflow("codec", "codec")
+        wait_healthy(f"{self.codec_url}/healthz", proc=self.procs["codec"])
 
     def start_notify(self) -> None:
         self._ticketflow("notify", "notify")
@@ -218,10 +282,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Run the whole ticketflow stack locally.")
     parser.add_argument("--var", type=Path, default=Path("var"))
     parser.add_argument("--config", type=Path, default=Path("config/demo.yaml"))
-    ports = (("temporal", 7233), ("ui", 8233), ("intake", 8000), ("notify", 8001), ("web", 8002))
+    ports = (
+        ("temporal", 7233),
+        ("ui", 8233),
+        ("intake", 8000),
+        ("notify", 8001),
+        ("web", 8002),
+        ("codec", 8003),
+    )
     for name, default in ports:
         parser.add_argument(f"--{name}-port", type=int, default=default, metavar="PORT")
     parser.add_argument("--smtp-port", type=int, default=1025, metavar="PORT")
+    for name, default, what in (("", 9400, "ticketflow's"), ("sdk-", 9500, "the Temporal SDK's")):
+        parser.add_argument(
+            f"--worker-{name}metrics-port",
+            type=int,
+            default=default,
+            metavar="PORT",
+            help=f"the first worker process's port for {what} metrics (the next one's is +1)",
+        )
     parser.add_argument(
         "--mail-in-port",
         type=int,
@@ -251,10 +330,14 @@ def main(argv: list[str] | None = None) -> int:
         intake_port=args.intake_port,
         notify_port=args.notify_port,
         web_port=args.web_port,
+        codec_port=args.codec_port,
         smtp_port=args.smtp_port,
         mail_in_port=args.mail_in_port,
         temporal_db=str(var / "temporal.db"),
         worker_processes=args.workers or _default_workers(),
+        worker_metrics_port=args.worker_metrics_port,
+        worker_sdk_metrics_port=args.worker_sdk_metrics_port,
+        extra_env={} if os.environ.get("ENCRYPTION_KEYS") else {"ENCRYPTION_KEYS": dev_keys(var)},
     )
     # Checked before anything starts: a second `make run` must fail here, not in a log file.
     if taken := taken_ports(stack.ports):
@@ -271,6 +354,31 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         signals.absorb()
         stack.stop()
+
+
+def dev_keys(var: Path) -> str:
+    """The dev stack's ENCRYPTION_KEYS, made once and kept in `var` (owner-only): its
+    Temporal history stays readable across runs, by its own key."""
+    path = var / "encryption-keys"
+    if not path.exists():
+        var.mkdir(parents=True, exist_ok=True)
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
+            file.write(new_entry("dev-1") + "\n")
+    return path.read_text().strip()
+
+
+def _worker_metrics(stack: Stack) -> str:
+    """Which ports of 127.0.0.1 serve the worker processes' /metrics."""
+    last = (stack.worker_processes or 1) - 1
+    spans = [
+        f"{what} on :{first}" + (f"-{first + last}" if last else "")
+        for what, first in (
+            ("ticketflow's", stack.worker_metrics_port),
+            ("the Temporal SDK's", stack.worker_sdk_metrics_port),
+        )
+        if first is not None
+    ]
+    return ", ".join(spans) or "none (no metrics ports)"
 
 
 def _default_workers() -> int | None:
@@ -293,10 +401,14 @@ def run(stack: Stack, config: Path) -> int:
         f"  Portal       {stack.web_url} (agents: {stack.web_url}/agent)\n"
         f"  API docs     {stack.intake_url}/docs\n"
         f"  Temporal UI  http://127.0.0.1:{stack.ui_port}\n"
+        f"  codec        {stack.codec_url} (the UI's codec server: it shows tickets in clear)\n"
         f"  notify       {stack.notify_url}/api/v1/notifications\n"
         f"  mail sink    {stack.var / 'mail'} (every mail sent, as .eml)\n"
         f"  mail in      smtp://127.0.0.1:{stack.mail_in_port} (mail to any address there opens "
         "a ticket;\n               a reply to a notification joins its ticket)\n"
+        f"  metrics      {stack.intake_url}/metrics (intake), :{stack.notify_port} (notify), "
+        f":{stack.web_port} (portal);\n"
+        f"               workers: {_worker_metrics(stack)}\n"
         f"  logs         {stack.var}/*.log\n"
         f"  database     {stack.database_url}\n"
         "\ndemo agents (handle token):\n"

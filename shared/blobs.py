@@ -52,6 +52,10 @@ class BlobStore(Protocol):
         """The content, to read; `BlobMissing` if there is none."""
         ...
 
+    def delete(self, sha256: str) -> None:
+        """Remove the content for good (an erasure); nothing if there is none."""
+        ...
+
 
 class LocalBlobStore:
     """A folder: `<root>/ab/cd/<sha256>`, written to a temporary file in the same folder tree,
@@ -91,6 +95,12 @@ class LocalBlobStore:
             return self.path(sha256).open("rb")
         except FileNotFoundError as err:
             raise BlobMissing(sha256) from err
+
+    def delete(self, sha256: str) -> None:
+        path = self.path(sha256)
+        path.unlink(missing_ok=True)
+        if path.parent.exists():
+            _sync_directory(path.parent)
 
 
 def _sync_directory(path: Path) -> None:
@@ -168,6 +178,12 @@ class S3BlobStore:
         with self._reached(missing=sha256):
             body: BinaryIO = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
             return body
+
+    def delete(self, sha256: str) -> None:
+        key = self.key(sha256)
+        with self._reached():
+            # S3 answers a delete of no object as done.
+            self.client.delete_object(Bucket=self.bucket, Key=key)
 
     def _has(self, key: str) -> bool:
         from botocore.exceptions import ClientError

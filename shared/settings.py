@@ -5,9 +5,10 @@ import re
 from functools import lru_cache
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from shared.crypto.key_ring import KeyRing
 from shared.domain.attachments import MAX_FILES_PER_ENTRY
 from shared.domain.text import HANDLE_PATTERN
 
@@ -26,7 +27,8 @@ _BASE_URL = re.compile(r"https?://[^/\s*?#]+(/[^\s?#]*)?")
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=None, extra="ignore")
+    # A refused value is never echoed in the error (it may be a secret).
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", hide_input_in_errors=True)
 
     environment: Literal["development", "test", "production"] = "development"
     secret_key: str = DEV_SECRET
@@ -40,6 +42,12 @@ class Settings(BaseSettings):
     # Refuse (and log) any database connection asked for on an event loop's thread: the e2e
     # stacks turn it on, so that such a stall fails a test instead of hiding in production.
     database_loop_guard: bool = False
+
+    # Key-encryption keys of Temporal payloads (shared/crypto/key_ring.py): comma-separated
+    # `id:base64key` of 32 bytes each, the first wrapping new data keys, the others kept to
+    # unwrap older ones until `ticketflow keys rotate`. Unset: payloads go to Temporal
+    # unencrypted (development and test only; `make run` makes a key of its own).
+    encryption_keys: SecretStr | None = None
 
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
@@ -130,6 +138,9 @@ class Settings(BaseSettings):
     # Each try's connect and read wait; a request is tried twice, then answered 503.
     s3_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     public_url: str = "http://127.0.0.1:8000"
+    # Personal data of tickets closed more than this many days ago is erased, by a daily
+    # Temporal schedule the worker registers (README "Erasure and export"). Unset: kept.
+    retention_days: int | None = Field(default=None, ge=1, le=36_500)
 
     # The requester portal (`ticketflow web`, services/web): where it listens, its public URL
     # (links in mail point there; its cookies are Secure when it is https), the desk's name on
@@ -174,21 +185,62 @@ class Settings(BaseSettings):
     # CORS_ORIGINS: "https://desk.example.com,https://portal.example.com". Empty: none may.
     cors_origins: Annotated[list[str], NoDecode] = []
 
-    @field_validator("cors_origins", mode="before")
+    # The codec server (`ticketflow codec`, services/codec): the Temporal UI and CLI send it the
+    # payloads they show, and it answers them decrypted to agents. CODEC_CORS_ORIGINS: the
+    # Temporal UI's origins, exactly, comma-separated (`make run`: its dev UI's). With
+    # CODEC_OIDC_AUDIENCE (and OIDC_ISSUER), it also takes the access tokens of that issuer for
+    # that audience which a Temporal UI signed in with SSO passes on (README "Looking at a
+    # ticket in the Temporal UI").
+    codec_host: str = "127.0.0.1"
+    codec_port: int = 8003
+    codec_cors_origins: Annotated[list[str], NoDecode] = []
+    codec_oidc_audience: str | None = None
+
+    # Metrics and logs (README "Metrics and logs"). Intake, notify and the portal serve
+    # /metrics to loopback clients, or, with METRICS_TOKEN set, to any caller presenting it
+    # as a bearer (and to no other).
+    metrics_token: SecretStr | None = None
+    # The worker serves ticketflow's metrics on WORKER_METRICS_PORT and the Temporal SDK's on
+    # WORKER_SDK_METRICS_PORT (unset: not served), on WORKER_METRICS_HOST; of N worker
+    # processes (`ticketflow worker --processes N`) the i-th (from 0) adds i to each port.
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    worker_sdk_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    # `json`: one JSON object per log line (time, level, logger, message, and the ticket,
+    # command and trace where known); `text`: plain lines.
+    log_format: Literal["text", "json"] = "text"
+    # Traces (README "Traces"): each process exports its spans by OTLP/HTTP to this base URL
+    # (its /v1/traces), e.g. http://otel-collector:4318. Unset: no traces at all.
+    otel_exporter_otlp_endpoint: str | None = None
+
+    @field_validator("cors_origins", "codec_cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
 
+    @field_validator("encryption_keys")
+    @classmethod
+    def _key_ring(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        KeyRing.parse(value.get_secret_value())  # its errors quote no key material
+        return value
+
+    @field_validator("retention_days", mode="before")
+    @classmethod
+    def _retention_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("portal_url")
     @classmethod
     def _portal_url(cls, value: str) -> str:
         return _base_url(value)
 
-    @field_validator("intake_url")
+    @field_validator("intake_url", "otel_exporter_otlp_endpoint")
     @classmethod
-    def _intake_url(cls, value: str | None) -> str | None:
+    def _optional_base_url(cls, value: str | None) -> str | None:
         return None if value is None or not value.strip() else _base_url(value)
 
     @field_validator("mail_in_trusted_authserv_ids", mode="before")
@@ -213,7 +265,7 @@ class Settings(BaseSettings):
                 raise ValueError(f"{host!r} in WEBHOOK_ALLOWED_HOSTS is no host name or network")
         return hosts
 
-    @field_validator("cors_origins")
+    @field_validator("cors_origins", "codec_cors_origins")
     @classmethod
     def _exact_origins(cls, origins: list[str]) -> list[str]:
         for origin in origins:
@@ -273,6 +325,11 @@ class Settings(BaseSettings):
         return self.intake_url or f"http://{self.intake_host}:{self.intake_port}"
 
     @property
+    def key_ring(self) -> KeyRing | None:
+        keys = self.encryption_keys
+        return None if keys is None else KeyRing.parse(keys.get_secret_value())
+
+    @property
     def portal_is_https(self) -> bool:
         return self.portal_url.startswith("https://")
 
@@ -304,6 +361,15 @@ class Settings(BaseSettings):
         if len(self.notify_token.strip()) < MIN_NOTIFY_TOKEN_CHARS:
             raise ValueError(
                 f"NOTIFY_TOKEN must be at least {MIN_NOTIFY_TOKEN_CHARS} characters in production"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _encryption_keys_required_in_production(self) -> "Settings":
+        if self.environment == "production" and self.encryption_keys is None:
+            raise ValueError(
+                "ENCRYPTION_KEYS must be set in production: Temporal payloads carry requesters' "
+                "names and addresses (id:base64key; the key from openssl rand -base64 32)"
             )
         return self
 

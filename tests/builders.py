@@ -40,6 +40,10 @@ T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 AGENT = Actor(kind=ActorKind.AGENT, name="Jane", handle="jane")
 REQUESTER = Actor(kind=ActorKind.REQUESTER, name="Alice")
 
+# Encryption: ENCRYPTION_KEYS of every test stack and test worker, fixed in the code so that
+# the recorded encrypted history's data key (tests/workflows/histories) unwraps for good.
+TEST_ENCRYPTION_KEYS = "test-1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+
 
 # Messages
 

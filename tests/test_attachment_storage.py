@@ -81,6 +81,16 @@ class Failing(io.RawIOBase):
         return n
 
 
+def test_a_deleted_blob_is_gone_and_deleting_again_is_fine(tmp_path: Path) -> None:
+    blobs = LocalBlobStore(tmp_path / "blobs")
+    kept, gone = blobs.put(io.BytesIO(b"kept")), blobs.put(io.BytesIO(b"erased"))
+    blobs.delete(gone.sha256)
+    blobs.delete(gone.sha256)  # an erasure retried
+    with pytest.raises(BlobMissing):
+        blobs.open(gone.sha256)
+    assert blobs.open(kept.sha256).read() == b"kept"
+
+
 def test_a_write_that_fails_or_runs_over_leaves_nothing_behind(tmp_path: Path) -> None:
     """Atomic: the content appears whole under its name, or not at all."""
     blobs = LocalBlobStore(tmp_path / "blobs")

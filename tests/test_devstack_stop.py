@@ -26,8 +26,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.xdist_group("devsta
 ROOT = Path(__file__).resolve().parents[1]
 STOP_WITHIN = 15.0
 WORKERS = 2
-# temporal, mail sink, notify, worker supervisor and its workers, intake, mail-in; and devstack
-STACK_PROCESSES = 1 + 6 + WORKERS
+# temporal, mail sink, notify, worker supervisor and its workers, intake, mail-in, codec; and
+# devstack
+STACK_PROCESSES = 1 + 7 + WORKERS
 
 
 @dataclass
@@ -64,7 +65,7 @@ def devstack_command(var: Path, ports: dict[str, int]) -> list[str]:
 
 
 def free_ports() -> dict[str, int]:
-    names = ("temporal", "ui", "intake", "notify", "web", "smtp", "mail-in")
+    names = ("temporal", "ui", "intake", "notify", "web", "codec", "smtp", "mail-in")
     return {name: free_port() for name in names}
 
 

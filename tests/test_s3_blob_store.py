@@ -66,6 +66,17 @@ def test_too_large_sends_nothing(store: S3BlobStore, server: S3Server) -> None:
     assert not [key for key in server.objects() if key.endswith(digest)]
 
 
+def test_a_deleted_blob_is_gone_and_deleting_again_is_fine(
+    store: S3BlobStore, server: S3Server
+) -> None:
+    blob = store.put(io.BytesIO(os.urandom(2048)))
+    store.delete(blob.sha256)
+    store.delete(blob.sha256)  # an erasure retried
+    with pytest.raises(BlobMissing):
+        store.open(blob.sha256)
+    assert not [key for key in server.objects() if key.endswith(blob.sha256)]
+
+
 def test_a_missing_object_is_missing(store: S3BlobStore) -> None:
     with pytest.raises(BlobMissing):
         store.open("0" * 64)

@@ -12,12 +12,12 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from pydantic import ValidationError
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
-from temporalio.client import Client
 
 from services import cli
 from services.devstack import Stack
@@ -50,8 +50,8 @@ def start_supervisor(stack: Stack, queue: str, processes: int) -> subprocess.Pop
     return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
 
 
-async def pollers(address: str, queue: str) -> set[str]:
-    client = await Client.connect(address)
+async def pollers(stack: Stack, queue: str) -> set[str]:
+    client = await stack.temporal_client()
     request = DescribeTaskQueueRequest(
         namespace="default",
         task_queue=TaskQueue(name=queue),
@@ -63,8 +63,7 @@ async def pollers(address: str, queue: str) -> set[str]:
 
 def wait_for_pollers(stack: Stack, queue: str, count: int, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
-    address = f"127.0.0.1:{stack.temporal_port}"
-    while len(found := asyncio.run(pollers(address, queue))) < count:
+    while len(found := asyncio.run(pollers(stack, queue))) < count:
         assert time.monotonic() < deadline, f"pollers after {timeout}s: {found}"
         time.sleep(0.5)
     assert len(found) == count, found
@@ -86,6 +85,17 @@ def workers_of(supervisor: subprocess.Popen[bytes], count: int) -> set[Proc]:
         time.sleep(0.1)
 
 
+def assert_each_serves_its_metrics(stack: Stack, count: int) -> None:
+    """The i-th worker process serves ticketflow's metrics on WORKER_METRICS_PORT + i, and the
+    Temporal SDK's on WORKER_SDK_METRICS_PORT + i."""
+    assert stack.worker_metrics_port and stack.worker_sdk_metrics_port
+    for i in range(count):
+        ours = httpx.get(f"http://127.0.0.1:{stack.worker_metrics_port + i}/metrics", timeout=10)
+        assert ours.status_code == 200 and "ticketflow_escalations" in ours.text
+        sdk = httpx.get(f"http://127.0.0.1:{stack.worker_sdk_metrics_port + i}/metrics", timeout=10)
+        assert sdk.status_code == 200 and "temporal_" in sdk.text
+
+
 @pytest.mark.e2e
 def test_two_processes_poll_one_queue_and_stop_on_sigterm(temporal: Stack) -> None:
     queue = f"workers-{uuid.uuid4().hex[:8]}"
@@ -96,6 +106,7 @@ def test_two_processes_poll_one_queue_and_stop_on_sigterm(temporal: Stack) -> No
         workers = [p for p in procs if p.pid != supervisor.pid]
         assert len(workers) == 2 and all("--processes 1" in p.command for p in workers), workers
         wait_for_pollers(temporal, queue, 2)
+        assert_each_serves_its_metrics(temporal, 2)
         supervisor.send_signal(signal.SIGTERM)
         assert not wait_gone(procs, STOP_WITHIN)
         assert supervisor.wait(timeout=5) == 0
@@ -132,7 +143,7 @@ def test_processes_must_be_a_positive_integer(
 
 async def test_the_sticky_timeout_is_a_setting(temporal: Stack, tmp_path: Path) -> None:
     """WORKER_STICKY_TIMEOUT_SECONDS reaches the worker; the SDK's 10 s is the default."""
-    client = await Client.connect(f"127.0.0.1:{temporal.temporal_port}")
+    client = await temporal.temporal_client()
     url = f"sqlite:///{tmp_path / 'ticketflow.db'}"
     with ThreadPoolExecutor(max_workers=32) as executor:  # as run_worker builds it
         for given, expected in ((None, 10.0), (3.0, 3.0)):

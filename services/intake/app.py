@@ -15,6 +15,7 @@ from temporalio.client import Client
 from services.body_limit import BodySizeLimit
 from services.client_gone import StopWhenClientGone
 from services.docs_assets import install_docs
+from services.http_tracing import trace_requests
 from services.intake.account import router as account_router
 from services.intake.admin import router as admin_router
 from services.intake.admin.mail_in import router as mail_in_router
@@ -34,6 +35,8 @@ from services.intake.reports import router as reports_router
 from services.intake.ticket_links import router as ticket_links_router
 from services.intake.tickets import router as tickets_router
 from services.intake.upload_docs import document_uploads
+from services.metrics_endpoint import install_metrics
+from services.request_log_context import RequestLogContext
 from services.security_headers import SECURITY_HEADERS, SecurityHeaders
 from services.tickets.service import Tickets
 from services.work_names import NameTheWork
@@ -126,6 +129,9 @@ def create_app(settings: Settings, temporal: Client | None = None) -> FastAPI:
         )
     app.add_middleware(SecurityHeaders)
     app.add_middleware(NameTheWork)
+    app.add_middleware(RequestLogContext)  # outermost: the access log line has it too
+    install_metrics(app, settings)
+    trace_requests(app, settings)
 
     @app.get("/healthz", tags=["health"])
     async def healthz(sessions: SessionsDep, client: TemporalDep) -> JSONResponse:

@@ -18,8 +18,8 @@ from services.intake.auth import SignedInAgent
 from services.intake.auth_schemas import OidcSignIn, PasswordSignIn, SessionStarted
 from services.intake.deps import SessionsDep, SettingsDep
 from services.intake.errors import ErrorBody, Forbidden, Refused
-from services.intake.oidc import InvalidIdToken, OidcVerifier, ProviderUnavailable, UnverifiedEmail
 from shared.db.threads import in_thread
+from shared.oidc import InvalidToken, OidcVerifier, ProviderUnavailable, UnverifiedEmail
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 log = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ async def sign_in_with_oidc(
     client (OIDC_CLIENT_ID): its verified email names the agent (case-insensitively)."""
     try:
         identity = await verifier.verify(body.id_token, body.nonce)
-    except InvalidIdToken as err:
+    except InvalidToken as err:
         raise Refused(401, "the ID token is not valid") from err
     except UnverifiedEmail as err:
         raise Forbidden("the identity provider has not verified this address") from err

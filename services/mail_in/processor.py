@@ -15,6 +15,8 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
 from typing import TypeVar
 
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -49,6 +51,7 @@ from shared.domain.mail.message import Attachment, InboundMessage, Unparseable, 
 from shared.domain.models import Actor
 
 log = logging.getLogger("ticketflow.mail_in")
+_TRACER = trace.get_tracer(__name__)
 
 RATE_WINDOW = timedelta(hours=1)
 # A ticket refusing a requester who writes too fast is momentary: let the MTA retry.
@@ -105,6 +108,17 @@ class MailIn:
         self, raw: bytes, *, sender: str | None = None, recipients: tuple[str, ...] = ()
     ) -> Result:
         """Record and act on one message. Raises Unparseable (bounce it) or TempFail."""
+        # The trace of a message's effect begins here (its span names no address).
+        with _TRACER.start_as_current_span("receive mail", kind=SpanKind.SERVER) as span:
+            result = await self._receive(raw, sender=sender, recipients=recipients)
+            span.set_attribute("ticketflow.outcome", result.outcome.value)
+            if result.ticket is not None:
+                span.set_attribute("ticketflow.ticket", result.ticket)
+            return result
+
+    async def _receive(
+        self, raw: bytes, *, sender: str | None, recipients: tuple[str, ...]
+    ) -> Result:
         now = datetime.now(UTC)
         try:
             message = parse(raw, envelope_sender=sender, envelope_recipients=recipients)
@@ -141,7 +155,8 @@ class MailIn:
                     now=datetime.now(UTC),
                 )
             )
-        log.info("%s from %s: %s", message.message_id, message.sender, result.summary())
+        # Never the sender's address: log lines name no person.
+        log.info("%s: %s", message.message_id, result.summary())
         return result
 
     def _decide(self, message: InboundMessage, now: datetime) -> Decision:

@@ -79,7 +79,7 @@ async def serve(settings: Settings, host: str, port: int) -> None:
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        print(f"mail-in listening on {host}:{port} (SMTP)", flush=True)
+        log.info("mail-in listening on %s:%d (SMTP)", host, port)
         try:
             await stop.wait()
         finally:

@@ -10,6 +10,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from services.docs_assets import install_docs
+from services.http_tracing import trace_requests
+from services.metrics_endpoint import install_metrics
 from services.notify.auth import RequireServiceToken
 from services.notify.deps import SessionsDep
 from services.notify.errors import install_error_handlers
@@ -18,6 +20,7 @@ from services.notify.outbox import OutboxLoop
 from services.notify.routes import router
 from services.notify.wakeups import EVENTS, NOTIFICATIONS, Wakeups
 from services.notify.webhooks import WebhookLoops
+from services.request_log_context import RequestLogContext
 from services.security_headers import SecurityHeaders
 from services.work_names import NameTheWork
 from shared.db.engine import engine_for, make_sessionmaker
@@ -67,7 +70,11 @@ def create_app(settings: Settings, mailer: Mailer | None = None) -> FastAPI:
     # No route takes a body, so none is read: no size limit is needed.
     app.add_middleware(RequireServiceToken, token=settings.notify_token)
     app.add_middleware(NameTheWork)
-    app.add_middleware(SecurityHeaders)  # outermost: on every answer, the 401s too
+    app.add_middleware(SecurityHeaders)  # on every answer, the 401s too
+    app.add_middleware(RequestLogContext)  # outermost: the access log line has it too
+    # The process's own counts, and the outbox's, webhooks' and mail-in's from the database.
+    install_metrics(app, settings, with_database=True)
+    trace_requests(app, settings)
     install_error_handlers(app)
 
     @app.get(

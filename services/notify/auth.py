@@ -1,8 +1,8 @@
 """Notify's service token: a caller of its API presents NOTIFY_TOKEN as a bearer.
 
-The middleware guards every path but /healthz, so the docs, the OpenAPI document and unknown
-paths are closed too; the router dependency declares the scheme in OpenAPI and checks again,
-so the API stays closed wherever its router is mounted.
+The middleware guards every path but /healthz and /metrics (which has a rule of its own), so
+the docs, the OpenAPI document and unknown paths are closed too; the router dependency declares
+the scheme in OpenAPI and checks again, so the API stays closed wherever its router is mounted.
 """
 
 import hmac
@@ -16,7 +16,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.notify.deps import SettingsDep
 
-OPEN_PATHS = frozenset({"/healthz"})
+# /metrics has a rule of its own (services/metrics_endpoint.py).
+OPEN_PATHS = frozenset({"/healthz", "/metrics"})
 UNAUTHORIZED_DETAIL = "missing or invalid service token"
 CHALLENGE = {"WWW-Authenticate": "Bearer"}
 

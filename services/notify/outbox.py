@@ -8,9 +8,12 @@ after a day it is marked undeliverable, which admins see (intake's GET /api/v1/a
 
 import logging
 import threading
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from opentelemetry import trace
+from opentelemetry.trace import Span, SpanKind
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,9 +24,12 @@ from shared.access import new_link_credential, ticket_page_url
 from shared.db.tables import NotificationRow
 from shared.domain.enums import Channel, DeliveryStatus, NotificationKind
 from shared.domain.notices import LINKED, is_automatic, link_footer
+from shared.metrics import MAILS, MailOutcome
 from shared.settings import Settings
+from shared.tracing.carrier import context_of
 
 log = logging.getLogger("ticketflow.notify.outbox")
+_TRACER = trace.get_tracer(__name__)
 
 BATCH = 50
 IDLE_WAIT = 0.2  # seconds between looks when nothing is queued
@@ -73,21 +79,56 @@ def deliver_due(sessions: sessionmaker[Session], mailer: Mailer, settings: Setti
     for row in rows:
         if not claim_attempt(sessions, row, now):
             continue  # another notify process took it
-        if now - as_utc(row.created_at) > GIVE_UP_AFTER:
-            finish_attempt(sessions, row.id, DeliveryStatus.UNDELIVERABLE, error=row.last_error)
-            log.error("notification %s undeliverable: %s", row.idempotency_key, row.last_error)
-            continue
-        mail = outgoing_mail(row)
-        kind = NotificationKind(row.kind)
-        if kind in LINKED:
-            mail = replace(mail, body=mail.body + "\n\n" + _link(settings, kind, row.ticket, now))
-        try:
-            sent_as = mailer.deliver(mail)
-        except DeliveryError as err:
-            finish_attempt(sessions, row.id, DeliveryStatus.FAILED, error=str(err))
-            continue
-        finish_attempt(sessions, row.id, DeliveryStatus.SENT, message_id=sent_as)
+        with delivery_span(row) as span:
+            outcome = _deliver(sessions, mailer, settings, row, now)
+            span.set_attribute("ticketflow.outcome", outcome.value)
+        _count(row, outcome)
     return len(rows)
+
+
+def _deliver(
+    sessions: sessionmaker[Session],
+    mailer: Mailer,
+    settings: Settings,
+    row: NotificationRow,
+    now: datetime,
+) -> MailOutcome:
+    if now - as_utc(row.created_at) > GIVE_UP_AFTER:
+        finish_attempt(sessions, row.id, DeliveryStatus.UNDELIVERABLE, error=row.last_error)
+        # Its id, not its key: a key may hold the recipient's address.
+        log.error("notification %s undeliverable: %s", row.id, row.last_error)
+        return MailOutcome.UNDELIVERABLE
+    mail = outgoing_mail(row)
+    kind = NotificationKind(row.kind)
+    if kind in LINKED:
+        mail = replace(mail, body=mail.body + "\n\n" + _link(settings, kind, row.ticket, now))
+    try:
+        sent_as = mailer.deliver(mail)
+    except DeliveryError as err:
+        finish_attempt(sessions, row.id, DeliveryStatus.FAILED, error=str(err))
+        return MailOutcome.FAILED
+    finish_attempt(sessions, row.id, DeliveryStatus.SENT, message_id=sent_as)
+    return MailOutcome.SENT
+
+
+def delivery_span(row: NotificationRow) -> AbstractContextManager[Span]:
+    """A try at delivering `row`, as a child of the span that queued it (the publishing
+    activity's). Identifiers and kinds only: never the recipient, the subject or the text."""
+    return _TRACER.start_as_current_span(
+        "deliver notification",
+        context=context_of(row.traceparent),
+        kind=SpanKind.CONSUMER,
+        attributes={
+            "ticketflow.notification.id": row.id,
+            "ticketflow.notification.kind": row.kind,
+            "ticketflow.channel": row.channel,
+            "ticketflow.ticket": row.ticket,
+        },
+    )
+
+
+def _count(row: NotificationRow, outcome: MailOutcome) -> None:
+    MAILS.labels(channel=row.channel, kind=row.kind, outcome=outcome.value).inc()
 
 
 def outgoing_mail(row: NotificationRow) -> OutgoingMail:

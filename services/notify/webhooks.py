@@ -15,19 +15,25 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from queue import Queue
 
+from opentelemetry import trace
+from opentelemetry.trace import Span, SpanKind
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.notify.webhook_sender import Resolver, Sender, resolve
+from shared import metrics
 from shared.db import webhook_attempts as attempts
 from shared.db import webhook_queue
 from shared.domain.webhook_urls import UrlPolicy
-from shared.domain.webhooks import Backoff
+from shared.domain.webhooks import Backoff, DeliveryState
 from shared.settings import Settings
+from shared.tracing.carrier import context_of
 
 log = logging.getLogger("ticketflow.notify.webhooks")
+_TRACER = trace.get_tracer(__name__)
 
 PAGE = 500  # feed events a dispatcher pass reads per subscription
 IDLE_WAIT = 0.2  # seconds between looks when nothing is due
@@ -165,11 +171,14 @@ class WebhookLoops:
         return len(taken)
 
     def _post(self, claimed: attempts.LeasedAttempt) -> None:
-        try:
-            outcome = self._sender.send(claimed)
-        except Exception as err:  # a bug, not the receiver: recorded as the attempt's error
-            log.exception("webhook %s: sending failed", claimed.webhook_id)
-            outcome = attempts.Outcome(None, 0.0, f"{type(err).__name__}: {err}")
+        with attempt_span(claimed) as span:
+            try:
+                outcome = self._sender.send(claimed)
+            except Exception as err:  # a bug, not the receiver: recorded as the attempt's error
+                log.exception("webhook %s: sending failed", claimed.webhook_id)
+                outcome = attempts.Outcome(None, 0.0, f"{type(err).__name__}: {err}")
+            if outcome.status_code is not None:
+                span.set_attribute("http.status_code", outcome.status_code)
         self._answers.put((claimed, outcome))
 
     def _settle(self) -> None:
@@ -207,6 +216,8 @@ class WebhookLoops:
                     log.exception("webhook %s: settling failed", claimed.webhook_id)
                     states.append(None)
         for (claimed, outcome), state in zip(answered, states, strict=True):
+            if state is not None:
+                count_settled(claimed, state, now)
             if state is not None and not outcome.ok:
                 log.warning(
                     "webhook %s to subscription %s: %s (now %s)",
@@ -219,3 +230,28 @@ class WebhookLoops:
             for claimed, _ in answered:
                 self._in_flight[claimed.subscription_id] -= 1
         self._wake.set()
+
+
+def attempt_span(claimed: attempts.LeasedAttempt) -> AbstractContextManager[Span]:
+    """A webhook POST, as a child of the span that published its event (the publishing
+    activity's). Ids and kinds only: never the receiver's URL or the event's content."""
+    return _TRACER.start_as_current_span(
+        "deliver webhook",
+        context=context_of(claimed.traceparent),
+        kind=SpanKind.CONSUMER,
+        attributes={
+            "ticketflow.webhook.subscription": claimed.subscription_id,
+            "ticketflow.webhook.id": claimed.webhook_id,
+            "ticketflow.webhook.attempt": claimed.attempts,
+            "ticketflow.ticket": claimed.ticket,
+        },
+    )
+
+
+def count_settled(claimed: attempts.LeasedAttempt, state: DeliveryState, now: datetime) -> None:
+    """An answered POST by what it made of its delivery; a delivered one's lag from its event."""
+    metrics.WEBHOOK_ATTEMPTS.labels(outcome=state.value).inc()
+    at = claimed.event.get("at")
+    if state is DeliveryState.DELIVERED and isinstance(at, str):
+        lag = (now - datetime.fromisoformat(at)).total_seconds()
+        metrics.WEBHOOK_LAG.observe(max(0.0, lag))

@@ -28,15 +28,19 @@ from services.tickets.keys import command_fingerprint
 from services.tickets.reads import stored_state_of
 from services.workflows.starts import start_options
 from services.workflows.ticket_workflow import WORKFLOW_TASK_TIMEOUT, TicketWorkflow
+from shared.crypto.key_store import DataKeyErased
 from shared.db import directory, thread
 from shared.db.attachments import StoredFile
+from shared.db.scrub import erased_ticket
 from shared.db.tables import AgentRow, DepartmentRow, TeamRow
 from shared.db.threads import in_thread
 from shared.domain import lifecycle
 from shared.domain.enums import Action, Role
+from shared.domain.erasure import is_erased
 from shared.domain.ids import ticket_workflow_id
 from shared.domain.lifecycle import IllegalTransition, Refusal
 from shared.domain.models import Actor, TicketCommand, TicketInput, TicketView
+from shared.logs import log_context
 from shared.settings import Settings
 from shared.temporal import names
 
@@ -73,25 +77,29 @@ async def run_command(backends: Backends, request: CommandRequest) -> TicketView
         TicketWorkflow.run, ticket_workflow_id(request.number)
     )
     update_id = f"{cmd.command_id}:{cmd.fingerprint[:16]}"
-    try:
-        view: TicketView = await handle.execute_update(
-            names.update_for(cmd.action),
-            cmd,
-            id=update_id,
-            result_type=TicketView,
-            rpc_timeout=_command_wait(backends.settings),
-        )
-        return view
-    except WorkflowUpdateFailedError as err:
-        raise _refused(err) from err
-    except WorkflowUpdateRPCTimeoutOrCancelledError:
-        return await _await_outcome(handle, cmd, update_id)
-    except RPCError as err:
-        if err.status is RPCStatusCode.NOT_FOUND:
-            return await _restart(backends, cmd, update_id, number=request.number)
-        if err.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
+    with log_context(command_id=cmd.command_id):
+        try:
+            view: TicketView = await handle.execute_update(
+                names.update_for(cmd.action),
+                cmd,
+                id=update_id,
+                result_type=TicketView,
+                rpc_timeout=_command_wait(backends.settings),
+            )
+            return view
+        except WorkflowUpdateFailedError as err:
+            raise _refused(err) from err
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
             return await _await_outcome(handle, cmd, update_id)
-        raise Unavailable("temporal") from err
+        except DataKeyErased as err:
+            # The ticket's payloads can no longer be encrypted: it was erased on request.
+            raise Conflict(f"ticket {request.number} was erased on request") from err
+        except RPCError as err:
+            if err.status is RPCStatusCode.NOT_FOUND:
+                return await _restart(backends, cmd, update_id, number=request.number)
+            if err.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
+                return await _await_outcome(handle, cmd, update_id)
+            raise Unavailable("temporal") from err
 
 
 def _command(backends: Backends, request: CommandRequest) -> TicketCommand:
@@ -117,7 +125,11 @@ def _command(backends: Backends, request: CommandRequest) -> TicketCommand:
             row = session.get(DepartmentRow, department)
             if row is not None and row.schedule:
                 fields["schedule"] = directory.business_hours(session, row.schedule)
-        # Texts go to the thread store; the command carries references to them.
+        # Texts go to the thread store; the command carries references to them. None is kept
+        # for an erased ticket, which takes no command (below, and `_restart`).
+        texts = any(_text(fields, name) is not None for name in TEXT_FIELDS)
+        if texts and erased_ticket(session, request.number):
+            raise Conflict(f"ticket {request.number} was erased on request")
         for name in TEXT_FIELDS:
             text = _text(fields, name)
             if text is not None:
@@ -180,6 +192,9 @@ async def _restart(
     prior = await in_thread(stored_state_of, sessions, number)
     if prior is None:
         raise NotFound(f"ticket {number}")
+    if is_erased(prior):
+        # Its requester's data is gone, and so is the key of its history: it stays closed.
+        raise Conflict(f"ticket {number} was erased on request")
     try:
         lifecycle.check(prior, cmd)
     except IllegalTransition as err:

@@ -5,14 +5,16 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from services.tickets import commands, external_refs, reads
+from services.tickets import commands, erasure, export, external_refs, reads
 from services.tickets.backends import Backends
 from services.tickets.commands import CommandRequest
 from services.tickets.create import Created, create_ticket
-from services.tickets.errors import NotFound, Rejected, Unavailable
+from services.tickets.errors import Conflict, NotApplied, NotFound, Rejected, Unavailable
+from services.tickets.export import RequesterRecords
 from services.tickets.inputs import TicketCreate
 from shared.db import thread
 from shared.db.attachments import FoundAttachment, StoredFile, find_attachment
+from shared.db.erasures import ErasureProgress
 from shared.db.tables import TicketRow
 from shared.db.threads import in_thread
 from shared.domain.enums import Action, ActorKind, ThreadKind
@@ -26,7 +28,33 @@ from shared.domain.models import (
     TicketView,
     TimelineEvent,
 )
+from shared.logs import log_context
+from shared.metrics import COMMANDS, CommandOutcome
 from shared.temporal.client import unreachable
+
+
+@contextmanager
+def _counted(action: Action) -> Iterator[None]:
+    """Count a command by its action and outcome (shared/metrics.py), as its caller is
+    answered: applied, refused (4xx), unavailable (503) or an error (500); not one whose
+    caller went away (cancelled)."""
+
+    def count(outcome: CommandOutcome) -> None:
+        COMMANDS.labels(action=action.value, outcome=outcome.value).inc()
+
+    try:
+        yield
+    except (Rejected, Conflict, NotFound):
+        count(CommandOutcome.REFUSED)
+        raise
+    except (Unavailable, NotApplied):
+        count(CommandOutcome.UNAVAILABLE)
+        raise
+    except Exception:
+        count(CommandOutcome.ERROR)
+        raise
+    else:
+        count(CommandOutcome.APPLIED)
 
 
 @contextmanager
@@ -65,7 +93,7 @@ class Tickets(Backends):
             return await create(self, body, idempotency_key=idempotency_key, files=files)
 
     async def command(self, request: CommandRequest) -> TicketView:
-        with _temporal():
+        with log_context(ticket=request.number), _counted(request.action), _temporal():
             return await commands.run_command(self, request)
 
     async def send_link(self, number: str, email: str, *, key: str | None) -> bool:
@@ -133,6 +161,19 @@ class Tickets(Backends):
     def _find_attachment(self, number: str, attachment_id: str) -> FoundAttachment | None:
         with self.sessions() as session:
             return find_attachment(session, number, attachment_id)
+
+    async def erase_requester(self, email: str, *, actor: Actor) -> ErasureProgress:
+        """Erase what ticketflow holds of the person with this address (GDPR Art. 17): their
+        tickets closed, then scrubbed, by a workflow; answered as it starts."""
+        with _temporal():
+            return await erasure.request_erasure(self, email, actor=actor)
+
+    async def erasure(self, erasure_id: str) -> ErasureProgress:
+        return await erasure.erasure_progress(self, erasure_id)
+
+    async def export_requester(self, email: str, *, actor: Actor) -> RequesterRecords:
+        """What ticketflow holds of the person with this address (GDPR Art. 15)."""
+        return await export.export_requester(self, email, actor=actor)
 
     async def timeline(self, number: str) -> list[TimelineEvent]:
         """The ticket's published timeline (NotFound if there is no such ticket)."""

@@ -16,6 +16,9 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.body_limit import BodySizeLimit, BodyTooLarge
+from services.http_tracing import send_trace_context, trace_requests
+from services.metrics_endpoint import install_metrics
+from services.request_log_context import RequestLogContext
 from services.web import session
 from services.web.api import IntakeApi
 from services.web.console import account as console_account
@@ -50,7 +53,10 @@ def create_app(settings: Settings, transport: httpx.AsyncBaseTransport | None = 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with httpx.AsyncClient(
-            base_url=settings.intake_api_url, transport=transport, timeout=API_TIMEOUT
+            base_url=settings.intake_api_url,
+            transport=transport,
+            timeout=API_TIMEOUT,
+            event_hooks={"request": [send_trace_context]},
         ) as client:
             app.state.api = IntakeApi(client)
             yield
@@ -91,6 +97,9 @@ def create_app(settings: Settings, transport: httpx.AsyncBaseTransport | None = 
     async def healthz() -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
+    install_metrics(app, settings)
+    trace_requests(app, settings)
+
     install_error_pages(app, settings)
 
     @app.middleware("http")
@@ -115,6 +124,7 @@ def create_app(settings: Settings, transport: httpx.AsyncBaseTransport | None = 
     )
     app.add_middleware(PageHeaders)
     app.add_middleware(CompressStatic)
+    app.add_middleware(RequestLogContext)  # outermost: the access log line has it too
     return app
 
 

@@ -6,7 +6,9 @@ import re
 import uvicorn
 
 from services.web.app import create_app
+from shared.logs import uvicorn_log_config
 from shared.settings import Settings
+from shared.tracing.process import tracing
 
 # Secrets that arrive in a URL stay out of the log: a link's credential in its query string
 # (`/t/100042?k=…`) and an agent's invite token in its path (`/agent/invite/…`).
@@ -32,7 +34,9 @@ def serve(settings: Settings) -> None:
         host=settings.web_host,
         port=settings.web_port,
         timeout_graceful_shutdown=3,
+        log_config=uvicorn_log_config(settings),
     )
     # After Config, which sets up uvicorn's loggers: a filter added before could be replaced.
     logging.getLogger("uvicorn.access").addFilter(RedactLinkCredentials())
-    uvicorn.Server(config).run()
+    with tracing(settings, "ticketflow-web"):
+        uvicorn.Server(config).run()

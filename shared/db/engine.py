@@ -33,6 +33,8 @@ def make_engine(
     pool_timeout: float = POOL_TIMEOUT_SECONDS,
     sqlite_pool_size: int = SQLITE_POOL_SIZE,
 ) -> Engine:
+    # A failed statement's error (logged, and sent to Temporal as an activity's failure) never
+    # quotes its parameters: they hold requesters' names, addresses and messages.
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -45,11 +47,14 @@ def make_engine(
             pool_size=sqlite_pool_size,
             max_overflow=0,
             pool_timeout=pool_timeout,
+            hide_parameters=True,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         WriteQueue(engine, timeout=pool_timeout)
     else:
-        engine = create_engine(url, pool_size=10, max_overflow=20, pool_timeout=pool_timeout)
+        engine = create_engine(
+            url, pool_size=10, max_overflow=20, pool_timeout=pool_timeout, hide_parameters=True
+        )
         _ping_when_idle(engine, ping_idle_after)
     _HOLDERS[engine] = Holders(engine)
     return engine
@@ -111,6 +116,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # Zero what a delete or an update frees (in the page, and pages left free), so that an
+    # erased requester's data (shared.db.scrub), and the older versions of a rewritten row,
+    # leave no copy in the database file.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 

@@ -66,8 +66,9 @@ class Page:
     cursor: Cursor  # the last event served, or the cursor asked for when none was
 
 
-def append_events(session: Session, state: TicketState) -> int:
-    """Add the integration events of the timeline `state` is publishing; how many."""
+def append_events(session: Session, state: TicketState, *, traceparent: str | None = None) -> int:
+    """Add the integration events of the timeline `state` is publishing; how many.
+    `traceparent`: the trace their webhook deliveries belong to."""
     rows = [
         {
             "event_id": event.id,
@@ -77,6 +78,7 @@ def append_events(session: Session, state: TicketState) -> int:
             "internal": event.internal,
             "at": event.at,
             "payload": event.model_dump(mode="json"),
+            "traceparent": traceparent,
         }
         for event in events_of(state)
     ]

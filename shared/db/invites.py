@@ -17,6 +17,7 @@ from shared.db.api_keys import utc
 from shared.db.tables import AgentInviteRow, AgentRow, NotificationRow
 from shared.domain.enums import DeliveryStatus, NotificationKind
 from shared.domain.text import bounded_key
+from shared.tracing.carrier import current_traceparent
 
 # Where the console takes an invite's token (services/web/console).
 INVITE_PATH = "/agent/invite/"
@@ -109,6 +110,7 @@ def _mail(
         status=DeliveryStatus.QUEUED.value,
         attempts=0,
         created_at=now,
+        traceparent=current_traceparent(),  # the admin's request: its delivery joins its trace
     )
 
 

@@ -17,7 +17,12 @@ from shared.domain.notices import notification_key, render_body
 
 
 def queue_notices(
-    session: Session, state: TicketState, notices: list[Notice], channel: str
+    session: Session,
+    state: TicketState,
+    notices: list[Notice],
+    channel: str,
+    *,
+    traceparent: str | None = None,
 ) -> list[str]:
     """Queue each notice for each of its recipients; one line per notice saying what happened."""
     rows: list[dict[str, Any]] = []
@@ -43,6 +48,7 @@ def queue_notices(
                     "status": DeliveryStatus.QUEUED.value,
                     "attempts": 0,
                     "created_at": now,
+                    "traceparent": traceparent,
                 }
             )
         outcomes.append(f"{label}: queued for {', '.join(p.email for p in people)}")

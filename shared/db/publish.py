@@ -17,15 +17,18 @@ from shared.domain.enums import EventKind
 from shared.domain.models import PublishBatch, TicketState
 
 
-def publish(session: Session, batch: PublishBatch, channel: str) -> list[str]:
-    """Write `batch` unless a version as new is stored (a retry after a commit): what was done."""
+def publish(
+    session: Session, batch: PublishBatch, channel: str, *, traceparent: str | None = None
+) -> list[str]:
+    """Write `batch` unless a version as new is stored (a retry after a commit): what was done.
+    `traceparent`: the trace its notifications' and webhooks' deliveries belong to."""
     state = batch.state
     if not upsert_ticket(session, state):
         return [f"v{state.version} was already published"]
     record_facts(session, state, clocks=batch.clocks_changed)
     insert_new(session, ThreadRow, _thread_rows(state))
     insert_new(session, TimelineRow, _timeline_rows(state))
-    append_events(session, state)
+    append_events(session, state, traceparent=traceparent)
     # A refused signal reads like any other in the history: say here that it changed nothing.
     refused = [
         f"refused {e.detail.get('action', '?')} by {e.actor.name}: {e.detail.get('reason', '')}"
@@ -33,7 +36,7 @@ def publish(session: Session, batch: PublishBatch, channel: str) -> list[str]:
         if e.kind is EventKind.REJECTED
     ]
     unpublished_refs = publish_refs(session, state)
-    notices = queue_notices(session, state, batch.notices, channel)
+    notices = queue_notices(session, state, batch.notices, channel, traceparent=traceparent)
     return [f"published v{state.version}", *refused, *unpublished_refs, *notices]
 
 

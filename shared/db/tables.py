@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -248,6 +249,27 @@ class TicketKeyRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class DataKeyRow(Base):
+    """The data key that encrypts one ticket's Temporal payloads (or the shared one, for those
+    of no workflow), wrapped under a key-encryption key from ENCRYPTION_KEYS.
+
+    Erased (GDPR), the row stays as a tombstone without its key: what the key encrypted
+    cannot be read again, and nothing new is encrypted for that scope.
+    """
+
+    __tablename__ = "data_keys"
+    __table_args__ = (UniqueConstraint("scope", name="uq_data_keys_scope"),)
+
+    # The key id payloads carry in their metadata: random, so a key made again for a scope
+    # (in another database) is never mistaken for an earlier one.
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(255))  # a workflow id, or "shared"
+    kek_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    wrapped: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 class MessageBodyRow(Base):
     """The text of one thread message, stored by the intake before the command that adds it.
 
@@ -295,7 +317,11 @@ class NotificationRow(Base):
     """One delivery of the notify service; the idempotency key makes a retry a no-op."""
 
     __tablename__ = "notifications"
-    __table_args__ = (UniqueConstraint("idempotency_key", name="uq_notifications_key"),)
+    __table_args__ = (
+        UniqueConstraint("idempotency_key", name="uq_notifications_key"),
+        # The outbox looks for undelivered ones; its metrics count them and find the oldest.
+        Index("ix_notifications_status", "status", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     idempotency_key: Mapped[str] = mapped_column(String(200))
@@ -313,6 +339,8 @@ class NotificationRow(Base):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The Message-ID it was mailed with (set once sent): a reply's In-Reply-To finds its ticket.
     message_id: Mapped[str | None] = mapped_column(String(320), index=True)
+    # The span that queued it (W3C traceparent; ids only): its delivery's span is a child.
+    traceparent: Mapped[str | None] = mapped_column(String(55))
 
 
 class SlaClockFactRow(Base):
@@ -397,6 +425,8 @@ class FeedEventRow(Base):
     internal: Mapped[bool] = mapped_column(Boolean)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # The span that published it (W3C traceparent; never served): its webhooks' spans' parent.
+    traceparent: Mapped[str | None] = mapped_column(String(55))
 
 
 class InboundMailRow(Base):
@@ -618,3 +648,27 @@ class WebhookAttemptRow(Base):
     latency_ms: Mapped[float | None] = mapped_column(Float)
     error: Mapped[str | None] = mapped_column(Text)
     finished: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ErasureRow(Base):
+    """One erasure of a requester's personal data on request (GDPR Art. 17), carried out by
+    its `ErasureWorkflow`, which this row is the only link of to the person.
+
+    The address is kept only while the erasure runs (the workflow's history never holds it)
+    and cleared when it is done; `requester_ref` (a keyed hash) names the person after that.
+    """
+
+    __tablename__ = "erasures"
+    __table_args__ = (UniqueConstraint("pending", name="uq_erasures_pending"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    requester_ref: Mapped[str] = mapped_column(String(64), index=True)
+    email: Mapped[str | None] = mapped_column(String(320))
+    # The person's ref while the erasure runs, None after: a request for a person whose
+    # erasure is under way joins it.
+    pending: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))  # shared.domain.erasure.ErasureStatus
+    # The tickets it erases, once its workflow has looked them up.
+    tickets: Mapped[list[str] | None] = mapped_column(JSON)
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

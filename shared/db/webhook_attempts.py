@@ -34,6 +34,7 @@ MAX_ERROR_CHARS = 1000
 CUT_SHORT = "cut short: the delivering process stopped before an answer was recorded"
 _D, _S = DELIVERIES, SUBSCRIPTIONS
 _A = Base.metadata.tables["webhook_attempts"]
+_E = Base.metadata.tables["ticket_events"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class LeasedAttempt:
     secret: str
     webhook_id: str
     event: dict[str, Any]
+    traceparent: str | None = None  # the span that published the event: the attempt's parent
 
 
 # Claims run once per delivery attempt: their statements are built once, on the tables, and
@@ -94,8 +96,10 @@ _CLAIMED = (
         _D.c.event_id,
         _S.c.url,
         _S.c.secret,
+        _E.c.traceparent,
     )
     .join(_S, _S.c.id == _D.c.subscription_id)
+    .outerjoin(_E, _E.c.event_id == _D.c.event_id)
     .order_by(_D.c.id)
 )
 
@@ -153,6 +157,7 @@ def claim_attempts(
             secret=r.secret,
             webhook_id=r.webhook_id,
             event=events.get(r.event_id, {}),
+            traceparent=r.traceparent,
         )
         for r in found
     ]

@@ -16,6 +16,8 @@ class AuditEntity(StrEnum):
     SCHEDULE = "schedule"
     API_KEY = "api_key"
     WEBHOOK = "webhook"
+    # A requester (GDPR requests), named by a keyed hash of their address, never the address.
+    REQUESTER = "requester"
 
 
 class AuditAction(StrEnum):
@@ -23,6 +25,8 @@ class AuditAction(StrEnum):
     UPDATED = "updated"
     REVOKED = "revoked"
     DELETED = "deleted"
+    ERASURE_REQUESTED = "erasure_requested"
+    EXPORTED = "exported"
 
 
 # Shown in place of a secret's value: an entry records that it changed, never what it is.

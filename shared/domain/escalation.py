@@ -122,10 +122,14 @@ def _fire(state: TicketState, trigger: Trigger, now: datetime) -> list[Notice]:
             step=trigger.key,
         )
         return _step_notices(state, run, _last_level(state, run), NotificationKind.ESCALATION, seq)
-    return _fire_step(state, run, trigger.step, now)
+    return _fire_step(state, run, trigger.step, now, due=trigger.at)
 
 
-def _fire_step(state: TicketState, run: ClockRun, step: LadderStep, now: datetime) -> list[Notice]:
+def _fire_step(
+    state: TicketState, run: ClockRun, step: LadderStep, now: datetime, *, due: datetime
+) -> list[Notice]:
+    """Fire a ladder step that was due at `due` (its escalation says so: the publishing side
+    measures how late it came)."""
     clock = run.clock.value
     if step.is_warning:
         seq = add_event(
@@ -148,6 +152,7 @@ def _fire_step(state: TicketState, run: ClockRun, step: LadderStep, now: datetim
         clock=clock,
         step=step.name,
         level=str(state.escalation_level),
+        due_at=due.isoformat(),
     )
     notices = _step_notices(state, run, step, NotificationKind.ESCALATION, seq)
     uses_default = ladder_of(state, run) is DEFAULT_LADDER

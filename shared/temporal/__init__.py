@@ -1,2 +1,2 @@
 """Temporal plumbing shared by the intake, the worker and scripts: names, search attributes,
-the client connection."""
+the data converter and its encrypting codec, the client connection."""

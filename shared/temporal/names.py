@@ -6,6 +6,12 @@ from shared.domain.enums import Action
 # `ticketflow doctor --recover` (tests/workflows/test_v1_values.py pins what it relies on).
 WORKFLOW = "Ticket"
 
+# Erasing a requester's personal data on request, and tickets' past RETENTION_DAYS (GDPR):
+# the workflows, and the schedule that starts the latter daily.
+ERASURE_WORKFLOW = "Erasure"
+RETENTION_WORKFLOW = "Retention"
+RETENTION_SCHEDULE = "ticketflow-retention"
+
 # Signals: one per command, so any Temporal client can drive a ticket by name.
 SIGNAL_ASSIGN = "assign"
 SIGNAL_CHANGE_PRIORITY = "change_priority"

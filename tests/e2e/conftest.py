@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from services.devstack import Stack
+from tests.builders import TEST_ENCRYPTION_KEYS
 from tests.databases import postgres_database, sqlite_database
 from tests.processes import Proc, family, kill_all, wait_gone
 
@@ -37,6 +38,8 @@ def started_stack(kind: str, var: Path, extra_env: dict[str, str] | None = None)
                 "ENVIRONMENT": "test",
                 "SECRET_KEY": uuid.uuid4().hex,
                 "NOTIFY_TOKEN": uuid.uuid4().hex,
+                # Every payload the stack hands to Temporal is encrypted, as in production.
+                "ENCRYPTION_KEYS": TEST_ENCRYPTION_KEYS,
                 "TEMPORAL_TASK_QUEUE": f"e2e-{uuid.uuid4().hex[:8]}",
                 "TEMPORAL_RPC_TIMEOUT_SECONDS": "5",
                 # A killed worker's tickets move to the new one after 3 s, not 10.

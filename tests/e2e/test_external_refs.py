@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 import pytest
-from temporalio.client import Client
 
 from services.devstack import Stack
 from tests.e2e.conftest import JANE, eventually
@@ -47,7 +46,7 @@ def found(api: httpx.Client, external: str) -> list[str]:
 
 def workflows_with(stack: Stack, query: str) -> list[str]:
     async def listed() -> list[str]:
-        client = await Client.connect(f"127.0.0.1:{stack.temporal_port}")
+        client = await stack.temporal_client()
         return [execution.id async for execution in client.list_workflows(query)]
 
     return asyncio.run(listed())

@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 import pytest
-from temporalio.client import Client
 
 from services.devstack import Stack
 from tests.e2e.conftest import JANE, ROOT, eventually, notifications, open_ticket
@@ -110,7 +109,7 @@ def test_a_terminated_run_is_an_alert_and_recovers(api: httpx.Client, stack: Sta
     assert api.post(f"{ticket}/assign", json={"agent": "john"}, headers=JANE).status_code == 200
 
     async def terminate() -> None:
-        client = await Client.connect(f"127.0.0.1:{stack.temporal_port}")
+        client = await stack.temporal_client()
         await client.get_workflow_handle(f"ticket-{number}").terminate(reason="operator slip")
 
     asyncio.run(terminate())

@@ -10,9 +10,14 @@ from fastapi.testclient import TestClient
 from services.intake.app import create_app
 from shared.access import DEMO_TOKENS
 from shared.settings import Settings
+from tests.builders import TEST_ENCRYPTION_KEYS
 
 ROOT = Path(__file__).resolve().parents[2]
-STRONG = {"secret_key": "s" * 32, "notify_token": "n" * 32}
+STRONG = {
+    "secret_key": "s" * 32,
+    "notify_token": "n" * 32,
+    "encryption_keys": TEST_ENCRYPTION_KEYS,
+}
 
 
 def load_demo(database_url: str) -> None:

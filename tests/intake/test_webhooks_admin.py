@@ -15,7 +15,7 @@ from shared.db import webhook_queue as queue
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.db.events import Cursor
 from shared.db.tables import WebhookSubscriptionRow
-from tests.builders import T0, agent_headers
+from tests.builders import T0, TEST_ENCRYPTION_KEYS, agent_headers
 from tests.webhook_feed import BACKOFF, DOWN, LEASE, Tickets, drain
 
 API = "/api/v1/admin/webhooks"
@@ -123,6 +123,7 @@ def production(client_for: Callable[..., TestClient]) -> TestClient:
         environment="production",
         secret_key="p" * 40,
         notify_token="n" * 20,
+        encryption_keys=TEST_ENCRYPTION_KEYS,
         webhook_allowed_hosts=["10.20.0.0/16"],
     )
 

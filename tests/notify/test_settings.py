@@ -5,6 +5,7 @@ from pydantic import ValidationError
 
 from services import cli
 from shared.settings import DEV_NOTIFY_TOKEN, Settings
+from tests.builders import TEST_ENCRYPTION_KEYS
 
 STRONG_SECRET = "s" * 32
 
@@ -31,6 +32,7 @@ def test_production_accepts_a_token_of_16_characters_from_the_environment(
     monkeypatch.setenv("ENVIRONMENT", "production")
     monkeypatch.setenv("SECRET_KEY", STRONG_SECRET)
     monkeypatch.setenv("NOTIFY_TOKEN", "t" * 16)
+    monkeypatch.setenv("ENCRYPTION_KEYS", TEST_ENCRYPTION_KEYS)
     assert Settings().notify_token == "t" * 16
 
 

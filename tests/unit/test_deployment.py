@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 import yaml
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from shared.settings import Settings
+from tests.builders import TEST_ENCRYPTION_KEYS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -67,7 +68,12 @@ def test_production_refuses_a_weak_secret(key: str) -> None:
 
 
 def test_production_accepts_a_strong_secret() -> None:
-    Settings(environment="production", secret_key="k" * 32, notify_token="n" * 32)
+    Settings(
+        environment="production",
+        secret_key="k" * 32,
+        notify_token="n" * 32,
+        encryption_keys=SecretStr(TEST_ENCRYPTION_KEYS),
+    )
 
 
 def test_the_image_runs_as_production() -> None:

@@ -3,7 +3,7 @@
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
@@ -12,7 +12,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 from temporalio.client import Client, WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -20,6 +19,8 @@ from temporalio.worker import Worker
 from services.workflows.activities import TicketActivities
 from services.workflows.starts import start_options
 from services.workflows.ticket_workflow import TicketWorkflow
+from shared.crypto.key_ring import KeyRing
+from shared.crypto.key_store import KeyStore
 from shared.db import thread
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.db.tables import SlaClockFactRow
@@ -36,6 +37,8 @@ from shared.domain.models import (
 from shared.settings import Settings
 from shared.temporal import names
 from shared.temporal.client import register_search_attributes
+from shared.temporal.converter import data_converter
+from tests.builders import TEST_ENCRYPTION_KEYS
 from tests.databases import sqlite_database
 from tests.servers import binary
 
@@ -100,10 +103,25 @@ class RecordingNotifier:
 
 
 @pytest.fixture(scope="session")
-async def time_env() -> AsyncIterator[WorkflowEnvironment]:
+def key_sessions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sessionmaker[Session]]:
+    """The database of the data keys of every workflow these tests run."""
+    with sqlite_database(tmp_path_factory.mktemp("keys")) as url:
+        engine = make_engine(url)
+        yield make_sessionmaker(engine)
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def key_store(key_sessions: sessionmaker[Session]) -> KeyStore:
+    return KeyStore(key_sessions, KeyRing.parse(TEST_ENCRYPTION_KEYS))
+
+
+@pytest.fixture(scope="session")
+async def time_env(key_store: KeyStore) -> AsyncIterator[WorkflowEnvironment]:
+    """With the project's data converter: every payload encrypted, as in production."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=binary("temporal-test-server"),
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(key_store),
     )
     await register_search_attributes(env.client, "default")
     yield env

@@ -16,10 +16,12 @@ from temporalio.worker import Worker
 
 from services.workflows.activities import TicketActivities
 from services.workflows.ticket_workflow import TicketWorkflow
+from shared.crypto.key_store import KeyStore
 from shared.db import thread
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.domain.enums import Action, EventKind, Priority
 from shared.domain.models import MessageRef
+from shared.temporal.converter import data_converter
 from tests.builders import cmd, new_input, ref
 from tests.databases import sqlite_database
 from tests.devserver import start_dev_server
@@ -27,8 +29,8 @@ from tests.workflows.conftest import RecordingNotifier, send, start
 
 
 @pytest.fixture(scope="module")
-async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await start_dev_server()
+async def dev_env(key_store: KeyStore) -> AsyncIterator[WorkflowEnvironment]:
+    env = await start_dev_server(data_converter(key_store))
     yield env
     await env.shutdown()
 
@@ -150,7 +152,7 @@ async def history_sizes(client: Client, workflow_id: str) -> list[tuple[int, int
     run_id: str | None = None
     while True:
         history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
-        payloads = [len(p.data) for event in history.events for p in _payloads(event)]
+        payloads = [len(p.data) for event in history.events for p in payloads_of(event)]
         out.append((sum(e.ByteSize() for e in history.events), max(payloads, default=0)))
         started = history.events[0].workflow_execution_started_event_attributes
         if not started.continued_execution_run_id:
@@ -158,7 +160,7 @@ async def history_sizes(client: Client, workflow_id: str) -> list[tuple[int, int
         run_id = started.continued_execution_run_id
 
 
-def _payloads(event: Any) -> list[Any]:
+def payloads_of(event: Any) -> list[Any]:
     """Every payload an event carries (inputs, results, update arguments and outcomes)."""
     found: list[Any] = []
 

@@ -1,38 +1,72 @@
-"""Determinism: recorded histories of earlier code replay cleanly against today's workflow."""
+"""Determinism: recorded histories of earlier code replay cleanly against today's workflow,
+those recorded before payloads were encrypted and those recorded since."""
 
+import base64
 import json
 import os
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client, WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
 from services.workflows.ticket_workflow import TicketWorkflow
+from shared.crypto.key_ring import KeyRing
+from shared.crypto.key_store import KeyStore
+from shared.db.engine import make_engine, make_sessionmaker
+from shared.db.tables import DataKeyRow
+from shared.db.writes import insert_new
 from shared.domain.enums import Action, Priority
 from shared.domain.models import AttachmentRef
-from tests.builders import REQUESTER, cmd, new_input, ref
+from shared.temporal.codec import ENCODING, KEY_ID
+from shared.temporal.converter import data_converter
+from tests.builders import REQUESTER, TEST_ENCRYPTION_KEYS, cmd, new_input, ref
+from tests.databases import sqlite_database
 from tests.workflows.conftest import send, start
+from tests.workflows.test_on_dev_server import payloads_of
 
 HISTORIES = Path(__file__).with_name("histories")
+# The data keys of the encrypted histories, as their rows were (wrapped under the tests'
+# ENCRYPTION_KEYS): one file beside each history it belongs to.
+DATA_KEYS = HISTORIES / "data_keys"
 
 
-def replayer() -> Replayer:
-    return Replayer(workflows=[TicketWorkflow], data_converter=pydantic_data_converter)
+def replayer(keys: KeyStore) -> Replayer:
+    return Replayer(workflows=[TicketWorkflow], data_converter=data_converter(keys))
 
 
 @pytest.mark.parametrize("path", sorted(HISTORIES.glob("*.json")), ids=lambda p: p.stem)
-async def test_recorded_history_replays(path: Path) -> None:
+async def test_recorded_history_replays(path: Path, tmp_path: Path) -> None:
+    """Each with the data keys recorded beside it, and no other."""
     history = WorkflowHistory.from_json(path.stem, json.loads(path.read_text()))
-    await replayer().replay_workflow(history)
+    with sqlite_database(tmp_path) as url:
+        engine = make_engine(url)
+        sessions = make_sessionmaker(engine)
+        stored = DATA_KEYS / path.name
+        if stored.exists():
+            # Encrypted throughout, but for the SDK's own record of each local activity (its
+            # type, sequence number and times) beside its encrypted result.
+            payloads = [p for e in history.events for p in payloads_of(e)]
+            plain = [p for p in payloads if p.metadata["encoding"] != ENCODING]
+            assert len(plain) < len(payloads)
+            assert all(json.loads(p.data).keys() >= {"seq", "activity_type"} for p in plain)
+            restore_keys(sessions, json.loads(stored.read_text()))
+        keys = KeyStore(sessions, KeyRing.parse(TEST_ENCRYPTION_KEYS))
+        await replayer(keys).replay_workflow(history)
+        engine.dispose()
 
 
 async def test_fresh_lifecycle_history_replays(
-    worker: tuple[Client, str], time_env: WorkflowEnvironment
+    worker: tuple[Client, str],
+    time_env: WorkflowEnvironment,
+    key_store: KeyStore,
+    key_sessions: sessionmaker[Session],
 ) -> None:
     client, queue = worker
     handle = await start(client, queue, new_input(number=str(uuid.uuid4().int % 900_000 + 100_000)))
@@ -45,13 +79,16 @@ async def test_fresh_lifecycle_history_replays(
     await send(handle, cmd(Action.CLOSE))
     await handle.result()
     history = await handle.fetch_history()
-    await replayer().replay_workflow(history)
+    await replayer(key_store).replay_workflow(history)
     if record := os.environ.get("TICKETFLOW_RECORD_HISTORY"):
         (HISTORIES / f"{record}.json").write_text(json.dumps(history.to_json_dict(), indent=1))
+        ids = {p.metadata[KEY_ID].decode() for e in history.events for p in payloads_of(e)}
+        keys = dump_keys(key_sessions, ids)
+        (DATA_KEYS / f"{record}.json").write_text(json.dumps(keys, indent=1))
 
 
 async def test_a_history_with_attachments_replays(
-    worker: tuple[Client, str], time_env: WorkflowEnvironment
+    worker: tuple[Client, str], time_env: WorkflowEnvironment, key_store: KeyStore
 ) -> None:
     """File references ride on messages through updates, state and the publish step, and the
     history they leave replays; the files themselves never enter it."""
@@ -69,4 +106,34 @@ async def test_a_history_with_attachments_replays(
     await send(handle, cmd(Action.CLOSE))
     await handle.result()
     history = await handle.fetch_history()
-    await replayer().replay_workflow(history)
+    await replayer(key_store).replay_workflow(history)
+
+
+def dump_keys(sessions: sessionmaker[Session], ids: set[str]) -> list[dict[str, Any]]:
+    with sessions() as session:
+        rows = session.scalars(select(DataKeyRow).where(DataKeyRow.id.in_(ids))).all()
+        return [
+            {
+                "id": row.id,
+                "scope": row.scope,
+                "kek_id": row.kek_id,
+                "wrapped": base64.b64encode(row.wrapped or b"").decode(),
+                "created_at": row.created_at.isoformat(),
+            }
+            for row in rows
+        ]
+
+
+def restore_keys(sessions: sessionmaker[Session], rows: list[dict[str, Any]]) -> None:
+    restored = [
+        {
+            **row,
+            "wrapped": base64.b64decode(row["wrapped"]),
+            "created_at": datetime.fromisoformat(row["created_at"]),
+            "erased_at": None,
+        }
+        for row in rows
+    ]
+    with sessions() as session:
+        insert_new(session, DataKeyRow, restored)
+        session.commit()

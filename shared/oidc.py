@@ -1,13 +1,15 @@
-"""Single sign-on with OpenID Connect, the API's part: verify an ID token the console obtained
-(it runs the authorization code flow with PKCE and hands the token over) and say whose
-verified address it carries.
+"""OpenID Connect tokens of one issuer, verified against its keys: the ID token the console
+obtains at sign-in (it runs the authorization code flow with PKCE and hands the token over to
+the API), and the access token a Temporal UI signed in with SSO passes to the codec server.
 
 The issuer's discovery document (OIDC_ISSUER/.well-known/openid-configuration) and its keys
 (JWKS) are fetched on first use and kept for an hour; a token signed with a key not among them
-fetches the keys again (the issuer rotated them), at most once a minute. The token must be
-signed by one of those keys with an asymmetric algorithm, issued by the issuer for our client
-(aud, and azp when there are other audiences), not expired, and carry the nonce the console
-sent. JOSE is joserfc's: Authlib's own `authlib.jose` is deprecated in its favour."""
+fetches the keys again (the issuer rotated them), at most once a minute. A token must be
+signed by one of those keys with an asymmetric algorithm, issued by the issuer for our
+audience (an ID token: our client, and azp when there are other audiences), not expired, and
+carry a verified address; an ID token, the nonce the console sent too. An access token is
+verified only as a JWT (RFC 9068, as most providers issue them): an opaque one is refused.
+JOSE is joserfc's: Authlib's own `authlib.jose` is deprecated in its favour."""
 
 import asyncio
 import hmac
@@ -32,8 +34,8 @@ class ProviderUnavailable(Exception):
     """The issuer's discovery document or keys could not be had."""
 
 
-class InvalidIdToken(Exception):
-    pass
+class InvalidToken(Exception):
+    """Not a token of the issuer for our audience (forged, expired, another's, malformed)."""
 
 
 class UnverifiedEmail(Exception):
@@ -54,61 +56,64 @@ class _Provider:
 
 
 class OidcVerifier:
-    """Verifies ID tokens of one issuer for one client; one per app, shared by its requests."""
+    """Verifies tokens of one issuer for one audience (the console's client id, or what the
+    issuer names the codec server in access tokens); one per app, shared by its requests."""
 
     def __init__(
         self,
         issuer: str,
-        client_id: str,
+        audience: str,
         *,
         timeout: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._issuer = issuer.rstrip("/")
-        self._client_id = client_id
+        self._audience = audience
         self._timeout = timeout
         self._clock = clock
         self._provider: _Provider | None = None
         self._lock = asyncio.Lock()
 
     async def verify(self, id_token: str, nonce: str) -> Identity:
-        """Whose verified address the token carries; InvalidIdToken, UnverifiedEmail, or
+        """Whose verified address the ID token carries; InvalidToken, UnverifiedEmail, or
         ProviderUnavailable otherwise."""
+        claims = await self._claims(id_token)
+        audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+        if len(audiences) > 1 and claims.get("azp") != self._audience:
+            raise InvalidToken()
+        sent = claims.get("nonce")
+        if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), nonce.encode()):
+            raise InvalidToken()
+        return _identity(claims)
+
+    async def verify_access_token(self, access_token: str) -> Identity:
+        """Whose verified address the access token (a JWT) carries; InvalidToken,
+        UnverifiedEmail, or ProviderUnavailable otherwise."""
+        return _identity(await self._claims(access_token))
+
+    async def _claims(self, token: str) -> dict[str, Any]:
+        """The claims of a token the issuer signed for our audience that has not expired."""
         provider = await self._current(refresh=False)
         try:
-            token = _decode(id_token, provider.keys)
+            decoded = _decode(token, provider.keys)
         except InvalidKeyIdError:  # signed with a key the issuer added since
             provider = await self._current(refresh=True)
             try:
-                token = _decode(id_token, provider.keys)
+                decoded = _decode(token, provider.keys)
             except InvalidKeyIdError as err:
-                raise InvalidIdToken() from err
-        return self._identity(token.claims, provider.issuer, nonce)
-
-    def _identity(self, claims: dict[str, Any], issuer: str, nonce: str) -> Identity:
+                raise InvalidToken() from err
         registry = jwt.JWTClaimsRegistry(
             leeway=LEEWAY_SECONDS,
-            iss={"essential": True, "value": issuer},
-            aud={"essential": True, "value": self._client_id},
+            iss={"essential": True, "value": provider.issuer},
+            aud={"essential": True, "value": self._audience},
             sub={"essential": True},
             exp={"essential": True},
         )
         try:
-            registry.validate(claims)
+            registry.validate(decoded.claims)
         except JoseError as err:
-            raise InvalidIdToken() from err
-        audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
-        if len(audiences) > 1 and claims.get("azp") != self._client_id:
-            raise InvalidIdToken()
-        sent = claims.get("nonce")
-        if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), nonce.encode()):
-            raise InvalidIdToken()
-        email = claims.get("email")
-        if not isinstance(email, str) or not email.strip():
-            raise UnverifiedEmail()
-        if claims.get("email_verified") not in (True, "true"):
-            raise UnverifiedEmail()
-        return Identity(subject=str(claims["sub"]), email=email.strip())
+            raise InvalidToken() from err
+        return decoded.claims
 
     async def _current(self, *, refresh: bool) -> _Provider:
         async with self._lock:
@@ -135,14 +140,23 @@ class OidcVerifier:
         return _Provider(issuer=issuer, keys=keys, fetched=self._clock())
 
 
-def _decode(id_token: str, keys: KeySet) -> jwt.Token:
+def _identity(claims: dict[str, Any]) -> Identity:
+    email = claims.get("email")
+    if not isinstance(email, str) or not email.strip():
+        raise UnverifiedEmail()
+    if claims.get("email_verified") not in (True, "true"):
+        raise UnverifiedEmail()
+    return Identity(subject=str(claims["sub"]), email=email.strip())
+
+
+def _decode(token: str, keys: KeySet) -> jwt.Token:
     """The token, if one of `keys` signed it (InvalidKeyIdError: it names another key)."""
     try:
-        return jwt.decode(id_token, keys, algorithms=list(ALGORITHMS))
+        return jwt.decode(token, keys, algorithms=list(ALGORITHMS))
     except InvalidKeyIdError:
         raise
     except (JoseError, ValueError, TypeError) as err:
-        raise InvalidIdToken() from err
+        raise InvalidToken() from err
 
 
 async def _json(client: httpx.AsyncClient, url: str) -> dict[str, Any]:
