@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 from google.protobuf.message import Message
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import make_url
 from temporalio.api.common.v1 import Payload
 
 from services.devstack import BIN, Stack
@@ -137,7 +137,7 @@ def sla_report(api: httpx.Client, since: datetime, until: datetime) -> dict[str,
 
 def database_bytes(stack: Stack) -> bytes:
     """SQLite: the database file as stored, after the log was checkpointed into it.
-    PostgreSQL: every row of every table, as text."""
+    PostgreSQL: what pg_dump writes of it."""
     if stack.database_url.startswith("sqlite"):
         path = Path(stack.database_url.removeprefix("sqlite:///"))
         with sqlite3.connect(path) as conn:
@@ -149,17 +149,11 @@ def database_bytes(stack: Stack) -> bytes:
             assert not busy, "the log could not be checkpointed"
         wal = path.with_name(path.name + "-wal")
         return path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
-    engine = create_engine(stack.database_url)
-    try:
-        with engine.connect() as conn:
-            dump = [
-                str(row[0])
-                for table in inspect(conn).get_table_names()
-                for row in conn.execute(text(f'SELECT CAST(t AS text) FROM "{table}" AS t'))
-            ]
-    finally:
-        engine.dispose()
-    return "\n".join(dump).encode()
+    url = make_url(stack.database_url).set(drivername="postgresql")
+    dumped = subprocess.run(
+        ["pg_dump", url.render_as_string(hide_password=False)], capture_output=True, check=True
+    )
+    return dumped.stdout
 
 
 def blob_bytes(stack: Stack) -> bytes:
