@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    func,
     text,
     true,
 )
@@ -203,6 +204,8 @@ class TicketRow(Base):
         # so that a page's and a count's queries read this index alone, never the rows and
         # their large states.
         Index("ix_tickets_queue", *QUEUE_INDEX),
+        # The requester filter and erasure compare addresses case aside.
+        Index("ix_tickets_requester_email_lower", func.lower(text("requester_email"))),
     )
 
     number: Mapped[str] = mapped_column(String(16), primary_key=True)
