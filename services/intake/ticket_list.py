@@ -14,7 +14,7 @@ from pydantic import (
     Field,
     StringConstraints,
 )
-from sqlalchemy import ColumnElement, Select, case, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, true
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from services.intake.schemas import TicketPage, TicketSummary
@@ -143,7 +143,26 @@ class TicketFilter(BaseModel):
     per_page: int = Field(default=50, ge=1, le=200)
 
 
-def _filtered(stmt: Select[Any], f: TicketFilter) -> Select[Any]:
+MAX_COUNTS = 20
+CountName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+
+
+class CountRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    filters: dict[CountName, TicketFilter] = Field(
+        max_length=MAX_COUNTS,
+        description="Named filters (as the list takes them; paging and sort are ignored)",
+    )
+
+
+class TicketCounts(BaseModel):
+    counts: dict[str, int] = Field(description="How many tickets pass each named filter")
+
+
+def _conditions(f: TicketFilter) -> list[ColumnElement[bool]]:
+    """What a ticket must be to pass the filter."""
+    found: list[ColumnElement[bool]] = []
     for column, value in (
         (TicketRow.priority, f.priority),
         (TicketRow.assignee, f.assignee),
@@ -153,29 +172,29 @@ def _filtered(stmt: Select[Any], f: TicketFilter) -> Select[Any]:
         (TicketRow.overdue, f.overdue),
     ):
         if value is not None:
-            stmt = stmt.where(column == value)
+            found.append(column == value)
     if f.status:
-        stmt = stmt.where(TicketRow.status.in_([s.value for s in f.status]))
+        found.append(TicketRow.status.in_([s.value for s in f.status]))
     if f.unassigned is not None:
         has_none = TicketRow.assignee.is_(None)
-        stmt = stmt.where(has_none if f.unassigned else ~has_none)
+        found.append(has_none if f.unassigned else ~has_none)
     if f.teams is not None:
-        stmt = stmt.where(TicketRow.team.in_(_team_list(f.teams)))
+        found.append(TicketRow.team.in_(_team_list(f.teams)))
     if f.team_member is not None:
         teams = select(TeamMemberRow.team).where(TeamMemberRow.agent == f.team_member)
-        stmt = stmt.where(TicketRow.team.in_(teams))
+        found.append(TicketRow.team.in_(teams))
     if f.due_before is not None:
-        stmt = stmt.where(TicketRow.next_due_at < f.due_before.astimezone(UTC))
+        found.append(TicketRow.next_due_at < f.due_before.astimezone(UTC))
     if f.external is not None:
         system, ref_id = parse_label(f.external)
-        stmt = stmt.where(holds(system, ref_id))
+        found.append(holds(system, ref_id))
     if f.requester is not None:
-        stmt = stmt.where(func.lower(TicketRow.requester_email) == f.requester.lower())
+        found.append(func.lower(TicketRow.requester_email) == f.requester.lower())
     if f.q:
         # The words as written: LIKE's wildcards in them match only themselves.
         literal = f.q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         pattern = f"%{literal}%"
-        stmt = stmt.where(
+        found.append(
             or_(
                 func.lower(TicketRow.subject).like(pattern, escape="\\"),
                 func.lower(TicketRow.requester_email).like(pattern, escape="\\"),
@@ -183,7 +202,11 @@ def _filtered(stmt: Select[Any], f: TicketFilter) -> Select[Any]:
                 TicketRow.number == f.q,
             )
         )
-    return stmt
+    return found
+
+
+def _filtered(stmt: Select[Any], f: TicketFilter) -> Select[Any]:
+    return stmt.where(*_conditions(f))
 
 
 def _ordered(stmt: Select[Any], f: TicketFilter) -> Select[Any]:
@@ -268,3 +291,13 @@ def _clocks_of(state: dict[str, Any]) -> dict[str, Any]:
 
 def _time(text: str) -> datetime:
     return datetime.fromisoformat(text)
+
+
+def count_tickets(*, session: Session, filters: dict[str, TicketFilter]) -> dict[str, int]:
+    """How many tickets pass each named filter, in one statement (one pass over the index
+    for the console's nine views, where a list call each made three queries)."""
+    if not filters:
+        return {}
+    counts = [func.count().filter(and_(true(), *_conditions(f))) for f in filters.values()]
+    row = session.execute(select(*counts).select_from(TicketRow)).one()
+    return {name: int(n or 0) for name, n in zip(filters, row, strict=True)}

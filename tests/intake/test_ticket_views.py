@@ -262,3 +262,36 @@ def test_the_directory_names_agents_teams_and_departments_for_any_agent(
     assert "email" not in agents["jane"]
     assert {t["handle"] for t in body["teams"]} == {"network", "banking", "support"}
     assert client.get("/api/v1/directory").status_code == 401
+
+
+def test_counts_of_named_filters_agree_with_the_list_in_one_call(
+    client: TestClient, agent: dict[str, str], listed: Any
+) -> None:
+    hour = (NOW + timedelta(hours=1)).isoformat()
+    filters: dict[str, dict[str, Any]] = {
+        "open": {"status": ["open", "pending"]},
+        "mine": {"status": ["open", "pending"], "assignee": "john"},
+        "teams": {"status": ["open", "pending"], "team_member": "john"},
+        "unassigned": {"status": ["open", "pending"], "unassigned": True},
+        "breaching": {"status": ["open", "pending"], "due_before": hour},
+        "closed": {"status": ["closed"]},
+        "all": {},
+    }
+    answer = client.post("/api/v1/tickets/counts", json={"filters": filters}, headers=agent)
+    assert answer.status_code == 200, answer.text
+    counts = answer.json()["counts"]
+    assert counts == {name: len(listed(**params)) for name, params in filters.items()}
+    assert counts["mine"] == 2 and counts["all"] == len(TICKETS_SEEN)
+
+
+def test_counts_refuse_bad_names_too_many_filters_and_no_credentials(
+    client: TestClient, agent: dict[str, str]
+) -> None:
+    url = "/api/v1/tickets/counts"
+    bad_name = client.post(url, json={"filters": {"Bad Name": {}}}, headers=agent)
+    assert bad_name.status_code == 422
+    many = {"filters": {f"f{i}": {} for i in range(21)}}
+    assert client.post(url, json=many, headers=agent).status_code == 422
+    unknown = client.post(url, json={"filters": {"x": {"colour": "red"}}}, headers=agent)
+    assert unknown.status_code == 422
+    assert client.post(url, json={"filters": {}}).status_code == 401
