@@ -39,7 +39,6 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client, WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from bench.bare import BareTimerWorkflow
@@ -521,9 +520,7 @@ def worker_log_counts(stack: Stack) -> dict[str, int]:
 
 
 async def connect(stack: Stack) -> Client:
-    return await Client.connect(
-        f"127.0.0.1:{stack.temporal_port}", data_converter=pydantic_data_converter
-    )
+    return await stack.temporal_client()
 
 
 async def bare_burst(stack: Stack, client: Client, n: int, lead: float) -> dict[str, Any]:

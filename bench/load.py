@@ -24,27 +24,24 @@ import json
 import os
 import random
 import shutil
-import statistics
 import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import AsyncExitStack, contextmanager
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
-from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from bench.bare import BareWorkflow
-from bench.run import JANE, interleaved, latencies, pct, published
+from bench.run import JANE, interleaved, latencies, published
+from bench.stack import TICKS, cpu_seconds, database, percentile, rounded, started_stack
 from services.devstack import Stack
-from tests import databases
-from tests.processes import Proc, family, kill_all, wait_gone
+from tests.processes import family
 
 ROOT = Path(__file__).resolve().parents[1]
 REQUEST_TIMEOUT = 30.0
@@ -54,7 +51,6 @@ KINDS = ("create", "note", *READS)
 MIX = {"ticket": 3, "list": 2, "timeline": 2, "agent": 1, "events": 1, "note": 2, "create": 1}
 CHECK_LEVEL = 32
 CHECK_FACTOR = 10.0
-TICKS = os.sysconf("SC_CLK_TCK")
 
 Op = Callable[[httpx.AsyncClient, int], Awaitable[httpx.Response]]
 
@@ -77,8 +73,8 @@ class Tally:
         return {
             "ok": done,
             "per_s": done / seconds,
-            "p50_ms": statistics.median(self.ok_ms) if done else None,
-            "p99_ms": pct(self.ok_ms, 99) if done else None,
+            "p50_ms": percentile(self.ok_ms, 0.5) if done else None,
+            "p99_ms": percentile(self.ok_ms, 0.99) if done else None,
             "errors": {str(k): v for k, v in sorted(self.statuses.items())},
             "timeouts": self.timeouts,
             "transport_errors": dict(self.transport),
@@ -168,17 +164,6 @@ def client(url: str, connections: int) -> httpx.AsyncClient:
 # Processes' CPU from /proc: what the load generator takes beside the stack.
 
 
-def cpu_seconds(procs: set[Proc]) -> float:
-    total = 0
-    for proc in procs:
-        try:
-            fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / TICKS
-
-
 def machine_seconds() -> tuple[float, float]:
     """CPU seconds since boot the whole machine spent busy (every process, PostgreSQL's and
     other users' too), and that the hypervisor took (steal), from /proc/stat."""
@@ -239,16 +224,14 @@ async def idle_reads(stack: Stack, table: dict[str, Op], n: int) -> dict[str, di
 
             await latencies(5, read)
             ms = await latencies(n, read)
-            out[kind] = {"p50_ms": statistics.median(ms), "p99_ms": pct(ms, 99)}
+            out[kind] = {"p50_ms": percentile(ms, 0.5), "p99_ms": percentile(ms, 0.99)}
     return out
 
 
 async def command_ratio(stack: Stack, tickets: Tickets, rounds: int) -> dict[str, float]:
     """An internal note through the API beside a bare update, in interleaved rounds, as
     bench.run measures it."""
-    temporal = await Client.connect(
-        f"127.0.0.1:{stack.temporal_port}", data_converter=pydantic_data_converter
-    )
+    temporal = await stack.temporal_client()
     queue = f"bare-{tickets.run}"
     handle = await temporal.start_workflow(
         BareWorkflow.run, id=f"bare-{tickets.run}", task_queue=queue
@@ -279,12 +262,13 @@ async def command_ratio(stack: Stack, tickets: Tickets, rounds: int) -> dict[str
         await latencies(10, note)
         api_ms, bare_ms = await interleaved(rounds, note, ping)
         await handle.signal(BareWorkflow.finish)
+    api_p50, bare_p50 = percentile(api_ms, 0.5), percentile(bare_ms, 0.5)
     return {
-        "api_command_p50_ms": statistics.median(api_ms),
-        "api_command_p99_ms": pct(api_ms, 99),
-        "bare_update_p50_ms": statistics.median(bare_ms),
-        "bare_update_p99_ms": pct(bare_ms, 99),
-        "command_p50_ratio": statistics.median(api_ms) / statistics.median(bare_ms),
+        "api_command_p50_ms": api_p50,
+        "api_command_p99_ms": percentile(api_ms, 0.99),
+        "bare_update_p50_ms": bare_p50,
+        "bare_update_p99_ms": percentile(bare_ms, 0.99),
+        "command_p50_ratio": api_p50 / bare_p50,
     }
 
 
@@ -333,8 +317,8 @@ async def level(
         "all": {
             "ok": len(answered),
             "per_s": len(answered) / wall,
-            "p50_ms": statistics.median(answered) if answered else None,
-            "p99_ms": pct(answered, 99) if answered else None,
+            "p50_ms": percentile(answered, 0.5) if answered else None,
+            "p99_ms": percentile(answered, 0.99) if answered else None,
             "failed": sum(tally.failed for tally in tallies.values()),
             "clients_cancelled": len(pending),
         },
@@ -392,19 +376,7 @@ def checks(idle: dict[str, dict[str, float]], levels: list[dict[str, Any]]) -> d
     return out
 
 
-# Databases and stacks.
-
-
-@contextmanager
-def database(name: str, url: str | None, var: Path) -> Iterator[str]:
-    if name == "sqlite":
-        yield f"sqlite:///{var / 'ticketflow.db'}"
-    elif url is not None:
-        yield url
-    else:
-        os.environ["TICKETFLOW_REQUIRE_POSTGRES"] = "1"  # fail, never skip
-        with databases.postgres_database() as fresh:
-            yield fresh
+# The stack.
 
 
 def run_one(name: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -412,33 +384,16 @@ def run_one(name: str, args: argparse.Namespace) -> dict[str, Any]:
     shutil.rmtree(var, ignore_errors=True)  # a fresh stack each run; logs stay for reading
     var.mkdir(parents=True)
     started = time.monotonic()
-    with database(name, args.database_url, var) as url:
-        stack = Stack.on_free_ports(
-            var,
-            url,
-            temporal_db=str(var / "temporal.db"),
-            worker_processes=args.worker_processes,
-            extra_env={"TEMPORAL_TASK_QUEUE": f"load-{uuid.uuid4().hex[:6]}"},
-        )
-        seen: set[Proc] = set()
-        try:
-            stack.start_temporal()
-            stack.migrate_and_load(ROOT / "config" / "demo.yaml")
-            stack.start_services()
-            for proc in stack.procs.values():
-                seen |= family(proc.pid)
-            results = asyncio.run(measure(stack, args))
-        finally:
-            for proc in stack.procs.values():
-                seen |= family(proc.pid)
-            stack.stop()
-            survivors = wait_gone(seen, timeout=10)
-            kill_all(survivors)
-            if survivors:
-                print(f"{name}: SURVIVED the stop, killed: {survivors}", file=sys.stderr)
+    with (
+        database(name, args.database_url, var) as url,
+        started_stack(
+            var, url, name=f"load-{name}", worker_processes=args.worker_processes
+        ) as running,
+    ):
+        results = asyncio.run(measure(running.stack, args))
     results["database"] = name
-    results["stack_processes"] = len(seen)
-    results["survivors"] = sorted(f"{p.pid} {p.command[:80]}" for p in survivors)
+    results["stack_processes"] = len(running.processes)
+    results["survivors"] = sorted(f"{p.pid} {p.command[:80]}" for p in running.survivors)
     results["elapsed_s"] = time.monotonic() - started
     return results
 
@@ -523,16 +478,6 @@ def table(results: dict[str, Any], args: argparse.Namespace) -> list[str]:
         + f"; {results['elapsed_s']:.0f} s in all"
     )
     return lines
-
-
-def rounded(value: Any) -> Any:
-    if isinstance(value, float):
-        return round(value, 3)
-    if isinstance(value, dict):
-        return {k: rounded(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [rounded(v) for v in value]
-    return value
 
 
 def main() -> None:
