@@ -65,6 +65,13 @@ def link_credential(secret_key: str, number: str, expires_at: datetime) -> str:
     )
 
 
+def invite_token(secret_key: str, notification_key: str) -> str:
+    """An invite's token: keyed by the idempotency key of the mail that carries it, so that
+    notify makes it again at delivery and no token is ever stored (only its hash)."""
+    mac = hmac.new(secret_key.encode(), b"agent-invite\x00" + notification_key.encode(), "sha256")
+    return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode()
+
+
 def new_link_credential(secret_key: str, number: str, *, now: datetime, lifetime: timedelta) -> str:
     return link_credential(secret_key, number, now + lifetime)
 

@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from opentelemetry import trace
-from opentelemetry.trace import Span, SpanKind
+from opentelemetry.trace import Span
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,12 +21,13 @@ from services.notify.mailer import DeliveryError, Mailer, OutgoingMail
 from services.notify.outbox_lease import ATTEMPT_LEASE, claim_attempt, finish_attempt
 from services.notify.schemas import as_utc
 from shared.access import new_link_credential, ticket_page_url
+from shared.db import invites
 from shared.db.tables import NotificationRow
 from shared.domain.enums import Channel, DeliveryStatus, NotificationKind
 from shared.domain.notices import LINKED, is_automatic, link_footer
 from shared.metrics import MAILS, MailOutcome
 from shared.settings import Settings
-from shared.tracing.carrier import context_of
+from shared.tracing.carrier import consumer_span
 
 log = logging.getLogger("ticketflow.notify.outbox")
 _TRACER = trace.get_tracer(__name__)
@@ -102,6 +103,14 @@ def _deliver(
     kind = NotificationKind(row.kind)
     if kind in LINKED:
         mail = replace(mail, body=mail.body + "\n\n" + _link(settings, kind, row.ticket, now))
+    if kind is invites.INVITE_KIND:
+        body = invites.link_in(
+            mail.body,
+            portal_url=settings.portal_url,
+            secret_key=settings.secret_key,
+            mail_key=row.idempotency_key,
+        )
+        mail = replace(mail, body=body)
     try:
         sent_as = mailer.deliver(mail)
     except DeliveryError as err:
@@ -114,10 +123,10 @@ def _deliver(
 def delivery_span(row: NotificationRow) -> AbstractContextManager[Span]:
     """A try at delivering `row`, as a child of the span that queued it (the publishing
     activity's). Identifiers and kinds only: never the recipient, the subject or the text."""
-    return _TRACER.start_as_current_span(
+    return consumer_span(
+        _TRACER,
         "deliver notification",
-        context=context_of(row.traceparent),
-        kind=SpanKind.CONSUMER,
+        traceparent=row.traceparent,
         attributes={
             "ticketflow.notification.id": row.id,
             "ticketflow.notification.kind": row.kind,

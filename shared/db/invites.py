@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from shared.access import hash_token
+from shared.access import hash_token, invite_token
 from shared.db import passwords
 from shared.db.admin_notices import NO_TICKET
 from shared.db.api_keys import utc
@@ -22,6 +22,9 @@ from shared.tracing.carrier import current_traceparent
 # Where the console takes an invite's token (services/web/console).
 INVITE_PATH = "/agent/invite/"
 INVITE_KIND = NotificationKind.AGENT_INVITE
+# Where the invite's mail, as stored, says the link is: notify puts the link there as it sends
+# the mail (`link_in`), so that no usable link sits in the outbox.
+INVITE_LINK = "[your invite link]"
 
 
 class InviteUnknown(Exception):
@@ -45,10 +48,17 @@ class Mailing:
     portal_url: str
     desk_name: str
     channel: str
+    secret_key: str  # makes the token from the mail's key (shared.access.invite_token)
 
 
 def invite_url(portal_url: str, token: str) -> str:
     return f"{portal_url.rstrip('/')}{INVITE_PATH}{token}"
+
+
+def link_in(body: str, *, portal_url: str, secret_key: str, mail_key: str) -> str:
+    """The invite's mail as sent: its link made again from the mail's key."""
+    url = invite_url(portal_url, invite_token(secret_key, mail_key))
+    return body.replace(INVITE_LINK, url, 1)
 
 
 def create(
@@ -67,7 +77,8 @@ def create(
         .values(used_at=now)
         .execution_options(synchronize_session=False)
     )
-    token = secrets.token_urlsafe(32)
+    mail_key = bounded_key("agent-invite", secrets.token_hex(16))
+    token = invite_token(mailing.secret_key, mail_key)
     row = AgentInviteRow(
         token_hash=hash_token(token),
         agent=agent.handle,
@@ -78,13 +89,13 @@ def create(
     session.add(row)
     session.flush()
     invite = Invite(url=invite_url(mailing.portal_url, token), expires_at=now + lifetime)
-    session.add(_mail(row, agent, invite, invited_by, mailing, now))
+    session.add(_mail(mail_key, agent, invite, invited_by, mailing, now))
     session.flush()
     return invite
 
 
 def _mail(
-    row: AgentInviteRow,
+    mail_key: str,
     agent: AgentRow,
     invite: Invite,
     invited_by: str,
@@ -94,12 +105,12 @@ def _mail(
     body = (
         f"Hello {agent.name},\n\n"
         f"{invited_by} invited you to the agent console of {mailing.desk_name}. Choose your "
-        f"password here:\n\n{invite.url}\n\n"
+        f"password here:\n\n{INVITE_LINK}\n\n"
         f"The link works once, until {invite.expires_at:%-d %B %Y, %H:%M} UTC. If you did "
         "not expect this mail, ignore it: nothing changes until the link is used."
     )
     return NotificationRow(
-        idempotency_key=bounded_key("agent-invite", str(row.id)),
+        idempotency_key=mail_key,
         ticket=NO_TICKET,
         kind=INVITE_KIND.value,
         recipient_name=agent.name,

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.notify.mailer import IDEMPOTENCY_HEADER, ChannelMailer
 from services.notify.outbox import deliver_due
 from services.notify.outbox_lease import ATTEMPT_LEASE, claim_attempt
-from shared.access import link_credential_valid, requester_token
+from shared.access import invite_token, link_credential_valid, requester_token
+from shared.db import invites
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.db.tables import NotificationRow
 from shared.domain.enums import DeliveryStatus
@@ -248,3 +249,19 @@ def test_the_running_service_delivers_what_is_queued(
         time.sleep(0.05)
     [mail] = mails(sink)
     assert mail[IDEMPOTENCY_HEADER] == row["idempotency_key"]
+
+
+def test_an_invite_mail_gets_its_link_as_it_is_sent_and_the_outbox_keeps_none(
+    sessions: sessionmaker[Session], sink: MailSink, settings: Settings
+) -> None:
+    key = "agent-invite:5f0e2d"
+    body = f"Choose your password here:\n\n{invites.INVITE_LINK}\n\nThe link works once."
+    queue(
+        settings.database_url,
+        notification(idempotency_key=key, ticket="-", kind="agent_invite", body=body),
+    )
+    assert deliver(sessions, settings) == 1
+    [mail] = mails(sink)
+    link = invites.invite_url(settings.portal_url, invite_token(settings.secret_key, key))
+    assert link in mail.get_payload() and invites.INVITE_LINK not in mail.get_payload()
+    assert stored(settings.database_url, key).body == body

@@ -4,6 +4,8 @@ against the real stack, and against a real OpenID Connect provider the test star
 factor is a TOTP code, single sign-on maps the provider's verified address to an agent, and a
 deactivated agent is thrown out. Every page state visited is checked with axe-core."""
 
+import email
+import email.policy
 import json
 import re
 import subprocess
@@ -19,7 +21,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from services.devstack import Stack
 from services.processes import free_port, terminate, wait_healthy
-from tests.e2e.conftest import JANE, started_stack
+from tests.e2e.conftest import JANE, eventually, started_stack
 from tests.web.browsers import JANE_TOKEN, accessible, agent_context, new_context
 
 pytestmark = pytest.mark.e2e
@@ -107,6 +109,19 @@ def invite(api: httpx.Client, handle: str) -> str:
     return url
 
 
+def mailed_invite(stack: Stack, address: str) -> str | None:
+    """The link in the invite mail to `address`, as the mail sink received it (notify puts it
+    there as it sends: the outbox holds none)."""
+    for path in sorted((stack.var / "mail").glob("*.eml")):
+        mail = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        if address not in str(mail["To"]) or not str(mail["Subject"]).startswith("Your invit"):
+            continue
+        body = mail.get_body(preferencelist=("plain",))
+        found = re.search(r"\S+/agent/invite/\S+", body.get_content() if body else "")
+        return found.group(0) if found else None
+    return None
+
+
 def sign_in(page: Page, web: str, email: str, password: str = PASSWORD) -> None:
     """From the account page (sent to the sign-in page and back)."""
     page.goto(f"{web}/agent/account")
@@ -120,7 +135,9 @@ def test_an_invited_agent_sets_a_password_signs_in_and_out(
     page: Page, api: httpx.Client, stack: Stack
 ) -> None:
     email = new_agent(api, "ines", password=False)
-    page.goto(invite(api, "ines"))
+    link = invite(api, "ines")
+    assert eventually(lambda: mailed_invite(stack, email), what="the invite mail") == link
+    page.goto(link)
     expect(page.get_by_role("heading", name="Set your password")).to_be_visible()
     accessible(page, "invite")
     page.get_by_label("New password").fill("short")

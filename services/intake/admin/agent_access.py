@@ -45,6 +45,7 @@ def invite_agent(
         portal_url=settings.portal_url,
         desk_name=settings.desk_name,
         channel=settings.notify_default_channel,
+        secret_key=settings.secret_key,
     )
     invite = invites.create(
         session,
