@@ -384,13 +384,17 @@ def set_password(args: argparse.Namespace, settings: Settings) -> int:
 def rotate_keys(_: argparse.Namespace, settings: Settings) -> int:
     """Exit 1 while data keys remain that no key in ENCRYPTION_KEYS unwraps."""
     from shared.crypto.key_store import rotate
+    from shared.db import two_factor
 
     ring = settings.key_ring
     if ring is None:
         raise ValueError("ENCRYPTION_KEYS is unset: there is nothing to rotate to")
     with _session(settings) as session:
         done = rotate(session, ring)
+        sealed = two_factor.reseal(session, ring)
+        session.commit()
     print(f"re-wrapped {done.rewrapped} data keys under key-encryption key {ring.active!r}")
+    print(f"sealed {sealed} two-factor secrets under {ring.active!r}")
     for kek_id, count in sorted(done.unreachable.items()):
         print(
             f"{count} data keys are wrapped under {kek_id!r}, which ENCRYPTION_KEYS no longer "

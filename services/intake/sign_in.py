@@ -68,7 +68,7 @@ def with_password(
         elif two_factor.is_on(agent) and not attempt.code:
             refusal = TwoFactorRequired()  # not counted: the usual first step
         elif two_factor.is_on(agent) and not two_factor.accepts(
-            session, agent, attempt.code or "", now
+            session, agent, attempt.code or "", now, keys=settings.key_ring
         ):
             refusal = TwoFactorRequired()
         if refusal is None:

@@ -38,7 +38,9 @@ def set_up_two_factor(
     with sessions.begin() as session:
         row = _row(session, agent)
         try:
-            setup = two_factor.begin(session, row, issuer=settings.desk_name)
+            setup = two_factor.begin(
+                session, row, issuer=settings.desk_name, keys=settings.key_ring
+            )
         except two_factor.AlreadyOn as err:
             raise Conflict(str(err)) from err
     return TwoFactorSetup(secret=setup.secret, otpauth_uri=setup.otpauth_uri)
@@ -66,7 +68,7 @@ def confirm_two_factor(
         guard.check(session, now)
         row = _row(session, agent)
         try:
-            codes = two_factor.confirm(session, row, body.code, now)
+            codes = two_factor.confirm(session, row, body.code, now, keys=settings.key_ring)
         except two_factor.NothingPending as err:
             raise Conflict(str(err)) from err
         except two_factor.WrongCode as err:
@@ -102,7 +104,7 @@ def turn_off_two_factor(
         guard.check(session, now)
         row = _row(session, agent)
         try:
-            two_factor.turn_off(session, row, body.code, now)
+            two_factor.turn_off(session, row, body.code, now, keys=settings.key_ring)
         except two_factor.NotOn as err:
             raise Conflict(str(err)) from err
         except two_factor.WrongCode as err:

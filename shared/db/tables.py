@@ -43,8 +43,9 @@ class AgentRow(Base):
     # up but not yet confirmed; the last TOTP time step a code was accepted for (none is
     # accepted twice).
     password_hash: Mapped[str | None] = mapped_column(String(200))
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
-    totp_pending_secret: Mapped[str | None] = mapped_column(String(64))
+    # Sealed under ENCRYPTION_KEYS (shared/db/two_factor.py).
+    totp_secret: Mapped[str | None] = mapped_column(String(200))
+    totp_pending_secret: Mapped[str | None] = mapped_column(String(200))
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
 
 

@@ -11,6 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from shared.crypto.key_ring import KeyRing, new_entry
+from shared.db import two_factor
 from shared.db.tables import AgentRow, RecoveryCodeRow
 from tests.builders import agent_headers, bearer
 from tests.intake.sign_in_helpers import (
@@ -189,3 +191,31 @@ def test_two_factor_routes_need_an_agent(client: TestClient, database_url: str) 
     assert client.post(TWO_FACTOR, headers=viewer).status_code == 201
     bad = client.post(f"{TWO_FACTOR}/confirm", json={"code": "1\n2"}, headers=viewer)
     assert bad.status_code == 422
+
+
+def test_secrets_are_sealed_under_the_encryption_keys_and_a_rotation_reseals_them(
+    client_for: Callable[..., TestClient], database_url: str
+) -> None:
+    """With ENCRYPTION_KEYS the database holds no usable secret; a secret stored plain (before
+    sealing) still signs in, and `reseal` (keys rotate) seals it under the active key."""
+    old, new = new_entry("old"), new_entry("new")
+    client = client_for(encryption_keys=old)
+    with_password(database_url, "jane")
+    totp, _ = enrol(client, session_of(client, "jane"))
+    with stored(database_url) as db:
+        [secret] = db.scalars(select(AgentRow.totp_secret).where(AgentRow.handle == "jane"))
+    assert secret is not None and secret.startswith("sealed:old:")
+    assert totp.secret not in secret
+
+    rotated = KeyRing.parse(f"{new},{old}")
+    with stored(database_url) as db:
+        jane = db.get(AgentRow, "jane")
+        assert jane is not None
+        jane.totp_secret = totp.secret  # as stored before secrets were sealed
+        assert two_factor.reseal(db, rotated) == 1
+        assert (jane.totp_secret or "").startswith("sealed:new:")
+    with stored(database_url) as db:
+        assert two_factor.reseal(db, rotated) == 0
+    client = client_for(encryption_keys=f"{new},{old}")
+    signed_in = sign_in(client, "jane@example.com", totp=later_code(totp))
+    assert signed_in.status_code == 201, signed_in.text
