@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from queue import Queue
 
 from opentelemetry import trace
-from opentelemetry.trace import Span, SpanKind
+from opentelemetry.trace import Span
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.notify.webhook_sender import Resolver, Sender, resolve
@@ -30,7 +30,7 @@ from shared.db import webhook_queue
 from shared.domain.webhook_urls import UrlPolicy
 from shared.domain.webhooks import Backoff, DeliveryState
 from shared.settings import Settings
-from shared.tracing.carrier import context_of
+from shared.tracing.carrier import consumer_span
 
 log = logging.getLogger("ticketflow.notify.webhooks")
 _TRACER = trace.get_tracer(__name__)
@@ -235,10 +235,10 @@ class WebhookLoops:
 def attempt_span(claimed: attempts.LeasedAttempt) -> AbstractContextManager[Span]:
     """A webhook POST, as a child of the span that published its event (the publishing
     activity's). Ids and kinds only: never the receiver's URL or the event's content."""
-    return _TRACER.start_as_current_span(
+    return consumer_span(
+        _TRACER,
         "deliver webhook",
-        context=context_of(claimed.traceparent),
-        kind=SpanKind.CONSUMER,
+        traceparent=claimed.traceparent,
         attributes={
             "ticketflow.webhook.subscription": claimed.subscription_id,
             "ticketflow.webhook.id": claimed.webhook_id,

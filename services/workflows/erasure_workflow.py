@@ -35,6 +35,19 @@ PATIENT = RetryPolicy(
 )
 
 
+async def scrub(number: str) -> bool:
+    """From a workflow (this one, and the retention workflow): erase ticket `number`'s
+    personal data (ErasureActivities.scrub_ticket); False if its workflow runs again."""
+    return await workflow.execute_activity_method(
+        ErasureActivities.scrub_ticket,
+        number,
+        start_to_close_timeout=SCRUB_TIMEOUT,
+        heartbeat_timeout=HEARTBEAT,
+        retry_policy=PATIENT,
+        summary=f"erase #{number}",
+    )
+
+
 @workflow.defn(name=names.ERASURE_WORKFLOW)
 class ErasureWorkflow:
     @workflow.run
@@ -78,13 +91,5 @@ class ErasureWorkflow:
                 retry_policy=PATIENT,
                 summary=f"close #{number} and wait for its workflow to end",
             )
-            scrubbed = await workflow.execute_activity_method(
-                ErasureActivities.scrub_ticket,
-                number,
-                start_to_close_timeout=SCRUB_TIMEOUT,
-                heartbeat_timeout=HEARTBEAT,
-                retry_policy=PATIENT,
-                summary=f"erase #{number}",
-            )
-            if scrubbed:
+            if await scrub(number):
                 return

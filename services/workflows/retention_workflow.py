@@ -9,12 +9,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from services.workflows.erasure_activities import ErasureActivities
-    from services.workflows.erasure_workflow import (
-        DATABASE_TIMEOUT,
-        HEARTBEAT,
-        PATIENT,
-        SCRUB_TIMEOUT,
-    )
+    from services.workflows.erasure_workflow import DATABASE_TIMEOUT, PATIENT, scrub
     from shared.domain.erasure import ExpiredPage, RetentionInput, RetentionResult
     from shared.temporal import names
 
@@ -36,14 +31,7 @@ class RetentionWorkflow:
                 summary=f"tickets closed before {cutoff:%Y-%m-%d %H:%M} UTC",
             )
             for number in page:
-                scrubbed = await workflow.execute_activity_method(
-                    ErasureActivities.scrub_ticket,
-                    number,
-                    start_to_close_timeout=SCRUB_TIMEOUT,
-                    heartbeat_timeout=HEARTBEAT,
-                    retry_policy=PATIENT,
-                    summary=f"erase #{number}",
-                )
+                scrubbed = await scrub(number)
                 erased, skipped = (erased + 1, skipped) if scrubbed else (erased, skipped + 1)
             if len(page) < PAGE:
                 break

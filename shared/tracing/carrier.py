@@ -1,8 +1,13 @@
 """The trace context a notification carries from the activity that queued it to the notify
-process that delivers it: a W3C `traceparent` (version, trace id, span id, flags: ids only)."""
+process that delivers it: a W3C `traceparent` (version, trace id, span id, flags: ids only),
+and the span its delivery starts under the one that queued it."""
+
+from contextlib import AbstractContextManager
 
 from opentelemetry import trace
 from opentelemetry.context import Context
+from opentelemetry.trace import Span, SpanKind, Tracer
+from opentelemetry.util.types import Attributes
 
 from shared.tracing.process import PROPAGATOR
 
@@ -24,3 +29,13 @@ def context_of(traceparent: str | None) -> Context:
     if not traceparent:
         return Context()
     return PROPAGATOR.extract({TRACEPARENT: traceparent}, context=Context())
+
+
+def consumer_span(
+    tracer: Tracer, name: str, *, traceparent: str | None, attributes: Attributes
+) -> AbstractContextManager[Span]:
+    """A try at delivering what another process queued (a consumer's span), as a child of the
+    span `traceparent` names."""
+    return tracer.start_as_current_span(
+        name, context=context_of(traceparent), kind=SpanKind.CONSUMER, attributes=attributes
+    )

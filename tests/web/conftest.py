@@ -4,7 +4,8 @@ fresh SQLite database. Temporal is down: intake answers a ticket from its projec
 
 For the browser tests (*_in_browser.py): Debian's Chromium and the real stack, one of each per
 module (a module needing other settings overrides `stack`). Being module-scoped, they keep
-each module's tests together on one xdist worker (tests/conftest.py), and the modules apart."""
+each module's tests together on one xdist worker (tests/conftest.py), and the modules apart.
+And a page of each of the two demo agents, Jane and John, signed in to the console."""
 
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -15,7 +16,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -27,7 +28,7 @@ from shared.reference.config_file import load_config
 from shared.settings import Settings
 from tests.databases import sqlite_database
 from tests.e2e.conftest import started_stack
-from tests.web.browsers import CHROMIUM, WAIT_MS
+from tests.web.browsers import CHROMIUM, JANE_TOKEN, JOHN_TOKEN, WAIT_MS, agent_context
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "test-secret-key-for-the-portal-0123456789"
@@ -118,3 +119,20 @@ def stack(
     name = request.module.__name__.rpartition(".")[2]
     with started_stack("sqlite", tmp_path_factory.mktemp(f"{name}-stack")) as started:
         yield started
+
+
+@pytest.fixture
+def jane(browser: Browser, stack: Stack) -> Iterator[Page]:
+    """A page of Jane's (an admin), signed in to the console in a browser of her own."""
+    context = agent_context(browser, stack, JANE_TOKEN, width=1400)
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def john(browser: Browser, stack: Stack) -> Iterator[Page]:
+    """A page of John's (an agent on Jane's team), signed in to the console in a browser of
+    his own."""
+    context = agent_context(browser, stack, JOHN_TOKEN, width=1400)
+    yield context.new_page()
+    context.close()

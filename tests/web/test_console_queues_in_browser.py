@@ -10,35 +10,19 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from services.devstack import Stack
 from services.web.console.live import ROUTING
 from tests.web.browsers import (
     JANE_TOKEN,
-    JOHN_TOKEN,
     accessible,
-    agent_context,
     errors_of,
     live_queue,
     loads_of,
 )
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def jane(browser: Browser, stack: Stack) -> Iterator[Page]:
-    context = agent_context(browser, stack, JANE_TOKEN, width=1400)
-    yield context.new_page()
-    context.close()
-
-
-@pytest.fixture
-def john(browser: Browser, stack: Stack) -> Iterator[Page]:
-    context = agent_context(browser, stack, JOHN_TOKEN, width=1400)
-    yield context.new_page()
-    context.close()
 
 
 def test_a_new_ticket_and_an_assignment_show_up_without_a_reload(

@@ -14,10 +14,7 @@ from playwright.sync_api import Browser, Page, expect
 from services.devstack import Stack
 from tests.e2e.conftest import JANE, eventually
 from tests.web.browsers import (
-    JANE_TOKEN,
-    JOHN_TOKEN,
     accessible,
-    agent_context,
     errors_of,
     live_queue,
     loads_of,
@@ -35,20 +32,6 @@ NOTE = "Vendor ticket VND-7: their firmware bug, keep the requester out of it."
 @pytest.fixture
 def requester(browser: Browser) -> Iterator[Page]:
     context = new_context(browser)
-    yield context.new_page()
-    context.close()
-
-
-@pytest.fixture
-def jane(browser: Browser, stack: Stack) -> Iterator[Page]:
-    context = agent_context(browser, stack, JANE_TOKEN, width=1400)
-    yield context.new_page()
-    context.close()
-
-
-@pytest.fixture
-def john(browser: Browser, stack: Stack) -> Iterator[Page]:
-    context = agent_context(browser, stack, JOHN_TOKEN, width=1400)
     yield context.new_page()
     context.close()
 
