@@ -32,6 +32,7 @@ from services.intake.help_topics import router as help_topics_router
 from services.intake.multipart import upload_allowance
 from services.intake.openapi_errors import document_errors
 from services.intake.reports import router as reports_router
+from services.intake.ticket_counts import router as ticket_counts_router
 from services.intake.ticket_links import router as ticket_links_router
 from services.intake.tickets import router as tickets_router
 from services.intake.upload_docs import document_uploads
@@ -155,6 +156,7 @@ def create_app(settings: Settings, temporal: Client | None = None) -> FastAPI:
     # The multipart twins first: each takes only multipart requests to its JSON route's path.
     app.include_router(attachment_uploads)
     app.include_router(tickets_router)
+    app.include_router(ticket_counts_router)
     app.include_router(attachment_downloads)
     app.include_router(admin_router)
     app.include_router(mail_in_router)

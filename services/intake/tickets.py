@@ -22,13 +22,7 @@ from services.intake.auth import (
 from services.intake.deps import SessionDep, TicketsDep
 from services.intake.errors import ErrorBody, Refused, Unauthorized
 from services.intake.schemas import TicketCreated, TicketPage, TicketRead, TimelineRead
-from services.intake.ticket_list import (
-    CountRequest,
-    TicketCounts,
-    TicketFilter,
-    count_tickets,
-    list_tickets,
-)
+from services.intake.ticket_list import TicketFilter, list_tickets
 from services.tickets.commands import CommandRequest
 from services.tickets.inputs import (
     AssignBody,
@@ -190,15 +184,6 @@ def search_tickets(
     filters: Annotated[TicketFilter, Query()],
 ) -> TicketPage:
     return list_tickets(session=session, filters=filters)
-
-
-@router.post("/counts")
-def count_matching_tickets(
-    session: SessionDep, _: CurrentAgent, body: CountRequest
-) -> TicketCounts:
-    """How many tickets each of several filters finds, in one query: the console's view
-    counts. Changes nothing."""
-    return TicketCounts(counts=count_tickets(session=session, filters=body.filters))
 
 
 @router.get("/{number}")

@@ -277,7 +277,7 @@ def test_counts_of_named_filters_agree_with_the_list_in_one_call(
         "closed": {"status": ["closed"]},
         "all": {},
     }
-    answer = client.post("/api/v1/tickets/counts", json={"filters": filters}, headers=agent)
+    answer = client.post("/api/v1/ticket-counts", json={"filters": filters}, headers=agent)
     assert answer.status_code == 200, answer.text
     counts = answer.json()["counts"]
     assert counts == {name: len(listed(**params)) for name, params in filters.items()}
@@ -287,7 +287,7 @@ def test_counts_of_named_filters_agree_with_the_list_in_one_call(
 def test_counts_refuse_bad_names_too_many_filters_and_no_credentials(
     client: TestClient, agent: dict[str, str]
 ) -> None:
-    url = "/api/v1/tickets/counts"
+    url = "/api/v1/ticket-counts"
     bad_name = client.post(url, json={"filters": {"Bad Name": {}}}, headers=agent)
     assert bad_name.status_code == 422
     many = {"filters": {f"f{i}": {} for i in range(21)}}

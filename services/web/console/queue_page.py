@@ -28,7 +28,7 @@ from services.web.forms import new_form_key
 from services.web.render import page
 
 PER_PAGE = 25
-COUNTS = f"{TICKETS}/counts"
+COUNTS = "/api/v1/ticket-counts"
 
 
 async def _list(api: IntakeApi, agent: SignedIn, params: dict[str, Any]) -> QueuePage:
