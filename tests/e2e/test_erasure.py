@@ -22,15 +22,14 @@ from typing import Any
 
 import httpx
 import pytest
-from google.protobuf.message import Message
 from sqlalchemy import make_url
-from temporalio.api.common.v1 import Payload
 
 from services.devstack import BIN, Stack
 from shared.crypto.key_store import DataKeyErased
 from shared.domain.ids import erasure_workflow_id, ticket_workflow_id
 from tests.builders import mail
 from tests.e2e.conftest import JANE, eventually, started_stack
+from tests.payloads import payloads_of
 
 pytestmark = pytest.mark.e2e
 
@@ -159,25 +158,6 @@ def database_bytes(stack: Stack) -> bytes:
 def blob_bytes(stack: Stack) -> bytes:
     root = stack.var / "blobs"
     return b"".join(path.read_bytes() for path in sorted(root.rglob("*")) if path.is_file())
-
-
-def payloads_of(message: Message) -> Iterator[Payload]:
-    """Every payload anywhere in a history event."""
-    if isinstance(message, Payload):
-        yield message
-        return
-    for field, value in message.ListFields():
-        if field.type != field.TYPE_MESSAGE:
-            continue
-        if not field.is_repeated:
-            yield from payloads_of(value)
-        elif field.message_type is not None and field.message_type.GetOptions().map_entry:
-            for item in value.values():
-                if isinstance(item, Message):
-                    yield from payloads_of(item)
-        else:
-            for item in value:
-                yield from payloads_of(item)
 
 
 async def history_bytes(stack: Stack, workflow_ids: list[str]) -> tuple[bytes, int]:

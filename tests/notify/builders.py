@@ -4,6 +4,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
@@ -50,3 +51,12 @@ def stored(database_url: str, key: str) -> NotificationRow:
             ).one()
     finally:
         engine.dispose()
+
+
+REFUSED = {"detail": "missing or invalid service token"}
+
+
+def assert_refused(response: httpx.Response) -> None:
+    assert response.status_code == 401, response.text
+    assert response.json() == REFUSED
+    assert response.headers["www-authenticate"] == "Bearer"

@@ -6,11 +6,10 @@ import httpx
 import pytest
 
 from shared.settings import Settings
-from tests.notify.builders import notification, queue
+from tests.notify.builders import assert_refused, notification, queue
 from tests.notify.conftest import TOKEN, MailSink
 
 URL = "/api/v1/notifications"
-REFUSED = {"detail": "missing or invalid service token"}
 
 # Every kind of path: the API, the docs, unknown paths and wrong methods.
 REQUESTS: list[tuple[str, str, dict[str, Any]]] = [
@@ -37,12 +36,6 @@ WRONG_CREDENTIALS: dict[str, dict[str, str]] = {
     "empty": {"Authorization": "Bearer"},
     "other header": {"X-Api-Key": TOKEN},
 }
-
-
-def assert_refused(response: httpx.Response) -> None:
-    assert response.status_code == 401, response.text
-    assert response.json() == REFUSED
-    assert response.headers["www-authenticate"] == "Bearer"
 
 
 @pytest.mark.parametrize("notify_db_url", ["sqlite"], indirect=True)

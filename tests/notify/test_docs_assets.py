@@ -5,7 +5,7 @@ import re
 import httpx
 import pytest
 
-from tests.notify.test_auth import assert_refused
+from tests.notify.builders import assert_refused
 
 REFERENCE = re.compile(r'(?:src|href)="([^"]*)"')
 

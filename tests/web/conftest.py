@@ -7,32 +7,23 @@ module (a module needing other settings overrides `stack`). Being module-scoped,
 each module's tests together on one xdist worker (tests/conftest.py), and the modules apart.
 And a page of each of the two demo agents, Jane and John, signed in to the console."""
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NoReturn
 
-import httpx
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, Page, expect, sync_playwright
-from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
 
 from services.devstack import Stack
-from services.intake.app import create_app as create_intake
-from services.web.app import create_app as create_web
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.reference.config_file import load_config
 from shared.settings import Settings
 from tests.databases import sqlite_database
 from tests.e2e.conftest import started_stack
 from tests.web.browsers import CHROMIUM, JANE_TOKEN, JOHN_TOKEN, WAIT_MS, agent_context
+from tests.web.consoles import PORTAL, SECRET, Clients, console, portal_app
 
 ROOT = Path(__file__).resolve().parents[2]
-SECRET = "test-secret-key-for-the-portal-0123456789"
-PORTAL = "http://portal.test"
 
 
 @pytest.fixture
@@ -55,37 +46,6 @@ def settings(database: str) -> Settings:
         portal_tickets_per_hour=3,
         portal_status_requests_per_hour=3,
     )
-
-
-class TemporalDown:
-    """A Temporal client whose server cannot be reached: every call fails as a real one's
-    does (RPCError UNAVAILABLE), so intake answers from its projection, or 503."""
-
-    def get_workflow_handle_for(self, *_: object, **__: object) -> "TemporalDown":
-        return self
-
-    def __getattr__(self, name: str) -> Any:
-        async def unavailable(*_: object, **__: object) -> NoReturn:
-            raise RPCError("connection refused", RPCStatusCode.UNAVAILABLE, b"")
-
-        return unavailable
-
-
-def portal_app(settings: Settings, intake: FastAPI | None = None) -> FastAPI:
-    """The portal, reaching `intake` (by default a new one on `settings`) in process."""
-    down: Any = TemporalDown()
-    temporal: Client = down
-    intake = intake or create_intake(settings, temporal=temporal)
-    web = create_web(settings, transport=httpx.ASGITransport(app=intake))
-    web_lifespan = web.router.lifespan_context
-
-    @asynccontextmanager
-    async def both(app: FastAPI) -> AsyncIterator[None]:
-        async with intake.router.lifespan_context(intake), web_lifespan(app):
-            yield
-
-    web.router.lifespan_context = both
-    return web
 
 
 @pytest.fixture
@@ -136,3 +96,19 @@ def john(browser: Browser, stack: Stack) -> Iterator[Page]:
     context = agent_context(browser, stack, JOHN_TOKEN, width=1400)
     yield context.new_page()
     context.close()
+
+
+@pytest.fixture
+def clients(settings: Settings) -> Iterator[Clients]:
+    with console(settings) as both:
+        yield both
+
+
+@pytest.fixture
+def web(clients: Clients) -> TestClient:
+    return clients.web
+
+
+@pytest.fixture
+def api(clients: Clients) -> TestClient:
+    return clients.api

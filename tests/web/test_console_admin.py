@@ -1,7 +1,6 @@
 """The console's admin pages, in process over the real intake API: admins only, CSRF on every
 post, hostile names and addresses shown as text, and each action as the API's."""
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -10,9 +9,7 @@ from fastapi.testclient import TestClient
 from services.web.console.agent import COOKIE
 from shared.db import mail_in
 from shared.db.engine import make_engine, make_sessionmaker
-from shared.settings import Settings
-from tests.web.test_console_sign_in import JANE, PASSWORD, Clients, console, set_password
-from tests.web.test_portal import csrf_of
+from tests.web.consoles import JANE, PASSWORD, csrf_of, set_password
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 PAGES = (
@@ -22,22 +19,6 @@ PAGES = (
     "/agent/admin/alerts",
     "/agent/admin/mail-in",
 )
-
-
-@pytest.fixture
-def clients(settings: Settings) -> Iterator[Clients]:
-    with console(settings) as both:
-        yield both
-
-
-@pytest.fixture
-def web(clients: Clients) -> TestClient:
-    return clients.web
-
-
-@pytest.fixture
-def api(clients: Clients) -> TestClient:
-    return clients.api
 
 
 def as_agent(web: TestClient, token: str) -> TestClient:

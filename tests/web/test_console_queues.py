@@ -24,7 +24,7 @@ from services.web.console.queue_rows import QueueTicket, sla_of, span
 from shared.db.engine import make_engine, make_sessionmaker
 from shared.db.tables import TicketExternalRefRow, TicketRow
 from shared.settings import Settings
-from tests.web.conftest import PORTAL, TemporalDown
+from tests.web.consoles import PORTAL, TemporalDown
 
 JANE, JOHN, VERA = "dev-jane-token", "dev-john-token", "dev-vera-token"
 NOW = datetime.now(UTC).replace(microsecond=0)

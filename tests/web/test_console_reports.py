@@ -29,7 +29,7 @@ from shared.db.engine import make_engine, make_sessionmaker
 from shared.db.tables import MessageBodyRow, SlaClockFactRow, TicketEventFactRow
 from shared.settings import Settings
 from tests.intake.report_data import generate, store
-from tests.web.conftest import PORTAL, TemporalDown, portal_app
+from tests.web.consoles import PORTAL, TemporalDown, portal_app
 
 START = datetime(2025, 3, 3, tzinfo=UTC)
 DAYS = 30

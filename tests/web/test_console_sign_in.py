@@ -3,74 +3,26 @@ wrong address and a wrong password, the next path kept only when it is the conso
 CSRF on every post, the second factor, throttling, invites, and signing out."""
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any, NamedTuple
+from typing import Any
 from urllib.parse import urlsplit
 
 import pyotp
 import pytest
 from fastapi.testclient import TestClient
 
-from services.intake.app import create_app as create_intake
 from services.web.console import oidc
 from services.web.console.agent import COOKIE
 from services.web.console.sign_in import WRONG, safe_next
 from shared.settings import Settings
-from tests.web.conftest import PORTAL, TemporalDown, portal_app
-from tests.web.test_portal import csrf_of
-
-JANE = {"Authorization": "Bearer dev-jane-token"}
-PASSWORD = "correct horse battery staple"
-
-
-class Clients(NamedTuple):
-    web: TestClient
-    api: TestClient
-
-
-@contextmanager
-def console(settings: Settings, web_settings: Settings | None = None) -> Iterator[Clients]:
-    """The web app (on `web_settings`, by default `settings`) in front of a real intake app
-    in process, and that intake app itself, as an admin's program would call it."""
-    down: Any = TemporalDown()
-    intake = create_intake(settings, temporal=down)
-    app = portal_app(web_settings or settings, intake)
-    with TestClient(
-        app, base_url=PORTAL, raise_server_exceptions=False, follow_redirects=False
-    ) as web:
-        # Started by the web app's lifespan; a second client of it shares its state.
-        yield Clients(web, TestClient(intake, base_url="http://intake.test"))
-
-
-@pytest.fixture
-def clients(settings: Settings) -> Iterator[Clients]:
-    with console(settings) as both:
-        yield both
-
-
-@pytest.fixture
-def web(clients: Clients) -> TestClient:
-    return clients.web
-
-
-@pytest.fixture
-def api(clients: Clients) -> TestClient:
-    return clients.api
-
-
-def invite_url(api: TestClient, handle: str) -> str:
-    answer = api.post(f"/api/v1/admin/agents/{handle}/invite", headers=JANE)
-    assert answer.status_code == 201, answer.text
-    url: str = answer.json()["url"]
-    return url
-
-
-def set_password(api: TestClient, handle: str, password: str = PASSWORD) -> None:
-    """Through the invite flow of the API, as the invite page does it."""
-    token = urlsplit(invite_url(api, handle)).path.rsplit("/", 1)[1]
-    answer = api.post(f"/api/v1/auth/invites/{token}", json={"password": password})
-    assert answer.status_code == 204, answer.text
+from tests.web.consoles import (
+    JANE,
+    PASSWORD,
+    PORTAL,
+    console,
+    csrf_of,
+    invite_url,
+    set_password,
+)
 
 
 def sign_in_form(web: TestClient, next_path: str = "/agent") -> dict[str, str]:

@@ -33,7 +33,7 @@ from shared.domain.enums import Action, ClockOutcome, SlaClock
 from shared.domain.models import ExternalRef, PublishBatch
 from shared.settings import Settings
 from tests.builders import cmd, seed_ticket
-from tests.web.conftest import PORTAL, portal_app
+from tests.web.consoles import PORTAL, csrf_of, portal_app
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)> javascript:alert(1)'
 JANE, JOHN, VERA = "dev-jane-token", "dev-john-token", "dev-vera-token"
@@ -74,12 +74,6 @@ def console(settings: Settings) -> Iterator[TestClient]:
 def as_agent(client: TestClient, token: str) -> TestClient:
     client.cookies.set("tf_agent", token, domain="portal.test", path="/agent")
     return client
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found, "no CSRF field on the page"
-    return found.group(1)
 
 
 def hidden(html: str, form_id: str, name: str) -> str:

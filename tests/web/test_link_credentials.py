@@ -21,7 +21,7 @@ from shared.reference import service as reference
 from shared.reference.schemas import HelpTopicUpdate
 from shared.settings import Settings
 from tests.builders import seed_ticket
-from tests.web.conftest import SECRET, TemporalDown
+from tests.web.consoles import SECRET, TemporalDown
 
 NOW = datetime(2026, 12, 6, 12, tzinfo=UTC)
 LATER = NOW + timedelta(days=30)

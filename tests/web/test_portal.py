@@ -10,15 +10,9 @@ from fastapi.testclient import TestClient
 from services.web.security import CONTENT_SECURITY_POLICY
 from shared.access import link_credential, new_link_credential
 from tests.builders import seed_ticket
-from tests.web.conftest import SECRET
+from tests.web.consoles import SECRET, csrf_of
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)> javascript:alert(1)'
-
-
-def csrf_of(page: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert match, "no CSRF field on the page"
-    return match.group(1)
 
 
 def signed_in(portal: TestClient, number: str) -> None:

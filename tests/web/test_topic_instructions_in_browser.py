@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, Page, Route, expect
 
 from tests.web.browsers import CHROMIUM, errors_of, new_context
-from tests.web.conftest import PORTAL
+from tests.web.consoles import PORTAL
 
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists(),

@@ -7,7 +7,6 @@ import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from temporalio.client import Client
@@ -25,6 +24,7 @@ from shared.temporal.converter import data_converter
 from tests.builders import cmd, new_input, ref
 from tests.databases import sqlite_database
 from tests.devserver import start_dev_server
+from tests.payloads import payloads_of
 from tests.workflows.conftest import RecordingNotifier, send, start
 
 
@@ -158,27 +158,3 @@ async def history_sizes(client: Client, workflow_id: str) -> list[tuple[int, int
         if not started.continued_execution_run_id:
             return out
         run_id = started.continued_execution_run_id
-
-
-def payloads_of(event: Any) -> list[Any]:
-    """Every payload an event carries (inputs, results, update arguments and outcomes)."""
-    found: list[Any] = []
-
-    def walk(message: Any) -> None:
-        for field, value in message.ListFields():
-            if field.message_type is None:
-                continue
-            if hasattr(value, "ListFields"):
-                items = [value]
-            elif hasattr(value, "keys"):  # a map: its values
-                items = list(value.values())
-            else:  # a repeated field
-                items = list(value)
-            for item in items:
-                if field.message_type.full_name == "temporal.api.common.v1.Payload":
-                    found.append(item)
-                elif hasattr(item, "ListFields"):
-                    walk(item)
-
-    walk(event)
-    return found

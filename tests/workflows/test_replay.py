@@ -28,8 +28,8 @@ from shared.temporal.codec import ENCODING, KEY_ID
 from shared.temporal.converter import data_converter
 from tests.builders import REQUESTER, TEST_ENCRYPTION_KEYS, cmd, new_input, ref
 from tests.databases import sqlite_database
+from tests.payloads import payloads_of
 from tests.workflows.conftest import send, start
-from tests.workflows.test_on_dev_server import payloads_of
 
 HISTORIES = Path(__file__).with_name("histories")
 # The data keys of the encrypted histories, as their rows were (wrapped under the tests'

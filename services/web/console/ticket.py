@@ -13,8 +13,7 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Request
-from fastapi.responses import HTMLResponse, Response, StreamingResponse
-from starlette.background import BackgroundTask
+from fastapi.responses import HTMLResponse, Response
 
 from services.web.api import ApiError, IntakeApi
 from services.web.console.agent import AgentDep, NotSignedIn, SignedIn
@@ -35,6 +34,7 @@ from services.web.console.ticket_words import (
     exact,
 )
 from services.web.deps import ApiDep
+from services.web.downloads import passed_on
 from services.web.forms import new_form_key
 from services.web.render import page
 from services.web.words import problem
@@ -150,15 +150,4 @@ async def download(
             if err.status == 404
             else problem(err, request.app.state.settings),
         )
-    headers = {
-        name: answer.headers[name]
-        for name in ("Content-Disposition", "Content-Length")
-        if name in answer.headers
-    }
-    headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return StreamingResponse(
-        content,
-        media_type=answer.headers.get("Content-Type", "application/octet-stream"),
-        headers=headers,
-        background=BackgroundTask(answer.aclose),
-    )
+    return passed_on(answer, content)

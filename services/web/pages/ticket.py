@@ -4,11 +4,11 @@ them out for the requester), replies with files, closing it, and its files."""
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
-from fastapi.responses import HTMLResponse, Response, StreamingResponse
-from starlette.background import BackgroundTask
+from fastapi.responses import HTMLResponse, Response
 
 from services.web.api import ApiError, Fault, IntakeApi, Ticket
 from services.web.deps import ApiDep, PortalDep, SettingsDep
+from services.web.downloads import passed_on
 from services.web.forms import beside_fields, files, form_key, new_form_key, text
 from services.web.render import page, see_other
 from services.web.security import PostedForm
@@ -249,15 +249,4 @@ async def download(
         if err.status == 401:
             return _signed_out(request, number, portal, expired=True)
         return _unreadable(request, err, number, settings)
-    headers = {
-        name: answer.headers[name]
-        for name in ("Content-Disposition", "Content-Length")
-        if name in answer.headers
-    }
-    headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return StreamingResponse(
-        content,
-        media_type=answer.headers.get("Content-Type", "application/octet-stream"),
-        headers=headers,
-        background=BackgroundTask(answer.aclose),
-    )
+    return passed_on(answer, content)
